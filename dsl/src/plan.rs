@@ -1,0 +1,719 @@
+//! The plan: the checked, lowered, serializable form of a script that the engine consumes.
+//!
+//! Everything here is resolved: names point at things that exist, durations are milliseconds,
+//! rules are in evaluation order (ascending priority, ties in source order with includes expanded
+//! in place), breaker settings are merged per provider. The engine never has to look back at the
+//! source text. `acteon explain --format json` prints this structure.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A whole compiled script (the main file and everything it includes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Plan {
+    pub source: Source,
+    pub providers: Vec<Provider>,
+    /// In evaluation order.
+    pub rules: Vec<Rule>,
+    pub chains: Vec<Chain>,
+    /// One entry per provider, defaults merged with the provider's own overrides.
+    pub breakers: Vec<Breaker>,
+    pub quotas: Vec<Quota>,
+    pub retention: Vec<Retention>,
+    pub recurring: Vec<Recurring>,
+    pub audit: Audit,
+    pub background: Background,
+    pub tests: Vec<TestCase>,
+}
+
+impl Plan {
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// The plan with every source position removed, for comparing two plans that were written
+    /// in different files (a hand-written script against an imported one, a script against its
+    /// formatted self).
+    pub fn without_origins(mut self) -> Plan {
+        for rule in &mut self.rules {
+            rule.origin = Origin::default();
+        }
+        self
+    }
+}
+
+/// Where a rule was written; `acteon explain` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Origin {
+    /// Path of the file, as given to the compiler or relative to the including file.
+    pub file: String,
+    /// 1-based line of the rule's keyword.
+    pub line: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source {
+    /// No source declared: `acteon run` needs `--input` or `--source`.
+    #[default]
+    None,
+    Stdin,
+    /// JSON lines; a relative path is relative to the script that declares it.
+    File { path: String },
+    Kafka(KafkaSource),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KafkaSource {
+    pub brokers: Vec<String>,
+    pub topics: Vec<String>,
+    pub group: String,
+    pub start: StartOffset,
+    pub format: RecordFormat,
+    /// Free-form librdkafka properties (TLS, SASL, ...), passed through unchanged.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartOffset {
+    Earliest,
+    Latest,
+    /// Resume from the group's committed offsets, earliest where there are none.
+    Committed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordFormat {
+    Json,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Providers
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Present for every AWS-backed kind (and email with the SES backend).
+    pub aws: Option<AwsConnection>,
+}
+
+/// How to reach AWS. Absent values come from the standard AWS environment and profiles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AwsConnection {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ProviderKind {
+    AwsSns {
+        topic_arn: String,
+    },
+    AwsLambda {
+        function_name: String,
+        qualifier: Option<String>,
+    },
+    AwsEventbridge {
+        event_bus_name: String,
+    },
+    AwsSqs {
+        queue_url: String,
+    },
+    AwsS3 {
+        bucket: String,
+        object_prefix: Option<String>,
+    },
+    Email {
+        backend: EmailBackend,
+        from_address: String,
+        configuration_set: Option<String>,
+    },
+    Log,
+}
+
+impl ProviderKind {
+    /// The type name as written in scripts (`aws-sns`, `log`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ProviderKind::AwsSns { .. } => "aws-sns",
+            ProviderKind::AwsLambda { .. } => "aws-lambda",
+            ProviderKind::AwsEventbridge { .. } => "aws-eventbridge",
+            ProviderKind::AwsSqs { .. } => "aws-sqs",
+            ProviderKind::AwsS3 { .. } => "aws-s3",
+            ProviderKind::Email { .. } => "email",
+            ProviderKind::Log => "log",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailBackend {
+    Ses,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub name: String,
+    pub priority: i64,
+    /// The file's `scope`: the rule only sees actions of this namespace and tenant.
+    pub scope: Scope,
+    /// `None`: the rule matches every action in its scope.
+    pub condition: Option<Condition>,
+    pub action: RuleAction,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Scope {
+    pub namespace: Option<String>,
+    pub tenant: Option<String>,
+}
+
+/// A boolean condition over an action's fields. `All`/`Any` are flattened (no `All` directly
+/// inside an `All`) so that equivalent scripts lower to equal plans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Condition {
+    All { of: Vec<Condition> },
+    Any { of: Vec<Condition> },
+    Not { of: Box<Condition> },
+    /// `== != < <= > >=`. A duration literal has been lowered to its milliseconds.
+    Compare { field: FieldPath, cmp: Comparison, value: Value },
+    In { field: FieldPath, values: Vec<Value> },
+    /// A string containing a substring, or a list containing an element.
+    Contains { field: FieldPath, value: Value },
+    StartsWith { field: FieldPath, value: String },
+    EndsWith { field: FieldPath, value: String },
+    /// The pattern has been checked to compile.
+    Matches { field: FieldPath, pattern: String },
+    Exists { field: FieldPath },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Comparison {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Eq => "==",
+            Comparison::Ne => "!=",
+            Comparison::Lt => "<",
+            Comparison::Le => "<=",
+            Comparison::Gt => ">",
+            Comparison::Ge => ">=",
+        }
+    }
+}
+
+/// A path into an action: a root field, then keys and list indexes below `payload` or
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldPath {
+    pub root: FieldRoot,
+    pub segments: Vec<PathSegment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldRoot {
+    Id,
+    Namespace,
+    Tenant,
+    ActionType,
+    Provider,
+    DedupKey,
+    CreatedAt,
+    Payload,
+    Metadata,
+}
+
+impl FieldRoot {
+    pub const ALL: [FieldRoot; 9] = [
+        FieldRoot::Id,
+        FieldRoot::Namespace,
+        FieldRoot::Tenant,
+        FieldRoot::ActionType,
+        FieldRoot::Provider,
+        FieldRoot::DedupKey,
+        FieldRoot::CreatedAt,
+        FieldRoot::Payload,
+        FieldRoot::Metadata,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldRoot::Id => "id",
+            FieldRoot::Namespace => "namespace",
+            FieldRoot::Tenant => "tenant",
+            FieldRoot::ActionType => "action_type",
+            FieldRoot::Provider => "provider",
+            FieldRoot::DedupKey => "dedup_key",
+            FieldRoot::CreatedAt => "created_at",
+            FieldRoot::Payload => "payload",
+            FieldRoot::Metadata => "metadata",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FieldRoot> {
+        FieldRoot::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// Only `payload` and `metadata` have fields below them.
+    pub fn has_children(self) -> bool {
+        matches!(self, FieldRoot::Payload | FieldRoot::Metadata)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PathSegment {
+    Index(usize),
+    Key(String),
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.root.name())?;
+        for segment in &self.segments {
+            match segment {
+                PathSegment::Index(i) => write!(f, ".{i}")?,
+                PathSegment::Key(k) if is_plain_key(k) => write!(f, ".{k}")?,
+                PathSegment::Key(k) => write!(f, ".{}", Value::String(k.clone()))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key that can be written in a path without quotes.
+pub fn is_plain_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RuleAction {
+    Suppress,
+    Deny,
+    Allow,
+    Reroute {
+        provider: String,
+    },
+    Chain {
+        chain: String,
+    },
+    /// An RFC 7396 merge patch applied to the payload; evaluation continues.
+    Modify {
+        patch: Value,
+    },
+    /// Key: `by`'s value, else `dedup_key`, else `id`; always within the action's tenant.
+    Dedup {
+        ttl_ms: u64,
+        by: Option<FieldPath>,
+    },
+    /// Key: the tenant and the rule, plus `by`'s value when given.
+    Throttle {
+        limit: u64,
+        window_ms: u64,
+        by: Option<FieldPath>,
+    },
+    Group {
+        by: Vec<FieldPath>,
+        wait_ms: u64,
+        max: Option<u64>,
+        /// Where the batch goes; `None`: the members' own provider.
+        to: Option<String>,
+    },
+    Schedule {
+        delay_ms: u64,
+    },
+}
+
+impl RuleAction {
+    /// Terminal actions end evaluation.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            RuleAction::Suppress
+                | RuleAction::Deny
+                | RuleAction::Allow
+                | RuleAction::Reroute { .. }
+                | RuleAction::Chain { .. }
+        )
+    }
+
+    /// The keyword the action is written with.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            RuleAction::Suppress => "suppress",
+            RuleAction::Deny => "deny",
+            RuleAction::Allow => "allow",
+            RuleAction::Reroute { .. } => "reroute",
+            RuleAction::Chain { .. } => "chain",
+            RuleAction::Modify { .. } => "modify",
+            RuleAction::Dedup { .. } => "dedup",
+            RuleAction::Throttle { .. } => "throttle",
+            RuleAction::Group { .. } => "group",
+            RuleAction::Schedule { .. } => "schedule",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chains
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chain {
+    pub name: String,
+    pub timeout_ms: u64,
+    pub steps: Vec<Step>,
+}
+
+impl Chain {
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    pub run: StepRun,
+    /// Tried in order after the step; the first that holds picks the next step.
+    pub branches: Vec<Branch>,
+    /// The next step when no branch holds; `None`: the following step in order.
+    pub default_next: Option<String>,
+    pub on_failure: OnFailure,
+    pub retry: Option<Retry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepRun {
+    /// Call a provider; `payload` is a template (strings may hold `{{...}}` references).
+    Call {
+        provider: String,
+        action_type: String,
+        payload: Value,
+    },
+    /// Run another chain and take its last step result as this step's.
+    SubChain { chain: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Branch {
+    /// `success`, `body`, or `body.a.b`, as path segments below the step result.
+    pub field: BranchField,
+    pub op: BranchOp,
+    /// Absent for `exists`.
+    pub value: Option<Value>,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "of", rename_all = "snake_case")]
+pub enum BranchField {
+    Success,
+    Body { path: Vec<PathSegment> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Contains,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Abort,
+    Skip,
+    Dlq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    /// Retries after the first attempt.
+    pub max: u32,
+    pub backoff_ms: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Circuit breakers, quotas, retention, recurring actions
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breaker {
+    pub provider: String,
+    pub enabled: bool,
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// Consecutive successes in half-open that close it.
+    pub success_threshold: u32,
+    pub recovery_timeout_ms: u64,
+    pub fallback: Option<String>,
+}
+
+/// Built-in breaker settings when a script gives none.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
+pub const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
+pub const DEFAULT_RECOVERY_TIMEOUT_MS: u64 = 60_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub namespace: Option<String>,
+    pub tenant: String,
+    pub limit: u64,
+    pub window_ms: u64,
+    pub on_exceed: QuotaExceed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaExceed {
+    Block,
+    Warn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub namespace: Option<String>,
+    pub tenant: String,
+    pub audit_ms: Option<u64>,
+    pub events_ms: Option<u64>,
+    pub state_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recurring {
+    pub name: String,
+    /// Five fields, checked.
+    pub cron: String,
+    pub timezone: String,
+    pub namespace: String,
+    pub tenant: String,
+    pub provider: String,
+    pub action_type: String,
+    pub payload: Value,
+    pub metadata: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit and background settings
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub sink: AuditSink,
+    pub ttl_ms: Option<u64>,
+    pub store_payload: bool,
+    /// Keys (any depth, case-insensitive) or full dotted paths whose values are replaced.
+    pub redact: Vec<String>,
+    pub placeholder: String,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            sink: AuditSink::File { path: None },
+            ttl_ms: None,
+            store_payload: true,
+            redact: Vec::new(),
+            placeholder: "[REDACTED]".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditSink {
+    /// JSON lines; `None` until `--audit` names the file.
+    File { path: Option<String> },
+    Memory,
+    Dynamodb {
+        table: String,
+        aws: AwsConnection,
+    },
+}
+
+/// Intervals of the periodic work the server does; the dataflow itself needs none of them to
+/// be correct (windows close on the frontier), they bound how late a live release can be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Background {
+    pub group_flush_interval_ms: u64,
+    pub timeout_check_interval_ms: u64,
+    pub cleanup_interval_ms: u64,
+    pub completed_chain_ttl_ms: u64,
+    pub recurring_check_interval_ms: u64,
+    pub max_recurring_per_tenant: u32,
+    pub retention_check_interval_ms: u64,
+    pub group_flush: bool,
+    pub timeout_processing: bool,
+    pub recurring_actions: bool,
+    pub retention_reaper: bool,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Background {
+            group_flush_interval_ms: 5_000,
+            timeout_check_interval_ms: 5_000,
+            cleanup_interval_ms: 60_000,
+            completed_chain_ttl_ms: 7 * 24 * 3_600_000,
+            recurring_check_interval_ms: 60_000,
+            max_recurring_per_tenant: 100,
+            retention_check_interval_ms: 3_600_000,
+            group_flush: true,
+            timeout_processing: true,
+            recurring_actions: true,
+            retention_reaper: true,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests inside scripts
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub name: String,
+    /// Actions in input order.
+    pub actions: Vec<TestAction>,
+    pub expectations: Vec<Expectation>,
+    /// 1-based line of the `test` keyword, for reports.
+    pub line: u32,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestAction {
+    /// The action as JSON; `at` (if written) has been put into `created_at`.
+    pub action: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Expectation {
+    /// Some audit record about the action (its own, or a batch or chain record naming it) has
+    /// this outcome, and the target and rule when given.
+    Outcome {
+        action_id: String,
+        outcome: Outcome,
+        target: Option<String>,
+        rule: Option<String>,
+    },
+    /// The provider was called exactly `count` times.
+    Calls { provider: String, count: u64 },
+}
+
+/// Every outcome an audit record can carry (DESIGN.md, "Rule evaluation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Executed,
+    Failed,
+    Suppressed,
+    Denied,
+    Deduplicated,
+    Throttled,
+    Rerouted,
+    Grouped,
+    GroupFlushed,
+    Scheduled,
+    ChainStarted,
+    QuotaExceeded,
+    Rejected,
+    ChainStepCompleted,
+    ChainStepFailed,
+    ChainCompleted,
+    ChainFailed,
+    ChainTimedOut,
+    ChainCancelled,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 19] = [
+        Outcome::Executed,
+        Outcome::Failed,
+        Outcome::Suppressed,
+        Outcome::Denied,
+        Outcome::Deduplicated,
+        Outcome::Throttled,
+        Outcome::Rerouted,
+        Outcome::Grouped,
+        Outcome::GroupFlushed,
+        Outcome::Scheduled,
+        Outcome::ChainStarted,
+        Outcome::QuotaExceeded,
+        Outcome::Rejected,
+        Outcome::ChainStepCompleted,
+        Outcome::ChainStepFailed,
+        Outcome::ChainCompleted,
+        Outcome::ChainFailed,
+        Outcome::ChainTimedOut,
+        Outcome::ChainCancelled,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Executed => "executed",
+            Outcome::Failed => "failed",
+            Outcome::Suppressed => "suppressed",
+            Outcome::Denied => "denied",
+            Outcome::Deduplicated => "deduplicated",
+            Outcome::Throttled => "throttled",
+            Outcome::Rerouted => "rerouted",
+            Outcome::Grouped => "grouped",
+            Outcome::GroupFlushed => "group_flushed",
+            Outcome::Scheduled => "scheduled",
+            Outcome::ChainStarted => "chain_started",
+            Outcome::QuotaExceeded => "quota_exceeded",
+            Outcome::Rejected => "rejected",
+            Outcome::ChainStepCompleted => "chain_step_completed",
+            Outcome::ChainStepFailed => "chain_step_failed",
+            Outcome::ChainCompleted => "chain_completed",
+            Outcome::ChainFailed => "chain_failed",
+            Outcome::ChainTimedOut => "chain_timed_out",
+            Outcome::ChainCancelled => "chain_cancelled",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
