@@ -622,8 +622,9 @@ pub struct TestCase {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestAction {
-    /// The action as JSON; `at` (if written) has been put into `created_at`.
-    pub action: Value,
+    /// One input line as the source would read it: JSON text (an inline action with `at`
+    /// written into its `created_at`), or a line of an `input` file as it is, malformed or not.
+    pub line: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,3 @@
+//! Parsing: `grammar/acteon.pest` through pest, then the pest pairs into the [`ast`].
+
+pub mod ast;
