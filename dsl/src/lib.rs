@@ -2,7 +2,8 @@
 //!
 //! Module map:
 //! - [`syntax`]: the pest parser over `grammar/acteon.pest` and the AST, every node with its span.
-//! - [`source`]: reading files and following `include`s; the source map diagnostics point into.
+//! - [`source`]: the source map diagnostics point into.
+//! - [`load`]: reading the root file, following `include`s, collecting syntax errors.
 //! - [`diagnostic`]: errors and warnings with stable codes, spans, carets and hints.
 //! - [`check`]: name resolution and every semantic check, all errors in one pass.
 //! - [`lower`]: the checked AST into a [`plan::Plan`].
@@ -16,6 +17,7 @@ pub mod diagnostic;
 pub mod explain;
 pub mod fmt;
 pub mod import;
+pub mod load;
 pub mod lower;
 pub mod plan;
 pub mod source;
