@@ -1,0 +1,2 @@
+//! Audit records and where they go.
+pub mod record;
