@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The README's test command: every check and every test, on a fresh machine.
+# Installs what is missing (cargo-nextest), and will start the services tests need
+# (scripts/services.sh) once tests use them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "the seed pipeline's own checks and tests, through the binary"
+cargo run -q -p acteon-cli --locked -- check --deny-warnings pipelines/aws-event-pipeline/*.acteon
+cargo run -q -p acteon-cli --locked -- fmt --check pipelines/aws-event-pipeline/*.acteon
+cargo run -q -p acteon-cli --locked -- test pipelines/aws-event-pipeline/expected-outcomes.acteon
