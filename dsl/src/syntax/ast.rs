@@ -83,6 +83,9 @@ pub enum LiteralKind {
     Name(String),
 }
 
+// A rule is much larger than an include; boxing it would buy nothing, since a script's items
+// are built once per compilation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Scope(ScopeDecl),
