@@ -6,8 +6,10 @@
 //! - [`provider`]: the provider trait; results flow back into the dataflow.
 //! - [`providers`]: dry-run and log providers, and the registry that picks one per provider.
 //! - [`audit`]: audit records, redaction, the JSON-lines sink and the in-memory store.
+//! - [`report`]: live outcome counts per tenant, rule and provider (differential views).
 
 pub mod action;
 pub mod audit;
 pub mod provider;
 pub mod providers;
+pub mod report;
