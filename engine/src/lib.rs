@@ -4,8 +4,12 @@
 //! Module map:
 //! - [`action`]: the decoded input record.
 //! - [`provider`]: the provider trait; results flow back into the dataflow.
-//! - [`audit`]: audit records and sinks.
+//! - [`providers`]: dry-run and log providers, and the registry that picks one per provider.
+//! - [`audit`]: audit records, redaction, the JSON-lines sink and the in-memory store.
+//! - [`report`]: live outcome counts per tenant, rule and provider (differential views).
 
 pub mod action;
 pub mod audit;
 pub mod provider;
+pub mod providers;
+pub mod report;
