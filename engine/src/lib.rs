@@ -2,10 +2,27 @@
 //! delivers it, and audits the decision.
 //!
 //! Module map:
+//! - [`run`]: the public entry point (`run`, `run_test`) and its configuration.
 //! - [`action`]: the decoded input record.
+//! - [`decode`]: one JSON line into an action, or the reason it is rejected.
+//! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
+//! - [`time`]: clocks, epochs, RFC 3339.
+//! - [`dataflow`]: the operators assembled into one dataflow per worker.
+//! - [`operators`]: the dataflow's operators, one per file.
 //! - [`provider`]: the provider trait; results flow back into the dataflow.
 //! - [`audit`]: audit records and sinks.
 
 pub mod action;
 pub mod audit;
+pub mod dataflow;
+pub mod decode;
+pub mod eval;
+pub mod operators;
 pub mod provider;
+pub mod run;
+pub mod time;
+
+pub use run::{
+    run, run_test, AuditOutput, Clock, Delivery, EngineError, Input, RunConfig, RunReport,
+    TestOutcome,
+};
