@@ -47,27 +47,52 @@ pub fn provider(name: &str, kind: ProviderKind) -> Provider {
 pub fn seed_plan() -> Plan {
     let sensor = || eq("action_type", json!("sensor_reading"));
     let rules = vec![
-        rule("suppress-test-devices", 1, Some(eq("payload.environment", json!("test"))), RuleAction::Suppress),
+        rule(
+            "suppress-test-devices",
+            1,
+            Some(eq("payload.environment", json!("test"))),
+            RuleAction::Suppress,
+        ),
         rule(
             "deny-unsigned-firmware",
             1,
             Some(Condition::All {
-                of: vec![eq("action_type", json!("firmware_update")), eq("payload.signed", json!(false))],
+                of: vec![
+                    eq("action_type", json!("firmware_update")),
+                    eq("payload.signed", json!(false)),
+                ],
             }),
             RuleAction::Deny,
         ),
-        rule("dedup-sensor-readings", 2, Some(sensor()), RuleAction::Dedup { ttl_ms: 60_000, by: None }),
+        rule(
+            "dedup-sensor-readings",
+            2,
+            Some(sensor()),
+            RuleAction::Dedup {
+                ttl_ms: 60_000,
+                by: None,
+            },
+        ),
         rule(
             "throttle-telemetry",
             3,
             None,
-            RuleAction::Throttle { limit: 30, window_ms: 60_000, by: None },
+            RuleAction::Throttle {
+                limit: 30,
+                window_ms: 60_000,
+                by: None,
+            },
         ),
         rule(
             "group-humidity-readings",
             4,
             Some(eq("payload.sensor_type", json!("humidity"))),
-            RuleAction::Group { by: vec![field("payload.floor")], wait_ms: 30_000, max: None, to: None },
+            RuleAction::Group {
+                by: vec![field("payload.floor")],
+                wait_ms: 30_000,
+                max: None,
+                to: None,
+            },
         ),
         rule(
             "schedule-energy-reports",
@@ -81,46 +106,87 @@ pub fn seed_plan() -> Plan {
             Some(Condition::All {
                 of: vec![
                     eq("payload.sensor_type", json!("temperature")),
-                    Condition::Compare { field: field("payload.value"), cmp: Comparison::Gt, value: json!(85) },
+                    Condition::Compare {
+                        field: field("payload.value"),
+                        cmp: Comparison::Gt,
+                        value: json!(85),
+                    },
                 ],
             }),
-            RuleAction::Reroute { provider: "alert-fanout".into() },
+            RuleAction::Reroute {
+                provider: "alert-fanout".into(),
+            },
         ),
         rule(
             "intrusion-alert",
             6,
             Some(Condition::All {
-                of: vec![eq("payload.sensor_type", json!("motion")), eq("payload.event", json!("intrusion"))],
+                of: vec![
+                    eq("payload.sensor_type", json!("motion")),
+                    eq("payload.event", json!("intrusion")),
+                ],
             }),
-            RuleAction::Reroute { provider: "alert-fanout".into() },
+            RuleAction::Reroute {
+                provider: "alert-fanout".into(),
+            },
         ),
-        rule("chain-sensor-readings", 10, Some(sensor()), RuleAction::Chain { chain: "telemetry-processing".into() }),
+        rule(
+            "chain-sensor-readings",
+            10,
+            Some(sensor()),
+            RuleAction::Chain {
+                chain: "telemetry-processing".into(),
+            },
+        ),
         rule(
             "lifecycle-to-eventbridge",
             12,
             Some(eq("action_type", json!("device_lifecycle"))),
-            RuleAction::Reroute { provider: "event-bus".into() },
+            RuleAction::Reroute {
+                provider: "event-bus".into(),
+            },
         ),
         rule(
             "firmware-to-sqs",
             14,
             Some(eq("action_type", json!("firmware_update"))),
-            RuleAction::Reroute { provider: "metrics-queue".into() },
+            RuleAction::Reroute {
+                provider: "metrics-queue".into(),
+            },
         ),
         rule(
             "enrich-telemetry-metadata",
             16,
             None,
-            RuleAction::Modify { patch: json!({ "pipeline_version": "2.0.0", "building_zone": "main-campus" }) },
+            RuleAction::Modify {
+                patch: json!({ "pipeline_version": "2.0.0", "building_zone": "main-campus" }),
+            },
         ),
         rule("allow-remaining", 20, None, RuleAction::Allow),
         rule("deny-unmatched", 100, None, RuleAction::Suppress),
     ];
-    let sqs = |name: &str| provider(name, ProviderKind::AwsSqs { queue_url: format!("http://127.0.0.1:4566/000000000000/{name}") });
+    let sqs = |name: &str| {
+        provider(
+            name,
+            ProviderKind::AwsSqs {
+                queue_url: format!("http://127.0.0.1:4566/000000000000/{name}"),
+            },
+        )
+    };
     Plan {
         providers: vec![
-            provider("alert-fanout", ProviderKind::AwsSns { topic_arn: "arn:aws:sns:us-east-1:000000000000:building-alerts".into() }),
-            provider("event-bus", ProviderKind::AwsEventbridge { event_bus_name: "building-events".into() }),
+            provider(
+                "alert-fanout",
+                ProviderKind::AwsSns {
+                    topic_arn: "arn:aws:sns:us-east-1:000000000000:building-alerts".into(),
+                },
+            ),
+            provider(
+                "event-bus",
+                ProviderKind::AwsEventbridge {
+                    event_bus_name: "building-events".into(),
+                },
+            ),
             sqs("metrics-queue"),
             sqs("dead-letter-queue"),
             provider("local-fallback", ProviderKind::Log),
@@ -138,6 +204,13 @@ pub fn seed_plan() -> Plan {
 }
 
 pub fn telemetry() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/aws-event-pipeline/telemetry.jsonl");
-    std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pipelines/aws-event-pipeline/telemetry.jsonl"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
