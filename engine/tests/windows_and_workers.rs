@@ -62,11 +62,11 @@ fn forty_five_readings_in_a_minute_throttle_fifteen() {
             by: None,
         },
     )]);
-    let lines = (0..45)
+    let lines: Vec<String> = (0..45)
         .map(|i| reading(&format!("r{i}"), i, json!({})))
         .collect();
     for workers in [1, 3] {
-        let report = memory_run(&plan, lines_clone(&lines), workers);
+        let report = memory_run(&plan, lines.clone(), workers);
         assert_eq!(count(&report, Outcome::Throttled), 15);
         assert_eq!(count(&report, Outcome::Executed), 30);
         let first = report.audit.iter().find(|r| r.action_id == "r30").unwrap();
@@ -74,10 +74,6 @@ fn forty_five_readings_in_a_minute_throttle_fifteen() {
         // The oldest admission (r0 at 0 s) leaves the window at 60 s; r30 is at 30 s.
         assert_eq!(first.details["retry_after_ms"], 30_000);
     }
-}
-
-fn lines_clone(lines: &Vec<String>) -> Vec<String> {
-    lines.clone()
 }
 
 #[test]

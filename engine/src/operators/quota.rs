@@ -4,15 +4,14 @@
 //! input frontier passes the epoch; then admits them in (event time, position) order, so the
 //! same actions are over the limit with any number of workers. State: one counter per quota.
 
-use super::{route, Decision, Flow};
+use super::{route, Decision, Flow, HeldByTime};
 use acteon_dsl::plan::{Outcome, Quota, QuotaExceed};
 use serde_json::{json, Map};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 /// Returns the admitted actions and the `quota_exceeded` decisions.
@@ -31,27 +30,16 @@ pub fn quota<'s>(
     let mut exceeded = OutputBuilder::<_, CapacityContainerBuilder<Vec<Decision>>>::from(exceeded);
 
     builder.build(move |_capabilities| {
-        let mut held: BTreeMap<u64, (Capability<u64>, Capability<u64>, Vec<Flow>)> = BTreeMap::new();
+        let mut held = HeldByTime::default();
         // Per quota: the window index and how many actions it admitted.
         let mut windows: HashMap<usize, (i64, u64)> = HashMap::new();
         move |frontiers| {
-            input.for_each(|cap, data| {
-                let Some(time) = cap.least().copied() else { return };
-                held.entry(time)
-                    .or_insert_with(|| (cap.delayed(&time, 0), cap.delayed(&time, 1), Vec::new()))
-                    .2
-                    .append(data);
-            });
+            input.for_each(|cap, data| held.hold(&cap, data, 2));
             let mut admitted = admitted.activate();
             let mut exceeded = exceeded.activate();
-            while let Some(entry) = held.first_entry() {
-                if frontiers[0].less_equal(entry.key()) {
-                    break;
-                }
-                let (admit_cap, exceed_cap, mut flows) = entry.remove();
-                flows.sort_by_key(|flow| flow.action.order_key());
-                let mut admit = admitted.session(&admit_cap);
-                let mut exceed = exceeded.session(&exceed_cap);
+            while let Some((_, caps, flows)) = held.next_ready(&frontiers[0]) {
+                let mut admit = admitted.session(&caps[0]);
+                let mut exceed = exceeded.session(&caps[1]);
                 for mut flow in flows {
                     let Some((index, quota)) = quotas.iter().enumerate().find(|(_, q)| {
                         q.tenant == flow.action.tenant

@@ -22,6 +22,9 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use timely::order::Product;
 
+/// The capability of a release time and the actions due then, with their due times.
+type Due = (Capability<LoopTime>, Vec<(i64, Flow)>);
+
 /// Returns the released actions (to resume at the next rule) and the `scheduled` decisions.
 pub fn schedule<'s>(
     flows: Stream<'s, LoopTime, Vec<Flow>>,
@@ -40,7 +43,7 @@ pub fn schedule<'s>(
         OutputBuilder::<_, CapacityContainerBuilder<Vec<Decision>>>::from(scheduled);
 
     builder.build(move |_capabilities| {
-        let mut due: BTreeMap<LoopTime, (Capability<LoopTime>, Vec<(i64, Flow)>)> = BTreeMap::new();
+        let mut due: BTreeMap<LoopTime, Due> = BTreeMap::new();
         move |frontiers| {
             let mut scheduled = scheduled.activate();
             input.for_each(|cap, data| {
