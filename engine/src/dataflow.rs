@@ -13,16 +13,19 @@
 //! Operators exist only for the rule kinds the plan uses, and never one per rule.
 
 use crate::eval::{Evaluator, Gate};
-use crate::operators::deliver::{deliver, Providers};
+use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::source::{source, Lines, SourceSettings};
 use crate::operators::{audit_writer, dedup, group, quota, schedule, throttle};
 use crate::operators::{AuditLine, Decision, Flow, Renderer};
+use crate::providers::registry::ProviderRegistry;
+use crate::report::{install_views, Views};
 use crate::time::Epochs;
 use acteon_dsl::plan::Quota;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave};
 use timely::dataflow::{Scope, Stream};
 use timely::order::Product;
@@ -33,7 +36,8 @@ pub struct Assembly {
     pub quotas: Vec<Quota>,
     pub source: SourceSettings,
     pub renderer: Rc<Renderer>,
-    pub providers: Providers,
+    pub providers: ProviderRegistry,
+    pub views: Views,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
@@ -51,6 +55,7 @@ pub fn assemble(
         source: settings,
         renderer,
         providers,
+        views,
     } = assembly;
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
@@ -65,6 +70,10 @@ pub fn assemble(
     };
     decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
     let lines = deliver(scope.concatenate(decisions), providers, renderer);
+    let facts = scope
+        .concatenate([lines.clone(), rejected.clone()])
+        .map(|line: AuditLine| line.fact);
+    install_views(facts, &views);
     audit_writer::audit_writer(vec![lines, rejected], write);
 }
 

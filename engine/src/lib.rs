@@ -10,7 +10,9 @@
 //! - [`dataflow`]: the operators assembled into one dataflow per worker.
 //! - [`operators`]: the dataflow's operators, one per file.
 //! - [`provider`]: the provider trait; results flow back into the dataflow.
-//! - [`audit`]: audit records and sinks.
+//! - [`providers`]: dry-run and log providers, and the registry that picks one per provider.
+//! - [`audit`]: audit records, redaction, the JSON-lines sink and the in-memory store.
+//! - [`report`]: live outcome counts per tenant, rule and provider (differential views).
 
 pub mod action;
 pub mod audit;
@@ -19,6 +21,8 @@ pub mod decode;
 pub mod eval;
 pub mod operators;
 pub mod provider;
+pub mod providers;
+pub mod report;
 pub mod run;
 pub mod time;
 

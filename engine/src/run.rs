@@ -1,19 +1,22 @@
 //! The public entry point: run a plan over an input to the end, or run a script's test.
 
-use crate::audit::record::AuditRecord;
+use crate::audit::record::{AuditRecord, AuditTtl};
+use crate::audit::redact::Redactor;
+use crate::audit::sink::JsonLinesWriter;
+use crate::audit::AuditError;
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
-use crate::operators::deliver::Providers;
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
-use crate::provider::{CallResult, Provider, ProviderCall, Reply};
+use crate::provider::ProviderCall;
+use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
+use crate::report::Views;
 pub use crate::time::Clock;
 use crate::time::Epochs;
-use acteon_dsl::plan::{Expectation, Plan, ProviderKind, TestCase};
-use serde_json::{json, Value};
+use acteon_dsl::plan::{Expectation, Plan, TestCase};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::{mpsc, Arc, Mutex};
@@ -85,11 +88,10 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
-    Output {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Providers(#[from] ProviderError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("the dataflow failed: {0}")]
@@ -106,6 +108,8 @@ pub struct RunReport {
     pub audit: Vec<AuditRecord>,
     /// With [`Delivery::DryRunMemory`]: every provider call.
     pub calls: Vec<ProviderCall>,
+    /// Outcome counts per tenant, rule and provider.
+    pub views: Views,
     pub elapsed: Duration,
 }
 
@@ -122,26 +126,30 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             source,
         })?;
     }
-    let create = |path: &PathBuf| {
-        File::create(path)
-            .map(BufWriter::new)
-            .map_err(|source| EngineError::Output {
-                path: path.clone(),
-                source,
-            })
-    };
     let audit_file = match &config.audit {
-        AuditOutput::File(path) => Some(create(path)?),
+        AuditOutput::File(path) => Some(JsonLinesWriter::create(path)?),
         _ => None,
     };
-    let dead_letter = config.dead_letter.as_ref().map(create).transpose()?;
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let providers = providers(plan, &config.delivery, &calls)?;
+    let dead_letter = config
+        .dead_letter
+        .as_ref()
+        .map(JsonLinesWriter::create)
+        .transpose()?;
+    let providers = ProviderRegistry::build(
+        plan,
+        match &config.delivery {
+            Delivery::DryRunDir(dir) => ProviderMode::DryRunDir(dir.clone()),
+            Delivery::DryRunMemory => ProviderMode::DryRunMemory,
+            Delivery::Live => ProviderMode::Live,
+        },
+    )?;
+    let views = Views::new();
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
         plan: plan.clone(),
-        providers,
+        providers: providers.clone(),
+        views: views.clone(),
         input: match &config.input {
             Input::Lines(lines) => SharedInput::Lines(Arc::new(lines.clone())),
             Input::File(path) => SharedInput::File(path.clone()),
@@ -184,7 +192,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),
             clock: config.clock,
-            audit: shared.plan.audit.clone(),
+            store_payload: shared.plan.audit.store_payload,
+            redactor: Redactor::new(&shared.plan.audit),
+            ttl: AuditTtl::new(&shared.plan),
         });
         let input = shared.input.clone();
         let lines = move |activator| input.open(index, activator);
@@ -197,6 +207,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                     source,
                     renderer,
                     providers: shared.providers.clone(),
+                    views: shared.views.clone(),
                 },
                 lines,
                 write,
@@ -217,6 +228,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         records: 0,
         audit: Vec::new(),
         calls: Vec::new(),
+        views,
         elapsed: Duration::ZERO,
     };
     for result in guards.join() {
@@ -234,11 +246,14 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             report.audit.push(record);
         }
     }
-    report.calls = std::mem::take(
-        &mut *calls
-            .lock()
-            .map_err(|e| EngineError::Dataflow(e.to_string()))?,
-    );
+    providers
+        .flush()
+        .map_err(|e| EngineError::Dataflow(format!("writing the dry-run calls failed: {e}")))?;
+    report.calls = providers
+        .recorded_calls()
+        .into_iter()
+        .map(|recorded| recorded.call)
+        .collect();
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -246,11 +261,12 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 struct Shared {
     evaluator: Arc<Evaluator>,
     plan: Plan,
-    providers: Providers,
+    providers: ProviderRegistry,
+    views: Views,
     input: SharedInput,
     memory_audit: bool,
     #[allow(clippy::type_complexity)]
-    outputs: Mutex<Option<(Option<BufWriter<File>>, Option<BufWriter<File>>)>>,
+    outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
     config: RunConfig,
 }
 
@@ -299,8 +315,8 @@ struct Written {
     records: u64,
     lines: Vec<String>,
     error: Option<String>,
-    audit_file: Option<BufWriter<File>>,
-    dead_letter: Option<BufWriter<File>>,
+    audit_file: Option<JsonLinesWriter>,
+    dead_letter: Option<JsonLinesWriter>,
 }
 
 impl Written {
@@ -308,10 +324,10 @@ impl Written {
         self.records += 1;
         let mut result = Ok(());
         if let Some(file) = self.audit_file.as_mut() {
-            result = writeln!(file, "{}", line.text);
+            result = file.write_line(&line.text);
         }
         if let (Some(file), Some(entry)) = (self.dead_letter.as_mut(), line.dead_letter.as_ref()) {
-            result = result.and(writeln!(file, "{entry}"));
+            result = result.and(file.write_line(entry));
         }
         if let Err(error) = result {
             self.error.get_or_insert_with(|| error.to_string());
@@ -330,88 +346,6 @@ impl Written {
                 self.error.get_or_insert_with(|| error.to_string());
             }
         }
-    }
-}
-
-/// The providers of the plan for a delivery mode.
-fn providers(
-    plan: &Plan,
-    delivery: &Delivery,
-    calls: &Arc<Mutex<Vec<ProviderCall>>>,
-) -> Result<Providers, EngineError> {
-    if let Delivery::DryRunDir(dir) = delivery {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::Output {
-            path: dir.clone(),
-            source,
-        })?;
-    }
-    let mut providers = Providers::new();
-    for provider in &plan.providers {
-        let made: Arc<dyn Provider> = match delivery {
-            Delivery::DryRunMemory => Arc::new(DryRun::Memory(Arc::clone(calls))),
-            Delivery::DryRunDir(dir) => {
-                let path = dir.join(format!("{}.jsonl", provider.name));
-                let file =
-                    File::create(&path).map_err(|source| EngineError::Output { path, source })?;
-                Arc::new(DryRun::File(Mutex::new(BufWriter::new(file))))
-            }
-            Delivery::Live => Arc::new(Live {
-                log: matches!(provider.kind, ProviderKind::Log),
-            }),
-        };
-        providers.insert(provider.name.clone(), made);
-    }
-    Ok(providers)
-}
-
-/// Records calls instead of making them.
-enum DryRun {
-    Memory(Arc<Mutex<Vec<ProviderCall>>>),
-    File(Mutex<BufWriter<File>>),
-}
-
-impl Provider for DryRun {
-    fn submit(&self, call: ProviderCall, reply: Reply) {
-        let recorded = match self {
-            DryRun::Memory(calls) => calls
-                .lock()
-                .map(|mut c| c.push(call))
-                .map_err(|e| e.to_string()),
-            DryRun::File(file) => match (file.lock(), serde_json::to_string(&call)) {
-                (Ok(mut file), Ok(line)) => writeln!(file, "{line}")
-                    .and_then(|_| file.flush())
-                    .map_err(|e| e.to_string()),
-                (Err(e), _) => Err(e.to_string()),
-                (_, Err(e)) => Err(e.to_string()),
-            },
-        };
-        reply.send(CallResult {
-            success: recorded.is_ok(),
-            body: json!({ "dry_run": true }),
-            error: recorded.err(),
-            attempts: 1,
-            duration_ms: 0,
-        });
-    }
-}
-
-/// Live calls: the log provider logs; other kinds need the AWS providers.
-struct Live {
-    log: bool,
-}
-
-impl Provider for Live {
-    fn submit(&self, call: ProviderCall, reply: Reply) {
-        if self.log {
-            tracing::info!(provider = %call.provider, action_id = %call.action_id, payload = %call.payload, "log provider");
-        }
-        reply.send(CallResult {
-            success: self.log,
-            body: Value::Null,
-            error: (!self.log).then(|| "not available in this build".to_owned()),
-            attempts: 1,
-            duration_ms: 0,
-        });
     }
 }
 

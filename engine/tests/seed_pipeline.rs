@@ -3,6 +3,7 @@
 mod common;
 
 use acteon_dsl::plan::Outcome;
+use acteon_engine::report::View;
 use acteon_engine::{run, AuditOutput, Input, RunConfig};
 
 #[test]
@@ -155,4 +156,8 @@ fn seed_telemetry_gives_the_expected_outcomes() {
     assert_eq!(calls("event-bus"), 1);
     assert_eq!(calls("metrics-queue"), 2);
     assert_eq!(report.inputs, 21);
+    let rerouted = report
+        .views
+        .count(View::Tenant, "smartbuilding-hq", Outcome::Rerouted);
+    assert_eq!(rerouted, 5);
 }

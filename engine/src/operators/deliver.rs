@@ -5,13 +5,13 @@
 //! provider's reply arrives (providers answer through a channel and wake this operator).
 
 use super::{AuditLine, Decision, Renderer};
-use crate::provider::{CallResult, Provider, ProviderCall, Reply};
+use crate::provider::{CallResult, ProviderCall, Reply};
+use crate::providers::registry::ProviderRegistry;
 use crate::time::wall_clock_ms;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::sync::Arc;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -20,12 +20,9 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use timely::progress::operate::FrontierInterest;
 
-/// The providers of a plan, by name.
-pub type Providers = HashMap<String, Arc<dyn Provider>>;
-
 pub fn deliver<'s>(
     decisions: Stream<'s, u64, Vec<Decision>>,
-    providers: Providers,
+    providers: ProviderRegistry,
     renderer: Rc<Renderer>,
 ) -> Stream<'s, u64, Vec<AuditLine>> {
     let mut builder = OperatorBuilder::new("Deliver".to_owned(), decisions.scope());

@@ -18,11 +18,14 @@ pub mod source;
 pub mod throttle;
 
 use crate::action::{Action, Position};
-use crate::audit::record::AuditRecord;
+use crate::audit::record::{AuditRecord, AuditTtl};
+use crate::audit::redact::Redactor;
+use crate::audit::sink::render;
 use crate::eval::Evaluator;
 use crate::provider::CallResult;
+use crate::report::Fact;
 use crate::time::{format_rfc3339_ms, Clock};
-use acteon_dsl::plan::{Audit, Outcome};
+use acteon_dsl::plan::Outcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -93,11 +96,8 @@ pub type AuditOrder = (i64, Position, u32);
 pub struct AuditLine {
     pub order: AuditOrder,
     pub text: String,
-    /// The record's outcome, tenant, rule and target, for the live views.
-    pub outcome: Outcome,
-    pub tenant: String,
-    pub rule: Option<String>,
-    pub target: Option<String>,
+    /// What the live views count of the record.
+    pub fact: Fact,
     /// For rejected lines: the dead-letter entry.
     pub dead_letter: Option<String>,
 }
@@ -106,7 +106,9 @@ pub struct AuditLine {
 pub struct Renderer {
     pub evaluator: Arc<Evaluator>,
     pub clock: Clock,
-    pub audit: Audit,
+    pub store_payload: bool,
+    pub redactor: Redactor,
+    pub ttl: AuditTtl,
 }
 
 impl Renderer {
@@ -153,7 +155,7 @@ impl Renderer {
         };
         let rule = rule.map(|r| self.evaluator.rule(r).name.clone());
         let action = flow.action;
-        let record = AuditRecord {
+        let mut record = AuditRecord {
             id: format!("{}#{}", action.id, flow.records),
             action_id: action.id,
             namespace: action.namespace,
@@ -164,37 +166,33 @@ impl Renderer {
             rule,
             outcome,
             details: Value::Object(details),
-            payload: self.audit.store_payload.then_some(action.payload),
+            payload: self.store_payload.then_some(action.payload),
             chain_id: None,
             dispatched_at: format_rfc3339_ms(dispatched),
             completed_at: format_rfc3339_ms(completed),
             duration_ms,
-            expires_at: self
-                .audit
-                .ttl_ms
-                .map(|ttl| format_rfc3339_ms(dispatched + ttl as i64)),
+            expires_at: None,
         };
+        record.expires_at = self.ttl.expires_at(&record);
         self.line(
-            &record,
+            &mut record,
             (action.event_time_ms, action.position, flow.records),
             None,
         )
     }
 
-    /// The record as one line of the audit.
+    /// The record, redacted, as one line of the audit.
     pub fn line(
         &self,
-        record: &AuditRecord,
+        record: &mut AuditRecord,
         order: AuditOrder,
         dead_letter: Option<String>,
     ) -> AuditLine {
+        self.redactor.redact_record(record);
         AuditLine {
             order,
-            text: serde_json::to_string(record).unwrap_or_default(),
-            outcome: record.outcome,
-            tenant: record.tenant.clone(),
-            rule: record.rule.clone(),
-            target: record.target.clone(),
+            text: render(record),
+            fact: Fact::of(record),
             dead_letter,
         }
     }

@@ -267,7 +267,7 @@ fn rejected_line(
     };
     let dead_letter =
         json!({ "line": line, "reason": &rejection.reason, "record": text }).to_string();
-    let record = AuditRecord {
+    let mut record = AuditRecord {
         id: format!(
             "{}#0",
             rejection.id.as_deref().unwrap_or(&generated_id(position))
@@ -286,10 +286,8 @@ fn rejected_line(
         dispatched_at: format_rfc3339_ms(time_ms),
         completed_at: format_rfc3339_ms(time_ms),
         duration_ms: 0,
-        expires_at: renderer
-            .audit
-            .ttl_ms
-            .map(|ttl| format_rfc3339_ms(time_ms + ttl as i64)),
+        expires_at: None,
     };
-    renderer.line(&record, (time_ms, position, 0), Some(dead_letter))
+    record.expires_at = renderer.ttl.expires_at(&record);
+    renderer.line(&mut record, (time_ms, position, 0), Some(dead_letter))
 }

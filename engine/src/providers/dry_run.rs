@@ -1,0 +1,233 @@
+//! The dry-run provider: every call is recorded instead of made, and answered at once with
+//! success and the body `{"dry_run": true}`.
+//!
+//! Calls go to `DIR/<provider>.jsonl` (one JSON line per call: the call's fields plus the
+//! provider's `kind`), or to a shared list in memory for `acteon test`. Every worker thread
+//! holds the same provider, so each file sits behind a lock and a line is written whole.
+
+use crate::provider::{CallResult, Provider, ProviderCall, Reply};
+use crate::providers::immediate_success;
+use serde::Serialize;
+use serde_json::json;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// One recorded call, as a line of the dry-run file shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordedCall {
+    #[serde(flatten)]
+    pub call: ProviderCall,
+    /// The provider's type as written in scripts (`aws-sns`, `log`, ...).
+    pub kind: String,
+}
+
+/// Where recorded calls go.
+#[derive(Debug, Clone)]
+pub enum CallLog {
+    File(Arc<CallFile>),
+    Memory(Arc<Mutex<Vec<RecordedCall>>>),
+}
+
+/// A provider's dry-run file, created (or truncated) by the first call, so a provider that is
+/// never called leaves no file.
+#[derive(Debug)]
+pub struct CallFile {
+    path: PathBuf,
+    writer: Mutex<Option<BufWriter<File>>>,
+}
+
+impl CallFile {
+    pub fn new(path: impl Into<PathBuf>) -> CallFile {
+        CallFile {
+            path: path.into(),
+            writer: Mutex::new(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn append(&self, line: &str) -> io::Result<()> {
+        let mut writer = self.lock();
+        if writer.is_none() {
+            *writer = Some(BufWriter::new(File::create(&self.path)?));
+        }
+        let out = writer.as_mut().expect("opened above");
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        match self.lock().as_mut() {
+            Some(writer) => writer.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<BufWriter<File>>> {
+        // A thread that panicked mid-line leaves at worst a partial line; the file stays usable.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    kind: &'static str,
+    log: CallLog,
+}
+
+impl DryRun {
+    /// `kind`: the provider's type name, written into every recorded call.
+    pub fn new(kind: &'static str, log: CallLog) -> DryRun {
+        DryRun { kind, log }
+    }
+
+    fn record(&self, call: ProviderCall) -> Result<(), String> {
+        let recorded = RecordedCall {
+            call,
+            kind: self.kind.to_string(),
+        };
+        match &self.log {
+            CallLog::Memory(calls) => {
+                calls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(recorded);
+                Ok(())
+            }
+            CallLog::File(file) => {
+                let line = serde_json::to_string(&recorded)
+                    .expect("a provider call always serializes to JSON");
+                file.append(&line).map_err(|error| {
+                    format!(
+                        "dry run could not record the call in {}: {error}",
+                        file.path().display()
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl Provider for DryRun {
+    fn submit(&self, call: ProviderCall, reply: Reply) {
+        let result = match self.record(call) {
+            Ok(()) => immediate_success(json!({ "dry_run": true })),
+            Err(error) => {
+                tracing::warn!(%error, "dry-run call not recorded");
+                CallResult {
+                    success: false,
+                    body: json!(null),
+                    error: Some(error),
+                    attempts: 1,
+                    duration_ms: 0,
+                }
+            }
+        };
+        reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testing;
+    use serde_json::Value;
+
+    #[test]
+    fn memory_keeps_every_call_and_replies_dry_run() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let provider = DryRun::new("aws-sqs", CallLog::Memory(calls.clone()));
+        for id in ["a1", "a2"] {
+            let (reply, results) = testing::reply(1);
+            provider.submit(testing::call("metrics-queue", id), reply);
+            let (_, result) = results.try_recv().unwrap();
+            assert!(result.success);
+            assert_eq!(result.body, json!({ "dry_run": true }));
+        }
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].call.action_id, "a2");
+        assert_eq!(calls[1].kind, "aws-sqs");
+    }
+
+    #[test]
+    fn file_gets_one_line_per_call_with_the_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alert-fanout.jsonl");
+        let file = Arc::new(CallFile::new(&path));
+        let provider = DryRun::new("aws-sns", CallLog::File(file.clone()));
+        file.flush().unwrap();
+        assert!(!path.exists(), "no call, no file");
+
+        let (reply, results) = testing::reply(3);
+        provider.submit(testing::call("alert-fanout", "a1"), reply);
+        assert!(results.try_recv().unwrap().1.success);
+        file.flush().unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            [json!({
+                "provider": "alert-fanout", "action_id": "a1", "namespace": "iot",
+                "tenant": "smartbuilding-hq", "action_type": "sensor_reading",
+                "payload": { "value": 92, "queue_url": "https://sqs/q" }, "kind": "aws-sns"
+            })]
+        );
+    }
+
+    #[test]
+    fn lines_stay_whole_across_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics-queue.jsonl");
+        let file = Arc::new(CallFile::new(&path));
+        let provider = Arc::new(DryRun::new("aws-sqs", CallLog::File(file.clone())));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let provider = provider.clone();
+                std::thread::spawn(move || {
+                    for n in 0..50 {
+                        let (reply, _results) = testing::reply(n);
+                        provider.submit(testing::call("metrics-queue", &format!("{t}-{n}")), reply);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        file.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut ids: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["action_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 200);
+    }
+
+    #[test]
+    fn an_unwritable_file_fails_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(CallFile::new(dir.path().join("gone").join("p.jsonl")));
+        let provider = DryRun::new("log", CallLog::File(file));
+        let (reply, results) = testing::reply(1);
+        provider.submit(testing::call("p", "a1"), reply);
+        let (_, result) = results.try_recv().unwrap();
+        assert!(!result.success);
+        assert!(result.error.unwrap().contains("p.jsonl"));
+    }
+}
