@@ -314,3 +314,143 @@ fn compile_test(test: &Condition) -> Predicate {
         test,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Position;
+    use acteon_dsl::plan::{Comparison, FieldPath, FieldRoot, PathSegment, Rule};
+    use serde_json::json;
+
+    fn path(key: &str) -> FieldPath {
+        FieldPath {
+            root: FieldRoot::Payload,
+            segments: vec![PathSegment::Key(key.into())],
+        }
+    }
+
+    fn compare(key: &str, cmp: Comparison, value: Value) -> Condition {
+        Condition::Compare {
+            field: path(key),
+            cmp,
+            value,
+        }
+    }
+
+    fn plan(conditions: Vec<Condition>) -> Plan {
+        let rules = conditions
+            .into_iter()
+            .enumerate()
+            .map(|(i, condition)| Rule {
+                name: format!("r{i}"),
+                priority: i as i64,
+                scope: Default::default(),
+                condition: Some(condition),
+                action: RuleAction::Deny,
+                origin: Default::default(),
+            })
+            .collect();
+        Plan {
+            rules,
+            ..Plan::default()
+        }
+    }
+
+    fn action(payload: Value) -> Action {
+        Action {
+            id: "a".into(),
+            namespace: "n".into(),
+            tenant: "t".into(),
+            action_type: "x".into(),
+            provider: None,
+            payload,
+            metadata: Default::default(),
+            dedup_key: None,
+            created_at: None,
+            event_time_ms: 0,
+            position: Position::Line(1),
+        }
+    }
+
+    fn first_match(condition: Condition, payload: Value) -> bool {
+        let evaluator = Evaluator::new(&plan(vec![condition]));
+        let mut action = action(payload);
+        evaluator.evaluate(&mut action, 0, &mut Scratch::default()) != Evaluation::NoMatch
+    }
+
+    #[test]
+    fn missing_fields_and_mismatched_types_are_false() {
+        assert!(first_match(
+            compare("v", Comparison::Eq, json!(5)),
+            json!({"v": 5.0})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Gt, json!(5)),
+            json!({"v": "9"})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({"v": "5"})
+        ));
+        assert!(first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({"v": 6})
+        ));
+        assert!(first_match(
+            Condition::Contains {
+                field: path("tags"),
+                value: json!("hot")
+            },
+            json!({"tags": ["cold", "hot"]})
+        ));
+        assert!(first_match(
+            Condition::Matches {
+                field: path("id"),
+                pattern: "^s-\\d+$".into()
+            },
+            json!({"id": "s-12"})
+        ));
+    }
+
+    #[test]
+    fn a_test_written_in_many_rules_is_one_predicate() {
+        let same = || compare("v", Comparison::Gt, json!(85));
+        let evaluator = Evaluator::new(&plan(vec![
+            same(),
+            Condition::All {
+                of: vec![same(), compare("w", Comparison::Eq, json!(1))],
+            },
+            Condition::Not {
+                of: Box::new(same()),
+            },
+        ]));
+        assert_eq!(evaluator.predicate_count(), 2);
+    }
+
+    #[test]
+    fn modify_patches_the_payload_and_later_rules_see_it() {
+        let mut plan = plan(vec![compare("stage", Comparison::Eq, json!("patched"))]);
+        plan.rules.insert(
+            0,
+            Rule {
+                name: "patch".into(),
+                priority: 0,
+                scope: Default::default(),
+                condition: None,
+                action: RuleAction::Modify {
+                    patch: json!({"stage": "patched"}),
+                },
+                origin: Default::default(),
+            },
+        );
+        let evaluator = Evaluator::new(&plan);
+        let mut action = action(json!({"stage": "raw"}));
+        let evaluation = evaluator.evaluate(&mut action, 0, &mut Scratch::default());
+        assert_eq!(evaluation, Evaluation::Terminal { rule: 1 });
+        assert_eq!(action.payload["stage"], "patched");
+    }
+}
