@@ -161,3 +161,17 @@ fn seed_telemetry_gives_the_expected_outcomes() {
         .count(View::Tenant, "smartbuilding-hq", Outcome::Rerouted);
     assert_eq!(rerouted, 5);
 }
+
+/// The script's own test (the seed's Expected Outcomes table) passes through `run_test`.
+#[test]
+fn the_compiled_seed_scripts_pass_their_expected_outcomes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipelines/aws-event-pipeline/expected-outcomes.acteon");
+    let compiled = acteon_dsl::compile_file(&path);
+    let plan = compiled.plan.expect("the seed scripts compile");
+    assert_eq!(plan.tests.len(), 1);
+    for test in &plan.tests {
+        let outcome = acteon_engine::run_test(&plan, test);
+        assert!(outcome.passed, "{}: {:#?}", outcome.name, outcome.failures);
+    }
+}
