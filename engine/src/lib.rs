@@ -2,7 +2,13 @@
 //! delivers it, and audits the decision.
 //!
 //! Module map:
+//! - [`run`]: the public entry point (`run`, `run_test`) and its configuration.
 //! - [`action`]: the decoded input record.
+//! - [`decode`]: one JSON line into an action, or the reason it is rejected.
+//! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
+//! - [`time`]: clocks, epochs, RFC 3339.
+//! - [`dataflow`]: the operators assembled into one dataflow per worker.
+//! - [`operators`]: the dataflow's operators, one per file.
 //! - [`provider`]: the provider trait; results flow back into the dataflow.
 //! - [`providers`]: dry-run and log providers, and the registry that picks one per provider.
 //! - [`audit`]: audit records, redaction, the JSON-lines sink and the in-memory store.
@@ -10,6 +16,17 @@
 
 pub mod action;
 pub mod audit;
+pub mod dataflow;
+pub mod decode;
+pub mod eval;
+pub mod operators;
 pub mod provider;
 pub mod providers;
 pub mod report;
+pub mod run;
+pub mod time;
+
+pub use run::{
+    run, run_test, AuditOutput, Clock, Delivery, EngineError, Input, RunConfig, RunReport,
+    TestOutcome,
+};

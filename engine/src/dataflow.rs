@@ -1,0 +1,133 @@
+//! Assembles the operators into one dataflow per worker:
+//!
+//! ```text
+//! source ─► quota ─► ┌ loop (epoch, rule) ──────────────────────────────┐
+//!   │                │ evaluate ─► dedup / throttle / schedule ─► (rule+1) ┐│
+//!   │                │    ▲                                               ││
+//!   │                │    └───────────────── feedback ◄──────────────────┘│
+//!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
+//!   │                          └─► deliver ─► audit writer (worker 0)
+//!   └─ rejected lines ─────────────────────────► audit writer
+//! ```
+//!
+//! Operators exist only for the rule kinds the plan uses, and never one per rule.
+
+use crate::eval::{Evaluator, Gate};
+use crate::operators::deliver::deliver;
+use crate::operators::evaluate::{evaluate, LoopTime};
+use crate::operators::source::{source, Lines, SourceSettings};
+use crate::operators::{audit_writer, dedup, group, quota, schedule, throttle};
+use crate::operators::{AuditLine, Decision, Flow, Renderer};
+use crate::providers::registry::ProviderRegistry;
+use crate::report::{install_views, Views};
+use crate::time::Epochs;
+use acteon_dsl::plan::Quota;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave};
+use timely::dataflow::{Scope, Stream};
+use timely::order::Product;
+use timely::scheduling::SyncActivator;
+
+pub struct Assembly {
+    pub evaluator: Arc<Evaluator>,
+    pub quotas: Vec<Quota>,
+    pub source: SourceSettings,
+    pub renderer: Rc<Renderer>,
+    pub providers: ProviderRegistry,
+    pub views: Views,
+}
+
+/// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
+/// worker 0), `lines_read` counts the input lines this worker decoded.
+pub fn assemble(
+    scope: Scope<'_, u64>,
+    assembly: Assembly,
+    lines: impl FnOnce(SyncActivator) -> Lines + 'static,
+    write: impl FnMut(AuditLine) + 'static,
+    lines_read: Rc<Cell<u64>>,
+) {
+    let Assembly {
+        evaluator,
+        quotas,
+        source: settings,
+        renderer,
+        providers,
+        views,
+    } = assembly;
+    let epochs = settings.epochs;
+    let max_lateness_ms = settings.max_lateness_ms;
+    let (flows, rejected) = source(scope, lines, settings, Rc::clone(&renderer), lines_read);
+    let mut decisions = Vec::new();
+    let flows = if quotas.is_empty() {
+        flows
+    } else {
+        let (admitted, exceeded) = quota::quota(flows, quotas);
+        decisions.push(exceeded);
+        admitted
+    };
+    decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
+    let lines = deliver(scope.concatenate(decisions), providers, renderer);
+    let facts = scope
+        .concatenate([lines.clone(), rejected.clone()])
+        .map(|line: AuditLine| line.fact);
+    install_views(facts, &views);
+    audit_writer::audit_writer(vec![lines, rejected], write);
+}
+
+/// The rule loop: returns every decision made inside it.
+fn rules<'s>(
+    scope: Scope<'s, u64>,
+    flows: Stream<'s, u64, Vec<Flow>>,
+    evaluator: Arc<Evaluator>,
+    epochs: Epochs,
+    max_lateness_ms: u64,
+) -> Stream<'s, u64, Vec<Decision>> {
+    let uses = |gate: Gate| {
+        evaluator
+            .rules()
+            .iter()
+            .any(|r| r.kind.gate() == Some(gate))
+    };
+    let (dedups, throttles, groups, schedules) = (
+        uses(Gate::Dedup),
+        uses(Gate::Throttle),
+        uses(Gate::Group),
+        uses(Gate::Schedule),
+    );
+    scope.iterative::<u32, _, _>(|inner| {
+        let (resume_handle, resumed) = inner.feedback::<Vec<Flow>>(Product::new(0, 1));
+        let evaluated = evaluate(flows.enter(inner), resumed, Arc::clone(&evaluator));
+        let mut decided: Vec<Stream<'_, LoopTime, Vec<Decision>>> = vec![evaluated.decisions];
+        let mut resumes = Vec::new();
+        if dedups {
+            let (passed, repeated) =
+                dedup::dedup(evaluated.dedup, Arc::clone(&evaluator), max_lateness_ms);
+            resumes.push(passed);
+            decided.push(repeated);
+        }
+        if throttles {
+            let (admitted, throttled) =
+                throttle::throttle(evaluated.throttle, Arc::clone(&evaluator), max_lateness_ms);
+            resumes.push(admitted);
+            decided.push(throttled);
+        }
+        if groups {
+            decided.push(group::group(
+                evaluated.group,
+                Arc::clone(&evaluator),
+                epochs,
+            ));
+        }
+        if schedules {
+            let (released, scheduled) =
+                schedule::schedule(evaluated.schedule, Arc::clone(&evaluator), epochs);
+            resumes.push(released);
+            decided.push(scheduled);
+        }
+        inner.concatenate(resumes).connect_loop(resume_handle);
+        inner.concatenate(decided).leave(scope)
+    })
+}

@@ -1,0 +1,456 @@
+//! Compiled conditions: every rule of a plan in one evaluator.
+//!
+//! Field paths become accessors, regexes and constants are built once, and the tests of all
+//! rules go into one predicate table: a test written in many rules is evaluated at most once
+//! per action (memoized until a `modify` changes the payload).
+
+mod field;
+mod merge_patch;
+mod predicate;
+
+pub use field::{Accessor, Field};
+pub use merge_patch::merge_patch;
+
+use crate::action::Action;
+use acteon_dsl::plan::{Condition, Plan, RuleAction};
+use predicate::{Constant, Predicate, Test};
+use regex::Regex;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What a rule does, with its field paths compiled.
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    Suppress,
+    Deny,
+    Allow,
+    Reroute {
+        provider: String,
+    },
+    Chain {
+        chain: String,
+    },
+    Modify {
+        patch: Value,
+    },
+    Dedup {
+        ttl_ms: u64,
+        by: Option<Accessor>,
+    },
+    Throttle {
+        limit: u64,
+        window_ms: u64,
+        by: Option<Accessor>,
+    },
+    Group {
+        by: Vec<Accessor>,
+        wait_ms: u64,
+        max: Option<u64>,
+        to: Option<String>,
+    },
+    Schedule {
+        delay_ms: u64,
+    },
+}
+
+/// The stateful rule kinds: each is decided by its own keyed operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Dedup,
+    Throttle,
+    Group,
+    Schedule,
+}
+
+impl RuleKind {
+    pub fn gate(&self) -> Option<Gate> {
+        match self {
+            RuleKind::Dedup { .. } => Some(Gate::Dedup),
+            RuleKind::Throttle { .. } => Some(Gate::Throttle),
+            RuleKind::Group { .. } => Some(Gate::Group),
+            RuleKind::Schedule { .. } => Some(Gate::Schedule),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub name: String,
+    namespace: Option<String>,
+    tenant: Option<String>,
+    condition: Option<Node>,
+    pub kind: RuleKind,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+    Predicate(usize),
+}
+
+/// Where evaluation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evaluation {
+    /// A terminal rule (suppress, deny, allow, reroute, chain) decided.
+    Terminal { rule: u32 },
+    /// A stateful rule must decide before evaluation can go on past it.
+    Gate { rule: u32, gate: Gate },
+    /// No terminal rule matched: the action runs on its own provider.
+    NoMatch,
+}
+
+/// Per-worker memo of predicate results for the action being evaluated.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    generation: u64,
+    memo: Vec<(u64, bool)>,
+}
+
+impl Scratch {
+    fn begin(&mut self, predicates: usize) {
+        self.generation += 1;
+        if self.memo.len() < predicates {
+            self.memo.resize(predicates, (0, false));
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    rules: Vec<CompiledRule>,
+    predicates: Vec<Predicate>,
+}
+
+impl Evaluator {
+    /// Compiles the plan's rules. The plan is checked, so regexes compile; one that does not
+    /// (a plan built by hand) makes its test false.
+    pub fn new(plan: &Plan) -> Evaluator {
+        let mut table = PredicateTable::default();
+        let rules = plan
+            .rules
+            .iter()
+            .map(|rule| CompiledRule {
+                name: rule.name.clone(),
+                namespace: rule.scope.namespace.clone(),
+                tenant: rule.scope.tenant.clone(),
+                condition: rule.condition.as_ref().map(|c| table.node(c)),
+                kind: match &rule.action {
+                    RuleAction::Suppress => RuleKind::Suppress,
+                    RuleAction::Deny => RuleKind::Deny,
+                    RuleAction::Allow => RuleKind::Allow,
+                    RuleAction::Reroute { provider } => RuleKind::Reroute {
+                        provider: provider.clone(),
+                    },
+                    RuleAction::Chain { chain } => RuleKind::Chain {
+                        chain: chain.clone(),
+                    },
+                    RuleAction::Modify { patch } => RuleKind::Modify {
+                        patch: patch.clone(),
+                    },
+                    RuleAction::Dedup { ttl_ms, by } => RuleKind::Dedup {
+                        ttl_ms: *ttl_ms,
+                        by: by.as_ref().map(Accessor::compile),
+                    },
+                    RuleAction::Throttle {
+                        limit,
+                        window_ms,
+                        by,
+                    } => RuleKind::Throttle {
+                        limit: *limit,
+                        window_ms: *window_ms,
+                        by: by.as_ref().map(Accessor::compile),
+                    },
+                    RuleAction::Group {
+                        by,
+                        wait_ms,
+                        max,
+                        to,
+                    } => RuleKind::Group {
+                        by: by.iter().map(Accessor::compile).collect(),
+                        wait_ms: *wait_ms,
+                        max: *max,
+                        to: to.clone(),
+                    },
+                    RuleAction::Schedule { delay_ms } => RuleKind::Schedule {
+                        delay_ms: *delay_ms,
+                    },
+                },
+            })
+            .collect();
+        Evaluator {
+            rules,
+            predicates: table.predicates,
+        }
+    }
+
+    pub fn rule(&self, index: u32) -> &CompiledRule {
+        &self.rules[index as usize]
+    }
+
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// Distinct tests in the predicate table.
+    pub fn predicate_count(&self) -> usize {
+        self.predicates.len()
+    }
+
+    /// Runs the rules from `start` on: scope first, then the condition. `modify` patches the
+    /// payload in place and evaluation goes on.
+    pub fn evaluate(&self, action: &mut Action, start: u32, scratch: &mut Scratch) -> Evaluation {
+        scratch.begin(self.predicates.len());
+        for (index, rule) in self.rules.iter().enumerate().skip(start as usize) {
+            if !rule.in_scope(action) {
+                continue;
+            }
+            if let Some(condition) = &rule.condition {
+                if !self.holds(condition, action, scratch) {
+                    continue;
+                }
+            }
+            let rule_index = index as u32;
+            match &rule.kind {
+                RuleKind::Modify { patch } => {
+                    merge_patch(&mut action.payload, patch);
+                    // Memoized tests may have read the payload the patch just changed.
+                    scratch.begin(self.predicates.len());
+                }
+                kind => {
+                    return match kind.gate() {
+                        Some(gate) => Evaluation::Gate {
+                            rule: rule_index,
+                            gate,
+                        },
+                        None => Evaluation::Terminal { rule: rule_index },
+                    }
+                }
+            }
+        }
+        Evaluation::NoMatch
+    }
+
+    fn holds(&self, node: &Node, action: &Action, scratch: &mut Scratch) -> bool {
+        match node {
+            Node::All(nodes) => nodes.iter().all(|n| self.holds(n, action, scratch)),
+            Node::Any(nodes) => nodes.iter().any(|n| self.holds(n, action, scratch)),
+            Node::Not(node) => !self.holds(node, action, scratch),
+            Node::Predicate(index) => {
+                let (generation, value) = scratch.memo[*index];
+                if generation == scratch.generation {
+                    return value;
+                }
+                let value = self.predicates[*index].holds(action);
+                scratch.memo[*index] = (scratch.generation, value);
+                value
+            }
+        }
+    }
+}
+
+impl CompiledRule {
+    fn in_scope(&self, action: &Action) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| ns == action.namespace)
+            && self.tenant.as_deref().is_none_or(|t| t == action.tenant)
+    }
+}
+
+/// Builds the shared predicate table: equal tests get one slot.
+#[derive(Default)]
+struct PredicateTable {
+    predicates: Vec<Predicate>,
+    index: HashMap<String, usize>,
+}
+
+impl PredicateTable {
+    fn node(&mut self, condition: &Condition) -> Node {
+        match condition {
+            Condition::All { of } => Node::All(of.iter().map(|c| self.node(c)).collect()),
+            Condition::Any { of } => Node::Any(of.iter().map(|c| self.node(c)).collect()),
+            Condition::Not { of } => Node::Not(Box::new(self.node(of))),
+            test => {
+                // The lowered condition's JSON is the identity of the test.
+                let identity = serde_json::to_string(test).unwrap_or_default();
+                if let Some(&index) = self.index.get(&identity) {
+                    return Node::Predicate(index);
+                }
+                let predicate = compile_test(test);
+                self.predicates.push(predicate);
+                let index = self.predicates.len() - 1;
+                self.index.insert(identity, index);
+                Node::Predicate(index)
+            }
+        }
+    }
+}
+
+fn compile_test(test: &Condition) -> Predicate {
+    let (field, test) = match test {
+        Condition::Compare { field, cmp, value } => {
+            (field, Test::Compare(*cmp, Constant::new(value)))
+        }
+        Condition::In { field, values } => {
+            (field, Test::In(values.iter().map(Constant::new).collect()))
+        }
+        Condition::Contains { field, value } => (field, Test::Contains(Constant::new(value))),
+        Condition::StartsWith { field, value } => (field, Test::StartsWith(value.clone())),
+        Condition::EndsWith { field, value } => (field, Test::EndsWith(value.clone())),
+        Condition::Matches { field, pattern } => match Regex::new(pattern) {
+            Ok(regex) => (field, Test::Matches(regex)),
+            Err(_) => (field, Test::In(Vec::new())),
+        },
+        Condition::Exists { field } => (field, Test::Exists),
+        Condition::All { .. } | Condition::Any { .. } | Condition::Not { .. } => {
+            unreachable!("combinators are nodes, not tests")
+        }
+    };
+    Predicate {
+        field: Accessor::compile(field),
+        test,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Position;
+    use acteon_dsl::plan::{Comparison, FieldPath, FieldRoot, PathSegment, Rule};
+    use serde_json::json;
+
+    fn path(key: &str) -> FieldPath {
+        FieldPath {
+            root: FieldRoot::Payload,
+            segments: vec![PathSegment::Key(key.into())],
+        }
+    }
+
+    fn compare(key: &str, cmp: Comparison, value: Value) -> Condition {
+        Condition::Compare {
+            field: path(key),
+            cmp,
+            value,
+        }
+    }
+
+    fn plan(conditions: Vec<Condition>) -> Plan {
+        let rules = conditions
+            .into_iter()
+            .enumerate()
+            .map(|(i, condition)| Rule {
+                name: format!("r{i}"),
+                priority: i as i64,
+                scope: Default::default(),
+                condition: Some(condition),
+                action: RuleAction::Deny,
+                origin: Default::default(),
+            })
+            .collect();
+        Plan {
+            rules,
+            ..Plan::default()
+        }
+    }
+
+    fn action(payload: Value) -> Action {
+        Action {
+            id: "a".into(),
+            namespace: "n".into(),
+            tenant: "t".into(),
+            action_type: "x".into(),
+            provider: None,
+            payload,
+            metadata: Default::default(),
+            dedup_key: None,
+            created_at: None,
+            event_time_ms: 0,
+            position: Position::Line(1),
+        }
+    }
+
+    fn first_match(condition: Condition, payload: Value) -> bool {
+        let evaluator = Evaluator::new(&plan(vec![condition]));
+        let mut action = action(payload);
+        evaluator.evaluate(&mut action, 0, &mut Scratch::default()) != Evaluation::NoMatch
+    }
+
+    #[test]
+    fn missing_fields_and_mismatched_types_are_false() {
+        assert!(first_match(
+            compare("v", Comparison::Eq, json!(5)),
+            json!({"v": 5.0})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Gt, json!(5)),
+            json!({"v": "9"})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({})
+        ));
+        assert!(!first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({"v": "5"})
+        ));
+        assert!(first_match(
+            compare("v", Comparison::Ne, json!(5)),
+            json!({"v": 6})
+        ));
+        assert!(first_match(
+            Condition::Contains {
+                field: path("tags"),
+                value: json!("hot")
+            },
+            json!({"tags": ["cold", "hot"]})
+        ));
+        assert!(first_match(
+            Condition::Matches {
+                field: path("id"),
+                pattern: "^s-\\d+$".into()
+            },
+            json!({"id": "s-12"})
+        ));
+    }
+
+    #[test]
+    fn a_test_written_in_many_rules_is_one_predicate() {
+        let same = || compare("v", Comparison::Gt, json!(85));
+        let evaluator = Evaluator::new(&plan(vec![
+            same(),
+            Condition::All {
+                of: vec![same(), compare("w", Comparison::Eq, json!(1))],
+            },
+            Condition::Not {
+                of: Box::new(same()),
+            },
+        ]));
+        assert_eq!(evaluator.predicate_count(), 2);
+    }
+
+    #[test]
+    fn modify_patches_the_payload_and_later_rules_see_it() {
+        let mut plan = plan(vec![compare("stage", Comparison::Eq, json!("patched"))]);
+        plan.rules.insert(
+            0,
+            Rule {
+                name: "patch".into(),
+                priority: 0,
+                scope: Default::default(),
+                condition: None,
+                action: RuleAction::Modify {
+                    patch: json!({"stage": "patched"}),
+                },
+                origin: Default::default(),
+            },
+        );
+        let evaluator = Evaluator::new(&plan);
+        let mut action = action(json!({"stage": "raw"}));
+        let evaluation = evaluator.evaluate(&mut action, 0, &mut Scratch::default());
+        assert_eq!(evaluation, Evaluation::Terminal { rule: 1 });
+        assert_eq!(action.payload["stage"], "patched");
+    }
+}

@@ -1,0 +1,116 @@
+//! Dedup: the first sighting of a key within the TTL passes, a repeat is `deduplicated`.
+//!
+//! Exchanged by key: (rule, tenant, `by` value | dedup_key | id). Holds each loop time's
+//! actions until the frontier passes it, then decides them in (event time, position) order.
+//! State: per key the time its first sighting expires (a repeat does not extend it), and an
+//! index from expiry to keys that forgets keys once their TTL has passed.
+
+use super::evaluate::LoopTime;
+use super::{route, Decision, Flow, HeldByTime};
+use crate::eval::{Evaluator, RuleKind};
+use acteon_dsl::plan::Outcome;
+use serde_json::{Map, Value};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::Stream;
+
+/// (rule, tenant, key): a key is always within its tenant.
+type DedupKey = (u32, String, String);
+
+fn dedup_key(evaluator: &Evaluator, flow: &Flow) -> DedupKey {
+    let rule = flow.next_rule;
+    let action = &flow.action;
+    let mut key = String::new();
+    let by = match &evaluator.rule(rule).kind {
+        RuleKind::Dedup { by: Some(by), .. } => by.read(action),
+        _ => None,
+    };
+    match by {
+        Some(field) => field.push_key(&mut key),
+        None => key.push_str(action.dedup_key.as_deref().unwrap_or(&action.id)),
+    }
+    (rule, action.tenant.clone(), key)
+}
+
+/// Returns the actions that pass (to resume at the next rule) and the `deduplicated` decisions.
+pub fn dedup<'s>(
+    flows: Stream<'s, LoopTime, Vec<Flow>>,
+    evaluator: Arc<Evaluator>,
+    max_lateness_ms: u64,
+) -> (
+    Stream<'s, LoopTime, Vec<Flow>>,
+    Stream<'s, LoopTime, Vec<Decision>>,
+) {
+    let mut builder = OperatorBuilder::new("Dedup".to_owned(), flows.scope());
+    let router = Arc::clone(&evaluator);
+    let mut input = builder.new_input(
+        flows,
+        Exchange::new(move |flow: &Flow| route(&dedup_key(&router, flow))),
+    );
+    let (passed, passed_stream) = builder.new_output::<Vec<Flow>>();
+    let (repeated, repeated_stream) = builder.new_output::<Vec<Decision>>();
+    let mut passed = OutputBuilder::<_, CapacityContainerBuilder<Vec<Flow>>>::from(passed);
+    let mut repeated = OutputBuilder::<_, CapacityContainerBuilder<Vec<Decision>>>::from(repeated);
+
+    builder.build(move |_capabilities| {
+        let mut held = HeldByTime::default();
+        let mut expiries: HashMap<DedupKey, i64> = HashMap::new();
+        let mut by_expiry: BinaryHeap<Reverse<(i64, DedupKey)>> = BinaryHeap::new();
+        move |frontiers| {
+            input.for_each(|cap, data| held.hold(&cap, data, 2));
+            let mut passed = passed.activate();
+            let mut repeated = repeated.activate();
+            while let Some((time, caps, flows)) = held.next_ready(&frontiers[0]) {
+                // Late actions can still arrive this far behind the epoch: keep their keys.
+                let horizon = time.outer as i64 - max_lateness_ms as i64;
+                while let Some(Reverse((expiry, _))) = by_expiry.peek() {
+                    if *expiry > horizon {
+                        break;
+                    }
+                    let Some(Reverse((expiry, key))) = by_expiry.pop() else {
+                        break;
+                    };
+                    if expiries.get(&key) == Some(&expiry) {
+                        expiries.remove(&key);
+                    }
+                }
+                let mut pass = passed.session(&caps[0]);
+                let mut repeat = repeated.session(&caps[1]);
+                for mut flow in flows {
+                    let rule = flow.next_rule;
+                    let RuleKind::Dedup { ttl_ms, .. } = evaluator.rule(rule).kind else {
+                        continue;
+                    };
+                    let now = flow.action.event_time_ms;
+                    let key = dedup_key(&evaluator, &flow);
+                    match expiries.get(&key) {
+                        Some(&expiry) if now < expiry => {
+                            let mut details = Map::new();
+                            details.insert("dedup_key".into(), Value::String(key.2));
+                            details.insert("expires_in_ms".into(), Value::from(expiry - now));
+                            repeat.give(Decision::record(
+                                flow,
+                                Some(rule),
+                                Outcome::Deduplicated,
+                                details,
+                            ));
+                        }
+                        _ => {
+                            let expiry = now + ttl_ms as i64;
+                            expiries.insert(key.clone(), expiry);
+                            by_expiry.push(Reverse((expiry, key)));
+                            flow.next_rule = rule + 1;
+                            pass.give(flow);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    (passed_stream, repeated_stream)
+}

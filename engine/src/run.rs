@@ -1,0 +1,456 @@
+//! The public entry point: run a plan over an input to the end, or run a script's test.
+
+use crate::audit::record::{AuditRecord, AuditTtl};
+use crate::audit::redact::Redactor;
+use crate::audit::sink::JsonLinesWriter;
+use crate::audit::AuditError;
+use crate::dataflow::{assemble, Assembly};
+use crate::eval::Evaluator;
+use crate::operators::source::{Lines, SourceSettings};
+use crate::operators::{AuditLine, Renderer};
+use crate::provider::ProviderCall;
+use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
+use crate::report::Views;
+pub use crate::time::Clock;
+use crate::time::Epochs;
+use acteon_dsl::plan::{Expectation, Plan, TestCase};
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub input: Input,
+    pub workers: usize,
+    pub clock: Clock,
+    pub audit: AuditOutput,
+    pub delivery: Delivery,
+    /// Rejected lines, as JSON lines `{ "line", "reason", "record" }`.
+    pub dead_letter: Option<PathBuf>,
+    /// Longer lines are rejected.
+    pub max_action_bytes: usize,
+    /// The length of a timely epoch.
+    pub epoch_ms: u64,
+    /// On the event clock: how far behind the latest event time an action may be and still
+    /// be decided in its own epoch; older ones are decided late (never dropped).
+    pub max_lateness_ms: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            input: Input::Stdin,
+            workers: 1,
+            clock: Clock::Event,
+            audit: AuditOutput::None,
+            delivery: Delivery::DryRunMemory,
+            dead_letter: None,
+            max_action_bytes: 1 << 20,
+            epoch_ms: 100,
+            max_lateness_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+    /// Lines given in memory (`acteon test`, tests).
+    Lines(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub enum AuditOutput {
+    File(PathBuf),
+    Memory,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Every provider call is recorded in `DIR/<provider>.jsonl` instead of made.
+    DryRunDir(PathBuf),
+    /// Every provider call is recorded in the report.
+    DryRunMemory,
+    /// Calls are made: the log provider logs; AWS kinds are not available in this build.
+    Live,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot read the input {path}: {source}")]
+    Input {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Providers(#[from] ProviderError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("the dataflow failed: {0}")]
+    Dataflow(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Input lines read (blank lines are not inputs).
+    pub inputs: u64,
+    /// Audit records written.
+    pub records: u64,
+    /// With [`AuditOutput::Memory`]: the records, in written order.
+    pub audit: Vec<AuditRecord>,
+    /// With [`Delivery::DryRunMemory`]: every provider call.
+    pub calls: Vec<ProviderCall>,
+    /// Outcome counts per tenant, rule and provider.
+    pub views: Views,
+    pub elapsed: Duration,
+}
+
+/// Runs `plan` over the whole input and returns once every action is decided, every held
+/// action released, every group flushed, every call answered and the audit written.
+pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
+    let started = Instant::now();
+    if config.workers == 0 {
+        return Err(EngineError::Config("at least one worker is needed".into()));
+    }
+    if let Input::File(path) = &config.input {
+        File::open(path).map_err(|source| EngineError::Input {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let audit_file = match &config.audit {
+        AuditOutput::File(path) => Some(JsonLinesWriter::create(path)?),
+        _ => None,
+    };
+    let dead_letter = config
+        .dead_letter
+        .as_ref()
+        .map(JsonLinesWriter::create)
+        .transpose()?;
+    let providers = ProviderRegistry::build(
+        plan,
+        match &config.delivery {
+            Delivery::DryRunDir(dir) => ProviderMode::DryRunDir(dir.clone()),
+            Delivery::DryRunMemory => ProviderMode::DryRunMemory,
+            Delivery::Live => ProviderMode::Live,
+        },
+    )?;
+    let views = Views::new();
+
+    let shared = Arc::new(Shared {
+        evaluator: Arc::new(Evaluator::new(plan)),
+        plan: plan.clone(),
+        providers: providers.clone(),
+        views: views.clone(),
+        input: match &config.input {
+            Input::Lines(lines) => SharedInput::Lines(Arc::new(lines.clone())),
+            Input::File(path) => SharedInput::File(path.clone()),
+            Input::Stdin => SharedInput::Stdin,
+        },
+        memory_audit: matches!(config.audit, AuditOutput::Memory),
+        outputs: Mutex::new(Some((audit_file, dead_letter))),
+        config: config.clone(),
+    });
+    let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
+        let shared = Arc::clone(&shared);
+        let index = worker.index() as u64;
+        let peers = worker.peers() as u64;
+        let lines_read = Rc::new(Cell::new(0u64));
+        let written = Rc::new(RefCell::new(Written::default()));
+        let outputs = if index == 0 {
+            shared.outputs.lock().ok().and_then(|mut o| o.take())
+        } else {
+            None
+        };
+        if let Some((audit_file, dead_letter)) = outputs {
+            let mut written = written.borrow_mut();
+            written.audit_file = audit_file;
+            written.dead_letter = dead_letter;
+        }
+        let memory_audit = shared.memory_audit;
+        let sink = Rc::clone(&written);
+        let write = move |line: AuditLine| sink.borrow_mut().write(line, memory_audit);
+        let config = &shared.config;
+        let source = SourceSettings {
+            clock: config.clock,
+            epochs: Epochs::new(config.epoch_ms),
+            max_lateness_ms: config.max_lateness_ms,
+            max_action_bytes: config.max_action_bytes,
+            share: match shared.input {
+                SharedInput::Stdin => None,
+                _ => Some((index, peers)),
+            },
+        };
+        let renderer = Rc::new(Renderer {
+            evaluator: Arc::clone(&shared.evaluator),
+            clock: config.clock,
+            store_payload: shared.plan.audit.store_payload,
+            redactor: Redactor::new(&shared.plan.audit),
+            ttl: AuditTtl::new(&shared.plan),
+        });
+        let input = shared.input.clone();
+        let lines = move |activator| input.open(index, activator);
+        worker.dataflow::<u64, _, _>(|scope| {
+            assemble(
+                scope,
+                Assembly {
+                    evaluator: Arc::clone(&shared.evaluator),
+                    quotas: shared.plan.quotas.clone(),
+                    source,
+                    renderer,
+                    providers: shared.providers.clone(),
+                    views: shared.views.clone(),
+                },
+                lines,
+                write,
+                Rc::clone(&lines_read),
+            )
+        });
+        while worker.has_dataflows() {
+            worker.step_or_park(None);
+        }
+        let mut written = written.take();
+        written.finish();
+        (lines_read.get(), written)
+    })
+    .map_err(EngineError::Dataflow)?;
+
+    let mut report = RunReport {
+        inputs: 0,
+        records: 0,
+        audit: Vec::new(),
+        calls: Vec::new(),
+        views,
+        elapsed: Duration::ZERO,
+    };
+    for result in guards.join() {
+        let (inputs, written) = result.map_err(EngineError::Dataflow)?;
+        if let Some(error) = written.error {
+            return Err(EngineError::Dataflow(format!(
+                "writing the audit failed: {error}"
+            )));
+        }
+        report.inputs += inputs;
+        report.records += written.records;
+        for line in written.lines {
+            let record =
+                serde_json::from_str(&line).map_err(|e| EngineError::Dataflow(e.to_string()))?;
+            report.audit.push(record);
+        }
+    }
+    providers
+        .flush()
+        .map_err(|e| EngineError::Dataflow(format!("writing the dry-run calls failed: {e}")))?;
+    report.calls = providers
+        .recorded_calls()
+        .into_iter()
+        .map(|recorded| recorded.call)
+        .collect();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+struct Shared {
+    evaluator: Arc<Evaluator>,
+    plan: Plan,
+    providers: ProviderRegistry,
+    views: Views,
+    input: SharedInput,
+    memory_audit: bool,
+    #[allow(clippy::type_complexity)]
+    outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
+    config: RunConfig,
+}
+
+#[derive(Clone)]
+enum SharedInput {
+    File(PathBuf),
+    Lines(Arc<Vec<String>>),
+    Stdin,
+}
+
+impl SharedInput {
+    /// The lines as worker `index` reads them: every worker reads a file (decoding only its
+    /// share); stdin can only be read once, by worker 0.
+    fn open(self, index: u64, activator: timely::scheduling::SyncActivator) -> Lines {
+        match self {
+            SharedInput::File(path) => match File::open(&path) {
+                Ok(file) => Lines::File(BufReader::new(file)),
+                Err(error) => {
+                    tracing::error!(path = %path.display(), %error, "input vanished before the run");
+                    Lines::Empty
+                }
+            },
+            SharedInput::Lines(lines) => Lines::Memory(lines, 0),
+            SharedInput::Stdin if index == 0 => {
+                let (sender, receiver) = mpsc::sync_channel::<String>(4096);
+                std::thread::spawn(move || {
+                    for line in std::io::stdin().lock().lines() {
+                        let Ok(line) = line else { break };
+                        if sender.send(line).is_err() {
+                            break;
+                        }
+                        let _ = activator.activate();
+                    }
+                    let _ = activator.activate();
+                });
+                Lines::Channel(receiver)
+            }
+            SharedInput::Stdin => Lines::Empty,
+        }
+    }
+}
+
+/// What worker 0's audit writer has written.
+#[derive(Default)]
+struct Written {
+    records: u64,
+    lines: Vec<String>,
+    error: Option<String>,
+    audit_file: Option<JsonLinesWriter>,
+    dead_letter: Option<JsonLinesWriter>,
+}
+
+impl Written {
+    fn write(&mut self, line: AuditLine, memory: bool) {
+        self.records += 1;
+        let mut result = Ok(());
+        if let Some(file) = self.audit_file.as_mut() {
+            result = file.write_line(&line.text);
+        }
+        if let (Some(file), Some(entry)) = (self.dead_letter.as_mut(), line.dead_letter.as_ref()) {
+            result = result.and(file.write_line(entry));
+        }
+        if let Err(error) = result {
+            self.error.get_or_insert_with(|| error.to_string());
+        }
+        if memory {
+            self.lines.push(line.text);
+        }
+    }
+
+    fn finish(&mut self) {
+        for file in [self.audit_file.as_mut(), self.dead_letter.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(error) = file.flush() {
+                self.error.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+}
+
+/// The result of one script test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestOutcome {
+    pub name: String,
+    pub passed: bool,
+    /// One readable line per unmet expectation: what was expected, what the audit shows.
+    pub failures: Vec<String>,
+}
+
+/// Runs a script's test: event clock, one worker, memory audit, dry-run providers.
+pub fn run_test(plan: &Plan, test: &TestCase) -> TestOutcome {
+    let config = RunConfig {
+        input: Input::Lines(test.actions.iter().map(|a| a.line.clone()).collect()),
+        workers: 1,
+        clock: Clock::Event,
+        audit: AuditOutput::Memory,
+        delivery: Delivery::DryRunMemory,
+        ..RunConfig::default()
+    };
+    let report = match run(plan, config) {
+        Ok(report) => report,
+        Err(error) => {
+            return TestOutcome {
+                name: test.name.clone(),
+                passed: false,
+                failures: vec![format!("the run failed: {error}")],
+            }
+        }
+    };
+    let failures: Vec<String> = test
+        .expectations
+        .iter()
+        .filter_map(|expectation| unmet(expectation, &report))
+        .collect();
+    TestOutcome {
+        name: test.name.clone(),
+        passed: failures.is_empty(),
+        failures,
+    }
+}
+
+fn unmet(expectation: &Expectation, report: &RunReport) -> Option<String> {
+    match expectation {
+        Expectation::Outcome {
+            action_id,
+            outcome,
+            target,
+            rule,
+        } => {
+            let about: Vec<&AuditRecord> = report
+                .audit
+                .iter()
+                .filter(|r| names(r, action_id))
+                .collect();
+            let holds = about.iter().any(|r| {
+                r.outcome == *outcome
+                    && target.as_ref().is_none_or(|t| r.target.as_ref() == Some(t))
+                    && rule.as_ref().is_none_or(|n| r.rule.as_ref() == Some(n))
+            });
+            if holds {
+                return None;
+            }
+            let describe = |outcome: &str, target: Option<&String>, rule: Option<&String>| {
+                let mut text = outcome.to_owned();
+                if let Some(target) = target {
+                    text.push_str(&format!(" to {target}"));
+                }
+                if let Some(rule) = rule {
+                    text.push_str(&format!(" rule {rule}"));
+                }
+                text
+            };
+            let expected = describe(outcome.name(), target.as_ref(), rule.as_ref());
+            let shown = if about.is_empty() {
+                "no record".to_owned()
+            } else {
+                about
+                    .iter()
+                    .map(|r| describe(r.outcome.name(), r.target.as_ref(), r.rule.as_ref()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            Some(format!(
+                "\"{action_id}\": expected {expected}; the audit shows {shown}"
+            ))
+        }
+        Expectation::Calls { provider, count } => {
+            let made = report
+                .calls
+                .iter()
+                .filter(|c| &c.provider == provider)
+                .count() as u64;
+            (made != *count)
+                .then(|| format!("{provider}: expected {count} calls; {made} were made"))
+        }
+    }
+}
+
+/// Whether the record is about the action: its own, or a batch naming it as a member.
+fn names(record: &AuditRecord, action_id: &str) -> bool {
+    record.action_id == action_id
+        || record.details["members"]
+            .as_array()
+            .is_some_and(|members| members.iter().any(|m| m.as_str() == Some(action_id)))
+}
