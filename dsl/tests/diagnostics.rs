@@ -1,0 +1,146 @@
+//! Broken scripts and what `acteon check` says about them.
+//!
+//! Each script in `tests/broken/` starts with `# expect: CODE LINE:COL` lines (or
+//! `# expect: CODE FILE:LINE:COL` for a diagnostic in an included file): exactly those
+//! diagnostics must come out, and the full rendered text is kept as a snapshot.
+
+use acteon_dsl::compile_file;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Where a diagnostic points: code, file name, line, column.
+type Position = (String, String, usize, usize);
+
+fn expectations(path: &Path) -> Vec<Position> {
+    let text = std::fs::read_to_string(path).expect("the case exists");
+    let own = path.file_name().unwrap().to_string_lossy().to_string();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|e| {
+            let (code, at) = e.split_once(' ').expect("`CODE LINE:COL`");
+            let parts: Vec<&str> = at.split(':').collect();
+            let (file, line, col) = match parts.as_slice() {
+                [line, col] => (own.clone(), line, col),
+                [file, line, col] => (file.to_string(), line, col),
+                _ => panic!("bad expectation `{e}`"),
+            };
+            (
+                code.to_string(),
+                file,
+                line.parse().unwrap(),
+                col.parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn case(name: &str) {
+    let path = PathBuf::from("tests/broken").join(format!("{name}.acteon"));
+    let compiled = compile_file(&path);
+    let mut actual: Vec<Position> = compiled
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let source = compiled.program.sources.file(d.file);
+            let (line, col) = source.line_col(d.span.start);
+            let file = source
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            (d.code.as_str().to_string(), file, line, col)
+        })
+        .collect();
+    let mut expected = expectations(&path);
+    actual.sort();
+    expected.sort();
+    let rendered = compiled.render_diagnostics();
+    assert_eq!(actual, expected, "{name}:\n{rendered}");
+    insta::assert_snapshot!(name, rendered);
+}
+
+macro_rules! cases {
+    ($($test:ident => $name:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                case($name);
+            }
+        )*
+
+        const CASES: &[&str] = &[$($name),*];
+    };
+}
+
+cases! {
+    syntax_error => "syntax-error",
+    include_missing => "include-missing",
+    include_cycle => "include-cycle",
+    unknown_provider => "unknown-provider",
+    unknown_chain => "unknown-chain",
+    unknown_step => "unknown-step",
+    duplicate_names => "duplicate-names",
+    duplicate_across_include => "duplicate-across-include",
+    bad_field_path => "bad-field-path",
+    bad_regex => "bad-regex",
+    zero_duration => "zero-duration",
+    zero_count => "zero-count",
+    bad_cron => "bad-cron",
+    step_cycle => "step-cycle",
+    subchain_recursion => "subchain-recursion",
+    fallback_cycle => "fallback-cycle",
+    bad_template => "bad-template",
+    unclosed_template => "unclosed-template",
+    unknown_setting => "unknown-setting",
+    missing_setting => "missing-setting",
+    bad_setting_value => "bad-setting-value",
+    bad_attribute => "bad-attribute",
+    repeated => "repeated",
+    unknown_outcome => "unknown-outcome",
+    bad_test_input => "bad-test-input",
+    unreachable_rule => "unreachable-rule",
+    unreachable_modify => "unreachable-modify",
+    many_errors => "many-errors",
+}
+
+#[test]
+fn every_code_is_covered() {
+    let covered: BTreeSet<String> = CASES
+        .iter()
+        .flat_map(|name| expectations(&PathBuf::from(format!("tests/broken/{name}.acteon"))))
+        .map(|(code, ..)| code)
+        .collect();
+    let documented = std::fs::read_to_string("../docs/language.md").unwrap();
+    let codes: BTreeSet<String> = documented
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|c| c.len() == 5 && (c.starts_with('E') || c.starts_with('W')))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(covered, codes);
+}
+
+#[test]
+fn many_errors_are_reported_in_one_run() {
+    let compiled = compile_file("tests/broken/many-errors.acteon");
+    assert!(compiled.diagnostics.len() >= 6);
+    assert!(compiled.plan.is_none());
+}
+
+#[test]
+fn the_seed_pipeline_checks_clean() {
+    for entry in std::fs::read_dir("../pipelines/aws-event-pipeline").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "acteon") {
+            let compiled = compile_file(&path);
+            assert!(
+                compiled.diagnostics.is_empty(),
+                "{}:\n{}",
+                path.display(),
+                compiled.render_diagnostics()
+            );
+        }
+    }
+}
