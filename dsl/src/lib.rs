@@ -11,6 +11,8 @@
 //! - [`fmt`]: the canonical formatter (`acteon fmt`).
 //! - [`import`]: the older YAML+TOML gateway format into a script (`acteon import`).
 //! - [`explain`]: a plan as a text table, JSON, Graphviz dot or Mermaid (`acteon explain`).
+//!
+//! [`compile_file`] and [`compile_str`] run the front end in order: load, check, lower.
 
 pub mod check;
 pub mod diagnostic;
@@ -22,3 +24,59 @@ pub mod lower;
 pub mod plan;
 pub mod source;
 pub mod syntax;
+
+use std::path::Path;
+
+/// The result of compiling a script: everything loaded, every diagnostic, and the plan when
+/// there were no errors.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub program: load::Program,
+    /// Sorted by file, then position.
+    pub diagnostics: Vec<diagnostic::Diagnostic>,
+    pub plan: Option<plan::Plan>,
+}
+
+/// Compiles the script rooted at `path`.
+pub fn compile_file(path: &Path) -> Compiled {
+    compile(load::load_file(path))
+}
+
+/// Compiles a script whose root file's text is given; includes are read relative to `path`.
+pub fn compile_str(path: &Path, text: &str) -> Compiled {
+    compile(load::load_str(path, text))
+}
+
+fn compile(program: load::Program) -> Compiled {
+    let mut diagnostics = program.diagnostics.clone();
+    diagnostics.extend(check::check(&program));
+    diagnostics.sort_by_key(|d| (d.file, d.span.start));
+    let plan = (!diagnostics.iter().any(|d| d.is_error())).then(|| lower::lower(&program));
+    Compiled {
+        program,
+        diagnostics,
+        plan,
+    }
+}
+
+impl Compiled {
+    pub fn has_errors(&self) -> bool {
+        self.errors() > 0
+    }
+
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+
+    /// Every diagnostic rendered against the sources, in order.
+    pub fn render_diagnostics(&self) -> String {
+        self.diagnostics
+            .iter()
+            .map(|d| d.render(&self.program.sources))
+            .collect()
+    }
+}

@@ -2,10 +2,12 @@
 //! including file), and collect syntax and include errors. The result is a [`Program`]: every
 //! file's AST plus the order in which their items are evaluated.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceMap};
-use crate::syntax::ast::{File, Item};
-use std::collections::HashMap;
+use crate::syntax::ast::{File, Item, Str};
+use crate::syntax::parse;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 /// All files of one script.
 #[derive(Debug, Clone)]
@@ -47,6 +49,142 @@ impl Program {
             if let Some(&included) = file.includes.get(&index) {
                 self.push_items(included, out);
             }
+        }
+    }
+}
+
+/// Loads the script rooted at `path`. A root that cannot be read is reported like a missing
+/// include, at the start of an empty file.
+pub fn load_file(path: &Path) -> Program {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(path, &text),
+        Err(error) => {
+            let mut loader = Loader::default();
+            let root = loader.add(path, String::new(), None);
+            loader.diagnostics.push(
+                Diagnostic::new(
+                    Code::IncludeMissing,
+                    root,
+                    0..0,
+                    format!("cannot read `{}`: {error}", path.display()),
+                )
+                .with_hint("check the path of the script"),
+            );
+            loader.finish(root)
+        }
+    }
+}
+
+/// Loads a script whose root file's text is given; its includes are read from disk, relative
+/// to `path`'s directory.
+pub fn load_str(path: &Path, text: &str) -> Program {
+    let mut loader = Loader::default();
+    let canonical = std::fs::canonicalize(path).ok();
+    let root = loader.add(path, text.to_string(), canonical);
+    loader.finish(root)
+}
+
+#[derive(Default)]
+struct Loader {
+    sources: SourceMap,
+    files: Vec<ParsedFile>,
+    diagnostics: Vec<Diagnostic>,
+    /// Canonical paths of every file loaded so far, to refuse a second include of one.
+    loaded: HashSet<PathBuf>,
+    /// Canonical paths of the files whose includes are being followed, root first.
+    stack: Vec<PathBuf>,
+}
+
+impl Loader {
+    /// Parses a file and, depth first, everything it includes. `canonical` is `None` for a root
+    /// given as text that does not exist on disk.
+    fn add(&mut self, display: &Path, text: String, canonical: Option<PathBuf>) -> FileId {
+        let id = self.sources.add(display, text);
+        let parsed = parse(id, display, &self.sources.file(id).text);
+        let ast = parsed.unwrap_or_else(|diagnostic| {
+            self.diagnostics.push(diagnostic);
+            File {
+                path: display.to_path_buf(),
+                items: Vec::new(),
+                comments: Vec::new(),
+            }
+        });
+        let includes: Vec<(usize, Str)> = ast
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| match item {
+                Item::Include(include) => Some((index, include.path.clone())),
+                _ => None,
+            })
+            .collect();
+        self.files.push(ParsedFile {
+            id,
+            ast,
+            includes: HashMap::new(),
+        });
+        if let Some(canonical) = &canonical {
+            self.loaded.insert(canonical.clone());
+            self.stack.push(canonical.clone());
+        }
+        let dir = display.parent().unwrap_or(Path::new(""));
+        for (index, include) in includes {
+            if let Some(included) = self.include(id, dir, &include) {
+                self.files[id.0 as usize].includes.insert(index, included);
+            }
+        }
+        if canonical.is_some() {
+            self.stack.pop();
+        }
+        id
+    }
+
+    fn include(&mut self, from: FileId, dir: &Path, include: &Str) -> Option<FileId> {
+        let display = dir.join(&include.value);
+        let error = |code, message: String, hint: &str| {
+            Diagnostic::new(code, from, include.span.clone(), message).with_hint(hint)
+        };
+        let read = std::fs::canonicalize(&display)
+            .and_then(|canonical| Ok((std::fs::read_to_string(&canonical)?, canonical)));
+        let (text, canonical) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                self.diagnostics.push(error(
+                    Code::IncludeMissing,
+                    format!("cannot read included file `{}`: {e}", display.display()),
+                    "include paths are relative to the including file",
+                ));
+                return None;
+            }
+        };
+        if self.stack.contains(&canonical) {
+            self.diagnostics.push(error(
+                Code::IncludeCycle,
+                format!(
+                    "`{}` includes itself through this include",
+                    display.display()
+                ),
+                "remove one include of the cycle",
+            ));
+            return None;
+        }
+        if self.loaded.contains(&canonical) {
+            self.diagnostics.push(error(
+                Code::IncludeCycle,
+                format!("`{}` is already included", display.display()),
+                "include each file once",
+            ));
+            return None;
+        }
+        Some(self.add(&display, text, Some(canonical)))
+    }
+
+    fn finish(self, root: FileId) -> Program {
+        Program {
+            sources: self.sources,
+            files: self.files,
+            root,
+            diagnostics: self.diagnostics,
         }
     }
 }

@@ -67,7 +67,9 @@ pub enum Source {
     None,
     Stdin,
     /// JSON lines; a relative path is relative to the script that declares it.
-    File { path: String },
+    File {
+        path: String,
+    },
     Kafka(KafkaSource),
 }
 
@@ -193,19 +195,46 @@ pub struct Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Condition {
-    All { of: Vec<Condition> },
-    Any { of: Vec<Condition> },
-    Not { of: Box<Condition> },
+    All {
+        of: Vec<Condition>,
+    },
+    Any {
+        of: Vec<Condition>,
+    },
+    Not {
+        of: Box<Condition>,
+    },
     /// `== != < <= > >=`. A duration literal has been lowered to its milliseconds.
-    Compare { field: FieldPath, cmp: Comparison, value: Value },
-    In { field: FieldPath, values: Vec<Value> },
+    Compare {
+        field: FieldPath,
+        cmp: Comparison,
+        value: Value,
+    },
+    In {
+        field: FieldPath,
+        values: Vec<Value>,
+    },
     /// A string containing a substring, or a list containing an element.
-    Contains { field: FieldPath, value: Value },
-    StartsWith { field: FieldPath, value: String },
-    EndsWith { field: FieldPath, value: String },
+    Contains {
+        field: FieldPath,
+        value: Value,
+    },
+    StartsWith {
+        field: FieldPath,
+        value: String,
+    },
+    EndsWith {
+        field: FieldPath,
+        value: String,
+    },
     /// The pattern has been checked to compile.
-    Matches { field: FieldPath, pattern: String },
-    Exists { field: FieldPath },
+    Matches {
+        field: FieldPath,
+        pattern: String,
+    },
+    Exists {
+        field: FieldPath,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -563,7 +592,9 @@ impl Default for Audit {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditSink {
     /// JSON lines; `None` until `--audit` names the file.
-    File { path: Option<String> },
+    File {
+        path: Option<String>,
+    },
     Memory,
     Dynamodb {
         table: String,

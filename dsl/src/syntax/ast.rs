@@ -76,7 +76,10 @@ pub enum LiteralKind {
     Bool(bool),
     Null,
     List(Vec<Literal>),
-    Duration { ms: u64, text: String },
+    Duration {
+        ms: u64,
+        text: String,
+    },
     /// A JSON object, e.g. `properties = { "security.protocol": "SSL" }`.
     Object(Value),
     /// A bare name: a reference (`fallback = dead-letter-queue`) or a keyword (`start = earliest`).
