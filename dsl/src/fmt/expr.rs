@@ -85,7 +85,11 @@ pub(super) fn path(path: &Path) -> String {
 
 /// The action after `then `, which starts at `column`.
 pub(super) fn action(action: &Action, indent: usize, column: usize) -> String {
-    let by = |by: &Option<Path>| by.as_ref().map(|p| format!(" by {}", path(p))).unwrap_or_default();
+    let by = |by: &Option<Path>| {
+        by.as_ref()
+            .map(|p| format!(" by {}", path(p)))
+            .unwrap_or_default()
+    };
     match &action.kind {
         ActionKind::Suppress => "suppress".to_string(),
         ActionKind::Deny => "deny".to_string(),
@@ -94,7 +98,11 @@ pub(super) fn action(action: &Action, indent: usize, column: usize) -> String {
         ActionKind::Chain(chain) => format!("chain {}", chain.text),
         ActionKind::Modify(patch) => format!("modify {}", json(&patch.value, indent, column + 7)),
         ActionKind::Dedup { within, by: key } => format!("dedup within {}{}", within.text, by(key)),
-        ActionKind::Throttle { limit, per, by: key } => {
+        ActionKind::Throttle {
+            limit,
+            per,
+            by: key,
+        } => {
             format!("throttle {} per {}{}", limit.value, per.text, by(key))
         }
         ActionKind::Group { by, wait, max, to } => {

@@ -58,8 +58,10 @@ fn inline_json(value: &Value) -> Option<String> {
             if members.len() > MAX_INLINE_MEMBERS || !members.values().all(is_scalar) {
                 return None;
             }
-            let body: Vec<String> =
-                members.iter().map(|(k, v)| format!("{}: {}", quote(k), v)).collect();
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("{}: {}", quote(k), v))
+                .collect();
             Some(format!("{{ {} }}", body.join(", ")))
         }
         Value::Array(elements) => {
@@ -97,7 +99,10 @@ pub(super) fn literal(literal: &Literal, indent: usize, column: usize) -> String
 }
 
 fn list(elements: &[Literal], indent: usize, column: usize) -> String {
-    let flat: Vec<String> = elements.iter().map(|e| literal(e, indent, column)).collect();
+    let flat: Vec<String> = elements
+        .iter()
+        .map(|e| literal(e, indent, column))
+        .collect();
     let one_line = format!("[{}]", flat.join(", "));
     if elements.is_empty() || (!one_line.contains('\n') && column + one_line.len() <= MAX_WIDTH) {
         return one_line;

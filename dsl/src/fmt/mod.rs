@@ -12,8 +12,8 @@ mod expr;
 mod json;
 
 use crate::syntax::ast::{
-    Block, ChainDecl, Comment, Expr, File, Item, OnFailureMode, ProviderDecl, QuotaMode,
-    RuleDecl, SourceKind, Span, StepDecl, StepRun, TestDecl, TestEntry,
+    Block, ChainDecl, Comment, Expr, File, Item, OnFailureMode, ProviderDecl, QuotaMode, RuleDecl,
+    SourceKind, Span, StepDecl, StepRun, TestDecl, TestEntry,
 };
 
 /// Lines longer than this are broken where the layout allows (conditions, JSON, lists).
@@ -65,7 +65,11 @@ impl Printer<'_> {
         for (i, item) in items.iter().enumerate() {
             let both_includes =
                 i > 0 && matches!((&items[i - 1], item), (Item::Include(_), Item::Include(_)));
-            let gap = if i == 0 || both_includes { Gap::AsWritten } else { Gap::Always };
+            let gap = if i == 0 || both_includes {
+                Gap::AsWritten
+            } else {
+                Gap::Always
+            };
             self.item(item, gap);
         }
     }
@@ -149,7 +153,10 @@ impl Printer<'_> {
 
     /// `HEAD {`, one setting per line, `}`; `opened_at` is where the item starts in the source.
     fn block(&mut self, indent: usize, head: &str, block: &Block, opened_at: usize) {
-        let first = block.settings.first().map_or(block.span.end, |s| s.span.start);
+        let first = block
+            .settings
+            .first()
+            .map_or(block.span.end, |s| s.span.start);
         if block.settings.is_empty() && !self.has_comment_before(block.span.end) {
             self.line(indent, &format!("{head} {{}}"));
             return;
@@ -187,7 +194,10 @@ impl Printer<'_> {
             self.ended(attribute.span.end);
         }
         self.comments_before(rule.name.span.start, 0, Gap::AsWritten);
-        self.line(0, &format!("rule {} priority {}", rule.name.text, rule.priority.value));
+        self.line(
+            0,
+            &format!("rule {} priority {}", rule.name.text, rule.priority.value),
+        );
         self.ended(rule.priority.span.end);
         if let Some(condition) = &rule.condition {
             self.condition(condition);
@@ -253,7 +263,11 @@ impl Printer<'_> {
     fn step(&mut self, step: &StepDecl) {
         let head = format!("step {} ", step.name.text);
         match &step.run {
-            StepRun::Call { provider, action_type, payload } => {
+            StepRun::Call {
+                provider,
+                action_type,
+                payload,
+            } => {
                 let head = format!("{head}call {} {} ", provider.text, action_type.text);
                 let payload_text = json::json(&payload.value, INDENT, INDENT + head.len());
                 self.line(INDENT, &format!("{head}{payload_text}"));
@@ -267,7 +281,11 @@ impl Printer<'_> {
         let inner = INDENT * 2;
         for branch in &step.branches {
             self.comments_before(branch.span.start, inner, Gap::None);
-            let mut line = format!("if {} {}", expr::path(&branch.field), expr::branch_op(branch.op));
+            let mut line = format!(
+                "if {} {}",
+                expr::path(&branch.field),
+                expr::branch_op(branch.op)
+            );
             if let Some(value) = &branch.value {
                 line.push(' ');
                 line.push_str(&json::literal(value, inner, inner + line.len()));
@@ -303,7 +321,10 @@ impl Printer<'_> {
     }
 
     fn test(&mut self, test: &TestDecl) {
-        let first = test.entries.first().map_or(test.span.end, |e| entry_span(e).start);
+        let first = test
+            .entries
+            .first()
+            .map_or(test.span.end, |e| entry_span(e).start);
         self.line(0, &format!("test {} {{", json::quote(&test.name.value)));
         self.opener_comment(test.span.start, first);
         for (i, entry) in test.entries.iter().enumerate() {
@@ -320,7 +341,13 @@ impl Printer<'_> {
                     format!("{head}{body}")
                 }
                 TestEntry::Input { path, .. } => format!("input {}", json::quote(&path.value)),
-                TestEntry::ExpectOutcome { action_id, outcome, to, rule, .. } => {
+                TestEntry::ExpectOutcome {
+                    action_id,
+                    outcome,
+                    to,
+                    rule,
+                    ..
+                } => {
                     let mut line =
                         format!("expect {} {}", json::quote(&action_id.value), outcome.text);
                     if let Some(to) = to {
@@ -331,7 +358,9 @@ impl Printer<'_> {
                     }
                     line
                 }
-                TestEntry::ExpectCalls { count, provider, .. } => {
+                TestEntry::ExpectCalls {
+                    count, provider, ..
+                } => {
                     let calls = if count.value == 1 { "call" } else { "calls" };
                     format!("expect {} {calls} to {}", count.value, provider.text)
                 }
@@ -375,7 +404,11 @@ impl Printer<'_> {
     /// Before a node that starts at `start`: its comments, then the blank line `gap` calls for
     /// (before the first comment if there are any, else before the node).
     fn lead(&mut self, start: usize, indent: usize, gap: Gap) {
-        let gap = if self.comments_before(start, indent, gap) { Gap::AsWritten } else { gap };
+        let gap = if self.comments_before(start, indent, gap) {
+            Gap::AsWritten
+        } else {
+            gap
+        };
         let blank = match gap {
             Gap::None => false,
             Gap::AsWritten => self.blank_in_source(start),
@@ -414,6 +447,7 @@ impl Printer<'_> {
     /// Records that a node ending at `end` was printed, and keeps a comment that followed it on
     /// the same source line at the end of its printed line.
     fn ended(&mut self, end: usize) {
+        let end = self.content_end(end);
         self.last_end = self.last_end.max(end);
         if let Some(comment) = self.comments.get(self.next_comment) {
             let same_line = comment.span.start >= end
@@ -427,12 +461,30 @@ impl Printer<'_> {
         }
     }
 
+    /// Where a node's last token ends. A span can run on over the whitespace and comments that
+    /// follow the node (where an optional tail was tried and not found), and those comments
+    /// belong to whatever comes next.
+    fn content_end(&self, end: usize) -> usize {
+        let mut end = end.min(self.text.len());
+        loop {
+            end = self.text[..end].trim_end().len();
+            let at = self.comments.partition_point(|c| c.span.end < end);
+            match self.comments.get(at) {
+                Some(comment) if comment.span.end == end => end = comment.span.start,
+                _ => return end,
+            }
+        }
+    }
+
     /// A comment on the same line as an item's opening brace stays there.
     fn opener_comment(&mut self, opened_at: usize, first_child: usize) {
         if let Some(comment) = self.comments.get(self.next_comment) {
             let on_opening_line = comment.span.start > opened_at
                 && comment.span.start < first_child
-                && self.text.get(opened_at..comment.span.start).is_some_and(|s| !s.contains('\n'));
+                && self
+                    .text
+                    .get(opened_at..comment.span.start)
+                    .is_some_and(|s| !s.contains('\n'));
             if on_opening_line {
                 self.trail(comment);
             }
@@ -449,7 +501,9 @@ impl Printer<'_> {
     }
 
     fn has_comment_before(&self, end: usize) -> bool {
-        self.comments.get(self.next_comment).is_some_and(|c| c.span.start < end)
+        self.comments
+            .get(self.next_comment)
+            .is_some_and(|c| c.span.start < end)
     }
 
     fn has_comment_between(&self, start: usize, end: usize) -> bool {
@@ -461,7 +515,9 @@ impl Printer<'_> {
 
 /// Attributes come before the `rule` keyword, and their comments with them.
 fn rule_start(rule: &RuleDecl) -> usize {
-    rule.attributes.first().map_or(rule.span.start, |a| a.span.start.min(rule.span.start))
+    rule.attributes
+        .first()
+        .map_or(rule.span.start, |a| a.span.start.min(rule.span.start))
 }
 
 fn entry_span(entry: &TestEntry) -> Span {

@@ -1,6 +1,9 @@
 //! `[[chains.definitions]]`: chains, their steps, branches, retries and failure handling.
 
-use super::config::{array_of_tables, leftovers, optional_count, optional_seconds, optional_string, required_string, table};
+use super::config::{
+    array_of_tables, leftovers, optional_count, optional_seconds, optional_string, required_string,
+    table,
+};
 use super::emit::{literal, milliseconds, path_segment};
 use super::{Invalid, Unconverted};
 use toml::Table;
@@ -8,7 +11,12 @@ use toml::Table;
 /// One `chain` item per definition. `[chains]`'s own `completed_chain_ttl_seconds` is a
 /// background setting, read by the caller.
 pub(super) fn convert(section: &Table, notes: &mut Unconverted) -> Result<Vec<String>, Invalid> {
-    leftovers(section, &["definitions", "completed_chain_ttl_seconds"], "[chains]", notes);
+    leftovers(
+        section,
+        &["definitions", "completed_chain_ttl_seconds"],
+        "[chains]",
+        notes,
+    );
     let Some(definitions) = section.get("definitions") else {
         return Ok(Vec::new());
     };
@@ -30,7 +38,12 @@ fn chain(definition: &Table, notes: &mut Unconverted) -> Result<String, Invalid>
         None | Some("abort") => {}
         Some(other) => notes.note(format!("{label} on_failure = {other}")),
     }
-    leftovers(definition, &["name", "timeout_seconds", "on_failure", "steps"], &label, notes);
+    leftovers(
+        definition,
+        &["name", "timeout_seconds", "on_failure", "steps"],
+        &label,
+        notes,
+    );
     if let Some(steps) = definition.get("steps") {
         for step_table in array_of_tables(steps, &format!("{label} steps"))? {
             step(step_table, &label, &mut out, notes)?;
@@ -40,7 +53,12 @@ fn chain(definition: &Table, notes: &mut Unconverted) -> Result<String, Invalid>
     Ok(out)
 }
 
-fn step(step: &Table, chain: &str, out: &mut String, notes: &mut Unconverted) -> Result<(), Invalid> {
+fn step(
+    step: &Table,
+    chain: &str,
+    out: &mut String,
+    notes: &mut Unconverted,
+) -> Result<(), Invalid> {
     let name = required_string(step, "name", &format!("{chain} step"))?;
     let label = format!("{chain} step {name}");
     match optional_string(step, "sub_chain", &label)? {
@@ -53,7 +71,9 @@ fn step(step: &Table, chain: &str, out: &mut String, notes: &mut Unconverted) ->
                     .map_err(|e| Invalid(format!("{label}: payload_template: {e}")))?,
                 None => serde_json::Value::Object(Default::default()),
             };
-            out.push_str(&format!("  step {name} call {provider} {action_type} {payload}\n"));
+            out.push_str(&format!(
+                "  step {name} call {provider} {action_type} {payload}\n"
+            ));
         }
     }
     if let Some(branches) = step.get("branches") {
@@ -66,7 +86,9 @@ fn step(step: &Table, chain: &str, out: &mut String, notes: &mut Unconverted) ->
     }
     match optional_string(step, "on_failure", &label)?.as_deref() {
         None => {}
-        Some(mode @ ("abort" | "skip" | "dlq")) => out.push_str(&format!("    on_failure {mode}\n")),
+        Some(mode @ ("abort" | "skip" | "dlq")) => {
+            out.push_str(&format!("    on_failure {mode}\n"))
+        }
         Some(other) => notes.note(format!("{label} on_failure = {other}")),
     }
     if let Some(retry) = step.get("retry") {
@@ -98,7 +120,12 @@ fn step(step: &Table, chain: &str, out: &mut String, notes: &mut Unconverted) ->
     Ok(())
 }
 
-fn branch(branch: &Table, step: &str, out: &mut String, notes: &mut Unconverted) -> Result<(), Invalid> {
+fn branch(
+    branch: &Table,
+    step: &str,
+    out: &mut String,
+    notes: &mut Unconverted,
+) -> Result<(), Invalid> {
     let label = format!("{step} branch");
     let field = required_string(branch, "field", &label)?;
     let target = required_string(branch, "target", &label)?;
@@ -124,13 +151,19 @@ fn branch(branch: &Table, step: &str, out: &mut String, notes: &mut Unconverted)
     let value = match (op, branch.get("value")) {
         ("exists", _) => String::new(),
         (_, Some(value)) => {
-            let value = serde_json::to_value(value).map_err(|e| Invalid(format!("{label}: {e}")))?;
+            let value =
+                serde_json::to_value(value).map_err(|e| Invalid(format!("{label}: {e}")))?;
             format!(" {}", literal(&value))
         }
         (_, None) => return Err(Invalid(format!("{label}: `value` is missing"))),
     };
     out.push_str(&format!("    if {field} {op}{value} then {target}\n"));
-    leftovers(branch, &["field", "operator", "value", "target"], &label, notes);
+    leftovers(
+        branch,
+        &["field", "operator", "value", "target"],
+        &label,
+        notes,
+    );
     Ok(())
 }
 

@@ -57,7 +57,9 @@ fn predicate(yaml: &Yaml, depth: usize) -> Result<Condition, String> {
     if depth > MAX_DEPTH {
         return Err(format!("conditions nested deeper than {MAX_DEPTH}"));
     }
-    let map = yaml.as_mapping().ok_or("a condition that is not a mapping")?;
+    let map = yaml
+        .as_mapping()
+        .ok_or("a condition that is not a mapping")?;
     if let Some(list) = map.get("all") {
         return Ok(all(group(list, "all", depth)?));
     }
@@ -69,19 +71,29 @@ fn predicate(yaml: &Yaml, depth: usize) -> Result<Condition, String> {
                 other => any.push(other),
             }
         }
-        return Ok(if any.len() == 1 { any.remove(0) } else { Condition::Any(any) });
+        return Ok(if any.len() == 1 {
+            any.remove(0)
+        } else {
+            Condition::Any(any)
+        });
     }
     match map.get("field") {
         Some(field) => field_predicate(field, map),
         None => {
-            let construct = map.keys().next().and_then(Yaml::as_str).unwrap_or("an empty predicate");
+            let construct = map
+                .keys()
+                .next()
+                .and_then(Yaml::as_str)
+                .unwrap_or("an empty predicate");
             Err(construct.to_string())
         }
     }
 }
 
 fn group(list: &Yaml, key: &str, depth: usize) -> Result<Vec<Condition>, String> {
-    let list = list.as_sequence().ok_or_else(|| format!("`{key}` that is not a list"))?;
+    let list = list
+        .as_sequence()
+        .ok_or_else(|| format!("`{key}` that is not a list"))?;
     if list.is_empty() {
         return Err(format!("an empty `{key}`"));
     }
@@ -119,7 +131,8 @@ fn field_predicate(field: &Yaml, map: &Mapping) -> Result<Condition, String> {
             .find(|(name, _)| *name == key)
             .map(|(_, op)| *op)
             .ok_or_else(|| format!("operator `{key}`"))?;
-        let value: Value = serde_json::to_value(value).map_err(|e| format!("value of `{key}`: {e}"))?;
+        let value: Value =
+            serde_json::to_value(value).map_err(|e| format!("value of `{key}`: {e}"))?;
         tests.push(test(&path, op, value)?);
     }
     if tests.is_empty() {
@@ -129,7 +142,11 @@ fn field_predicate(field: &Yaml, map: &Mapping) -> Result<Condition, String> {
 }
 
 fn test(field: &str, op: Op, value: Value) -> Result<Condition, String> {
-    let test = |op, value| Condition::Test { field: field.to_string(), op, value };
+    let test = |op, value| Condition::Test {
+        field: field.to_string(),
+        op,
+        value,
+    };
     // Null stands for "absent" in the older format: `ne: null` is its way to say "exists".
     Ok(match (op, &value) {
         (Op::Eq, Value::Null) => Condition::Not(Box::new(test(Op::Exists, Value::Null))),
@@ -212,14 +229,20 @@ impl Condition {
     /// Whether this is `FIELD == "VALUE"` for a string value, and which value.
     pub(super) fn equals_string(&self, wanted: &str) -> Option<&str> {
         match self {
-            Condition::Test { field, op: Op::Eq, value: Value::String(value) } if field == wanted => {
-                Some(value)
-            }
+            Condition::Test {
+                field,
+                op: Op::Eq,
+                value: Value::String(value),
+            } if field == wanted => Some(value),
             _ => None,
         }
     }
 }
 
 fn join(operands: &[Condition], separator: &str) -> String {
-    operands.iter().map(Condition::nested).collect::<Vec<_>>().join(separator)
+    operands
+        .iter()
+        .map(Condition::nested)
+        .collect::<Vec<_>>()
+        .join(separator)
 }

@@ -16,7 +16,11 @@ pub(super) struct Config {
 }
 
 pub(super) fn convert(root: &Table, notes: &mut Unconverted) -> Result<Config, Invalid> {
-    let mut config = Config { items: Vec::new(), home_namespace: None, home_tenant: None };
+    let mut config = Config {
+        items: Vec::new(),
+        home_namespace: None,
+        home_tenant: None,
+    };
     for (key, value) in root {
         match key.as_str() {
             "providers" => {
@@ -30,7 +34,9 @@ pub(super) fn convert(root: &Table, notes: &mut Unconverted) -> Result<Config, I
                 let chains = table(value, "[chains]")?;
                 config.items.extend(chains::convert(chains, notes)?);
             }
-            "circuit_breaker" => config.items.extend(breakers(table(value, "[circuit_breaker]")?, notes)?),
+            "circuit_breaker" => config
+                .items
+                .extend(breakers(table(value, "[circuit_breaker]")?, notes)?),
             "audit" => config.items.extend(audit(table(value, "[audit]")?, notes)?),
             "background" | "rules" => {}
             // Server, state and executor settings are `acteon run`'s flags; quota policies were
@@ -40,19 +46,29 @@ pub(super) fn convert(root: &Table, notes: &mut Unconverted) -> Result<Config, I
     }
     if !root.contains_key("circuit_breaker") {
         // The older gateway has breakers only when configured; scripts have them by default.
-        config.items.push("breakers { enabled = false }\n".to_string());
+        config
+            .items
+            .push("breakers { enabled = false }\n".to_string());
     }
     let chain_ttl = match root.get("chains") {
-        Some(chains) => optional_seconds(table(chains, "[chains]")?, "completed_chain_ttl_seconds", "[chains]")?,
+        Some(chains) => optional_seconds(
+            table(chains, "[chains]")?,
+            "completed_chain_ttl_seconds",
+            "[chains]",
+        )?,
         None => None,
     };
     if let Some(background) = root.get("background") {
         let background = table(background, "[background]")?;
         config.home_namespace = optional_string(background, "namespace", "[background]")?;
         config.home_tenant = optional_string(background, "tenant", "[background]")?;
-        config.items.push(background_item(background, chain_ttl, notes)?);
+        config
+            .items
+            .push(background_item(background, chain_ttl, notes)?);
     } else if let Some(ttl) = chain_ttl {
-        config.items.push(format!("background {{ completed_chain_ttl = {ttl} }}\n"));
+        config
+            .items
+            .push(format!("background {{ completed_chain_ttl = {ttl} }}\n"));
     }
     if let Some(rules) = root.get("rules") {
         // `directory` is what the caller passes as the rules directory.
@@ -73,10 +89,16 @@ const AWS_KEYS: [(&str, &str); 5] = [
 fn type_keys(kind: &str) -> Option<&'static [(&'static str, &'static str)]> {
     Some(match kind {
         "aws-sns" => &[("topic_arn", "topic_arn")],
-        "aws-lambda" => &[("function_name", "function_name"), ("qualifier", "qualifier")],
+        "aws-lambda" => &[
+            ("function_name", "function_name"),
+            ("qualifier", "qualifier"),
+        ],
         "aws-eventbridge" => &[("event_bus_name", "event_bus_name")],
         "aws-sqs" => &[("queue_url", "queue_url")],
-        "aws-s3" => &[("bucket_name", "bucket"), ("object_prefix", "object_prefix")],
+        "aws-s3" => &[
+            ("bucket_name", "bucket"),
+            ("object_prefix", "object_prefix"),
+        ],
         "email" => &[
             ("from_address", "from_address"),
             ("ses_configuration_set", "configuration_set"),
@@ -106,7 +128,10 @@ fn provider_item(provider: &Table, notes: &mut Unconverted) -> Result<Option<Str
         match backend.as_deref() {
             Some("ses") => block.set("backend", "ses"),
             other => {
-                notes.note(format!("{label} (email backend {})", other.unwrap_or("smtp")));
+                notes.note(format!(
+                    "{label} (email backend {})",
+                    other.unwrap_or("smtp")
+                ));
                 return Ok(None);
             }
         }
@@ -156,8 +181,12 @@ fn breakers(section: &Table, notes: &mut Unconverted) -> Result<Vec<String>, Inv
             if let Some(fallback) = optional_string(overrides, "fallback_provider", &label)? {
                 block.set("fallback", fallback);
             }
-            let known =
-                ["failure_threshold", "success_threshold", "recovery_timeout_seconds", "fallback_provider"];
+            let known = [
+                "failure_threshold",
+                "success_threshold",
+                "recovery_timeout_seconds",
+                "fallback_provider",
+            ];
             leftovers(overrides, &known, &label, notes);
             let mut out = String::new();
             block.write(&mut out, false);
@@ -187,12 +216,22 @@ fn audit(section: &Table, notes: &mut Unconverted) -> Result<Option<String>, Inv
         return Ok(None);
     }
     let mut block = Block::new("audit");
-    let mut known = vec!["enabled", "backend", "store_payload", "ttl_seconds", "redact"];
+    let mut known = vec![
+        "enabled",
+        "backend",
+        "store_payload",
+        "ttl_seconds",
+        "redact",
+    ];
     match optional_string(section, "backend", LABEL)?.as_deref() {
         Some("dynamodb") => {
             block.set("sink", "dynamodb");
             known.extend(["table_name", "region", "url"]);
-            for (older, setting) in [("table_name", "table"), ("region", "region"), ("url", "endpoint_url")] {
+            for (older, setting) in [
+                ("table_name", "table"),
+                ("region", "region"),
+                ("url", "endpoint_url"),
+            ] {
                 if let Some(value) = optional_string(section, older, LABEL)? {
                     block.set(setting, quote(&value));
                 }
@@ -233,8 +272,14 @@ const BACKGROUND_INTERVALS: [(&str, &str); 5] = [
     ("group_flush_interval_seconds", "group_flush_interval"),
     ("timeout_check_interval_seconds", "timeout_check_interval"),
     ("cleanup_interval_seconds", "cleanup_interval"),
-    ("recurring_check_interval_seconds", "recurring_check_interval"),
-    ("retention_check_interval_seconds", "retention_check_interval"),
+    (
+        "recurring_check_interval_seconds",
+        "recurring_check_interval",
+    ),
+    (
+        "retention_check_interval_seconds",
+        "retention_check_interval",
+    ),
 ];
 
 const BACKGROUND_SWITCHES: [(&str, &str); 4] = [
@@ -251,7 +296,12 @@ fn background_item(
 ) -> Result<String, Invalid> {
     const LABEL: &str = "[background]";
     let mut block = Block::new("background");
-    let mut known = vec!["enabled", "namespace", "tenant", "max_recurring_actions_per_tenant"];
+    let mut known = vec![
+        "enabled",
+        "namespace",
+        "tenant",
+        "max_recurring_actions_per_tenant",
+    ];
     for (older, setting) in BACKGROUND_INTERVALS {
         known.push(older);
         if let Some(interval) = optional_seconds(section, older, LABEL)? {
@@ -293,15 +343,26 @@ pub(super) fn leftovers(section: &Table, known: &[&str], label: &str, notes: &mu
 }
 
 pub(super) fn table<'a>(value: &'a Value, label: &str) -> Result<&'a Table, Invalid> {
-    value.as_table().ok_or_else(|| Invalid(format!("{label} must be a table")))
+    value
+        .as_table()
+        .ok_or_else(|| Invalid(format!("{label} must be a table")))
 }
 
-pub(super) fn array_of_tables<'a>(value: &'a Value, label: &str) -> Result<Vec<&'a Table>, Invalid> {
-    let array = value.as_array().ok_or_else(|| Invalid(format!("{label} must be an array of tables")))?;
+pub(super) fn array_of_tables<'a>(
+    value: &'a Value,
+    label: &str,
+) -> Result<Vec<&'a Table>, Invalid> {
+    let array = value
+        .as_array()
+        .ok_or_else(|| Invalid(format!("{label} must be an array of tables")))?;
     array.iter().map(|v| table(v, label)).collect()
 }
 
-pub(super) fn optional_string(section: &Table, key: &str, label: &str) -> Result<Option<String>, Invalid> {
+pub(super) fn optional_string(
+    section: &Table,
+    key: &str,
+    label: &str,
+) -> Result<Option<String>, Invalid> {
     match section.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -310,7 +371,8 @@ pub(super) fn optional_string(section: &Table, key: &str, label: &str) -> Result
 }
 
 pub(super) fn required_string(section: &Table, key: &str, label: &str) -> Result<String, Invalid> {
-    optional_string(section, key, label)?.ok_or_else(|| Invalid(format!("{label}: `{key}` is missing")))
+    optional_string(section, key, label)?
+        .ok_or_else(|| Invalid(format!("{label}: `{key}` is missing")))
 }
 
 fn optional_bool(section: &Table, key: &str, label: &str) -> Result<Option<bool>, Invalid> {
@@ -322,16 +384,26 @@ fn optional_bool(section: &Table, key: &str, label: &str) -> Result<Option<bool>
 }
 
 /// A non-negative integer.
-pub(super) fn optional_count(section: &Table, key: &str, label: &str) -> Result<Option<u64>, Invalid> {
+pub(super) fn optional_count(
+    section: &Table,
+    key: &str,
+    label: &str,
+) -> Result<Option<u64>, Invalid> {
     match section.get(key) {
         None => Ok(None),
         Some(Value::Integer(n)) if *n >= 0 => Ok(Some(*n as u64)),
-        Some(_) => Err(Invalid(format!("{label}: `{key}` must be a whole number, at least 0"))),
+        Some(_) => Err(Invalid(format!(
+            "{label}: `{key}` must be a whole number, at least 0"
+        ))),
     }
 }
 
 /// A positive number of seconds, as a duration literal (scripts have no zero durations).
-pub(super) fn optional_seconds(section: &Table, key: &str, label: &str) -> Result<Option<String>, Invalid> {
+pub(super) fn optional_seconds(
+    section: &Table,
+    key: &str,
+    label: &str,
+) -> Result<Option<String>, Invalid> {
     match optional_count(section, key, label)? {
         Some(0) => Err(Invalid(format!("{label}: `{key}` must be at least 1"))),
         other => Ok(other.map(seconds)),
@@ -339,6 +411,8 @@ pub(super) fn optional_seconds(section: &Table, key: &str, label: &str) -> Resul
 }
 
 fn string_list(value: &Value, label: &str) -> Result<Vec<String>, Invalid> {
-    let strings = value.as_array().and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+    let strings = value
+        .as_array()
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
     strings.ok_or_else(|| Invalid(format!("{label} must be a list of strings")))
 }

@@ -63,7 +63,10 @@ pub(super) struct Block {
 
 impl Block {
     pub(super) fn new(head: impl Into<String>) -> Block {
-        Block { head: head.into(), settings: Vec::new() }
+        Block {
+            head: head.into(),
+            settings: Vec::new(),
+        }
     }
 
     pub(super) fn set(&mut self, key: &str, value: impl Into<String>) {

@@ -18,7 +18,10 @@ pub(super) struct Rule {
 }
 
 pub(super) fn read_dir(dir: &Path, notes: &mut Unconverted) -> Result<Vec<Rule>, ImportError> {
-    let read_error = |source| ImportError::Read { path: dir.to_path_buf(), source };
+    let read_error = |source| ImportError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let path = entry.map_err(read_error)?.path();
@@ -31,19 +34,34 @@ pub(super) fn read_dir(dir: &Path, notes: &mut Unconverted) -> Result<Vec<Rule>,
     files.sort();
     let mut rules = Vec::new();
     for path in files {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| ImportError::Read { path: path.clone(), source })?;
-        let yaml: Yaml = serde_yaml::from_str(&text)
-            .map_err(|source| ImportError::Yaml { path: path.clone(), source })?;
-        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let invalid = |message: String| ImportError::Invalid { path: path.clone(), message };
+        let text = std::fs::read_to_string(&path).map_err(|source| ImportError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let yaml: Yaml = serde_yaml::from_str(&text).map_err(|source| ImportError::Yaml {
+            path: path.clone(),
+            source,
+        })?;
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let invalid = |message: String| ImportError::Invalid {
+            path: path.clone(),
+            message,
+        };
         let list = match yaml.get("rules") {
             None if yaml.is_null() => continue,
             None => return Err(invalid("no `rules:` list".to_string())),
-            Some(list) => list.as_sequence().ok_or_else(|| invalid("`rules` must be a list".to_string()))?,
+            Some(list) => list
+                .as_sequence()
+                .ok_or_else(|| invalid("`rules` must be a list".to_string()))?,
         };
         for rule in list {
-            let rule = rule.as_mapping().ok_or_else(|| invalid("a rule must be a mapping".to_string()))?;
+            let rule = rule
+                .as_mapping()
+                .ok_or_else(|| invalid("a rule must be a mapping".to_string()))?;
             if let Some(rule) = convert(rule, &file, notes).map_err(invalid)? {
                 rules.push(rule);
             }
@@ -55,11 +73,16 @@ pub(super) fn read_dir(dir: &Path, notes: &mut Unconverted) -> Result<Vec<Rule>,
 /// `Ok(None)`: the rule is left out (disabled, or using what a script cannot express), and the
 /// notes say why.
 fn convert(rule: &Mapping, file: &str, notes: &mut Unconverted) -> Result<Option<Rule>, String> {
-    let name = rule.get("name").and_then(Yaml::as_str).ok_or("a rule without a `name`")?;
+    let name = rule
+        .get("name")
+        .and_then(Yaml::as_str)
+        .ok_or("a rule without a `name`")?;
     let label = format!("rule {name}");
     let priority = match rule.get("priority") {
         None => 0,
-        Some(p) => p.as_i64().ok_or_else(|| format!("{label}: `priority` must be a whole number"))?,
+        Some(p) => p
+            .as_i64()
+            .ok_or_else(|| format!("{label}: `priority` must be a whole number"))?,
     };
     if rule.get("enabled").and_then(Yaml::as_bool) == Some(false) {
         notes.note(format!("{label} (disabled)"));
@@ -67,7 +90,16 @@ fn convert(rule: &Mapping, file: &str, notes: &mut Unconverted) -> Result<Option
     }
     for (key, _) in rule {
         let key = key.as_str().unwrap_or_default();
-        if !["name", "priority", "description", "enabled", "condition", "action"].contains(&key) {
+        if ![
+            "name",
+            "priority",
+            "description",
+            "enabled",
+            "condition",
+            "action",
+        ]
+        .contains(&key)
+        {
             notes.note(format!("{label} {key}"));
         }
     }
@@ -81,26 +113,50 @@ fn convert(rule: &Mapping, file: &str, notes: &mut Unconverted) -> Result<Option
         },
         None => return Err(format!("{label}: no `condition`")),
     };
-    let action = rule.get("action").and_then(Yaml::as_mapping).ok_or_else(|| format!("{label}: no `action`"))?;
+    let action = rule
+        .get("action")
+        .and_then(Yaml::as_mapping)
+        .ok_or_else(|| format!("{label}: no `action`"))?;
     let Some(action) = convert_action(action, &label, notes)? else {
         return Ok(None);
     };
     Ok(Some(Rule {
         name: name.to_string(),
         priority,
-        description: rule.get("description").and_then(Yaml::as_str).map(str::to_string),
+        description: rule
+            .get("description")
+            .and_then(Yaml::as_str)
+            .map(str::to_string),
         condition,
         action,
         file: file.to_string(),
     }))
 }
 
-fn convert_action(action: &Mapping, label: &str, notes: &mut Unconverted) -> Result<Option<String>, String> {
-    let kind = action.get("type").and_then(Yaml::as_str).ok_or_else(|| format!("{label}: action without a `type`"))?;
+fn convert_action(
+    action: &Mapping,
+    label: &str,
+    notes: &mut Unconverted,
+) -> Result<Option<String>, String> {
+    let kind = action
+        .get("type")
+        .and_then(Yaml::as_str)
+        .ok_or_else(|| format!("{label}: action without a `type`"))?;
     let string = |key: &str| {
-        action.get(key).and_then(Yaml::as_str).ok_or_else(|| format!("{label}: {kind} needs `{key}`"))
+        action
+            .get(key)
+            .and_then(Yaml::as_str)
+            .ok_or_else(|| format!("{label}: {kind} needs `{key}`"))
     };
-    let count = |key: &str| action.get(key).map(|v| v.as_u64().ok_or_else(|| format!("{label}: `{key}` must be a whole number, at least 0"))).transpose();
+    let count = |key: &str| {
+        action
+            .get(key)
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| format!("{label}: `{key}` must be a whole number, at least 0"))
+            })
+            .transpose()
+    };
     let duration = |key: &str| -> Result<Option<String>, String> {
         match count(key)? {
             Some(0) => Err(format!("{label}: `{key}` must be at least 1")),
@@ -109,11 +165,17 @@ fn convert_action(action: &Mapping, label: &str, notes: &mut Unconverted) -> Res
     };
     let (text, known): (String, &[&str]) = match kind {
         "suppress" | "deny" | "allow" => (kind.to_string(), &[]),
-        "reroute" => (format!("reroute {}", string("target_provider")?), &["target_provider"]),
+        "reroute" => (
+            format!("reroute {}", string("target_provider")?),
+            &["target_provider"],
+        ),
         "chain" => (format!("chain {}", string("chain")?), &["chain"]),
         "modify" => {
-            let changes = action.get("changes").ok_or_else(|| format!("{label}: modify needs `changes`"))?;
-            let changes: serde_json::Value = serde_json::to_value(changes).map_err(|e| format!("{label}: {e}"))?;
+            let changes = action
+                .get("changes")
+                .ok_or_else(|| format!("{label}: modify needs `changes`"))?;
+            let changes: serde_json::Value =
+                serde_json::to_value(changes).map_err(|e| format!("{label}: {e}"))?;
             if !changes.is_object() {
                 return Err(format!("{label}: `changes` must be a mapping"));
             }
@@ -128,12 +190,20 @@ fn convert_action(action: &Mapping, label: &str, notes: &mut Unconverted) -> Res
             }
         },
         "throttle" => {
-            let max = count("max_count")?.ok_or_else(|| format!("{label}: throttle needs `max_count`"))?;
-            let window = duration("window_seconds")?.ok_or_else(|| format!("{label}: throttle needs `window_seconds`"))?;
-            (format!("throttle {max} per {window}"), &["max_count", "window_seconds"])
+            let max = count("max_count")?
+                .ok_or_else(|| format!("{label}: throttle needs `max_count`"))?;
+            let window = duration("window_seconds")?
+                .ok_or_else(|| format!("{label}: throttle needs `window_seconds`"))?;
+            (
+                format!("throttle {max} per {window}"),
+                &["max_count", "window_seconds"],
+            )
         }
         "group" => {
-            let by = action.get("group_by").and_then(Yaml::as_sequence).ok_or_else(|| format!("{label}: group needs a `group_by` list"))?;
+            let by = action
+                .get("group_by")
+                .and_then(Yaml::as_sequence)
+                .ok_or_else(|| format!("{label}: group needs a `group_by` list"))?;
             let mut paths = Vec::new();
             for path in by {
                 match path.as_str().and_then(script_path) {
@@ -153,7 +223,8 @@ fn convert_action(action: &Mapping, label: &str, notes: &mut Unconverted) -> Res
             (text, &["group_by", "group_wait_seconds", "max_group_size"])
         }
         "schedule" => {
-            let delay = duration("delay_seconds")?.ok_or_else(|| format!("{label}: schedule needs `delay_seconds`"))?;
+            let delay = duration("delay_seconds")?
+                .ok_or_else(|| format!("{label}: schedule needs `delay_seconds`"))?;
             (format!("schedule after {delay}"), &["delay_seconds"])
         }
         other => {
@@ -215,7 +286,9 @@ fn conjuncts(condition: &Option<Condition>) -> &[Condition] {
 fn shared_conjunct(rules: &[Rule], field: &str) -> Option<String> {
     let mut shared: Option<&str> = None;
     for rule in rules {
-        let value = conjuncts(&rule.condition).iter().find_map(|c| c.equals_string(field))?;
+        let value = conjuncts(&rule.condition)
+            .iter()
+            .find_map(|c| c.equals_string(field))?;
         if shared.is_some_and(|s| s != value) {
             return None;
         }
@@ -227,7 +300,10 @@ fn shared_conjunct(rules: &[Rule], field: &str) -> Option<String> {
 fn drop_conjunct(rules: &mut [Rule], field: &str, value: &str) {
     for rule in rules {
         let mut remaining: Vec<Condition> = conjuncts(&rule.condition).to_vec();
-        if let Some(at) = remaining.iter().position(|c| c.equals_string(field) == Some(value)) {
+        if let Some(at) = remaining
+            .iter()
+            .position(|c| c.equals_string(field) == Some(value))
+        {
             remaining.remove(at);
         }
         rule.condition = match remaining.len() {
