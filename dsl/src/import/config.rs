@@ -21,28 +21,42 @@ pub(super) fn convert(root: &Table, notes: &mut Unconverted) -> Result<Config, I
         home_namespace: None,
         home_tenant: None,
     };
-    for (key, value) in root {
-        match key.as_str() {
-            "providers" => {
-                for provider in array_of_tables(value, "[[providers]]")? {
-                    if let Some(item) = provider_item(provider, notes)? {
-                        config.items.push(item);
-                    }
-                }
-            }
-            "chains" => {
-                let chains = table(value, "[chains]")?;
-                config.items.extend(chains::convert(chains, notes)?);
-            }
-            "circuit_breaker" => config
-                .items
-                .extend(breakers(table(value, "[circuit_breaker]")?, notes)?),
-            "audit" => config.items.extend(audit(table(value, "[audit]")?, notes)?),
-            "background" | "rules" => {}
+    for key in root.keys() {
+        let converted = [
+            "providers",
+            "chains",
+            "circuit_breaker",
+            "audit",
+            "background",
+            "rules",
+        ];
+        if !converted.contains(&key.as_str()) {
             // Server, state and executor settings are `acteon run`'s flags; quota policies were
             // never in the TOML (they are `quota` items now).
-            other => notes.note(format!("[{other}]")),
+            notes.note(format!("[{key}]"));
         }
+    }
+    if let Some(providers) = root.get("providers") {
+        for provider in array_of_tables(providers, "[[providers]]")? {
+            if let Some(item) = provider_item(provider, notes)? {
+                config.items.push(item);
+            }
+        }
+    }
+    if let Some(chains) = root.get("chains") {
+        config
+            .items
+            .extend(chains::convert(table(chains, "[chains]")?, notes)?);
+    }
+    if let Some(breaker) = root.get("circuit_breaker") {
+        config
+            .items
+            .extend(breakers(table(breaker, "[circuit_breaker]")?, notes)?);
+    }
+    if let Some(section) = root.get("audit") {
+        config
+            .items
+            .extend(audit(table(section, "[audit]")?, notes)?);
     }
     if !root.contains_key("circuit_breaker") {
         // The older gateway has breakers only when configured; scripts have them by default.

@@ -99,7 +99,7 @@ pub fn import(config_toml: &Path, rules_dir: &Path) -> Result<Imported, ImportEr
     );
 
     let mut script = format!(
-        "# Imported by `acteon import` from {} and the rules in {}.\n",
+        "# Imported by `acteon import` from {} and {}/*.yaml.\n",
         file_name(config_toml),
         file_name(rules_dir)
     );
