@@ -1,1 +1,56 @@
-fn main() {}
+//! `acteon`: check, format, explain, import, test and run `.acteon` scripts.
+//!
+//! Module map:
+//! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
+//!   and `acteon-engine` libraries and reports the result.
+//! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
+
+mod commands;
+mod diagnostics;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Acteon: a stream processor for event-driven pipelines, driven by `.acteon` rule scripts.
+#[derive(Parser)]
+#[command(name = "acteon", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(commands::check::Args),
+    Fmt(commands::fmt::Args),
+    Explain(commands::explain::Args),
+    Import(commands::import::Args),
+    Test(commands::test::Args),
+    Run(commands::run::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ACTEON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Fmt(args) => commands::fmt::run(args),
+        Command::Explain(args) => commands::explain::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Test(args) => commands::test::run(args),
+        Command::Run(args) => commands::run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
