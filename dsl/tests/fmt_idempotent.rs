@@ -95,8 +95,8 @@ fn every_repository_script_formats_idempotently_to_the_same_plan() {
             );
         };
         assert_eq!(
-            plan.without_origins(),
-            after.without_origins(),
+            comparable(plan),
+            comparable(after),
             "{}: plan changed",
             path.display()
         );
@@ -121,4 +121,14 @@ fn the_seed_pipeline_is_canonical() {
             }
         }
     }
+}
+
+/// A plan without source positions: `without_origins` keeps the tests' lines, which formatting
+/// is free to move.
+fn comparable(plan: acteon_dsl::plan::Plan) -> acteon_dsl::plan::Plan {
+    let mut plan = plan.without_origins();
+    for test in &mut plan.tests {
+        test.line = 0;
+    }
+    plan
 }
