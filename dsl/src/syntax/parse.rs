@@ -22,9 +22,29 @@ struct ActeonParser;
 /// recurse once per level, and arbitrary input must not overflow the stack.
 pub const MAX_NESTING: usize = 64;
 
+/// pest's generated code and the walk below take tens of kilobytes of stack per nesting level
+/// in unoptimized builds: more than a 2 MiB test thread holds at [`MAX_NESTING`] levels.
+const PARSER_STACK_BYTES: usize = 16 << 20;
+
 /// Parses one file. `path` is recorded in the AST as given.
 pub fn parse(file: FileId, path: &FsPath, text: &str) -> Result<File, Diagnostic> {
     check_nesting(file, text)?;
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, || parse_checked(file, path, text));
+        match parser {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: the current stack is enough for all but the deepest input.
+            Err(_) => parse_checked(file, path, text),
+        }
+    })
+}
+
+/// Parses a file whose nesting is within [`MAX_NESTING`].
+fn parse_checked(file: FileId, path: &FsPath, text: &str) -> Result<File, Diagnostic> {
     let mut pairs =
         ActeonParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
     let root = pairs
@@ -149,7 +169,7 @@ fn one_of(words: &[String]) -> String {
 fn describe(rule: Rule) -> String {
     let text = match rule {
         Rule::EOI => "end of file",
-        Rule::item => "an item (`rule`, `provider`, `chain`, `include`, `test`, ...)",
+        Rule::file | Rule::item => "an item (`rule`, `provider`, `chain`, `include`, `test`, ...)",
         Rule::name => "a name",
         Rule::string => "a string",
         Rule::int => "an integer",
