@@ -321,6 +321,12 @@ fn errors_name_what_was_expected() {
         "{d:?}"
     );
 
+    let d = parse_err("provider p aws-sns { region \"x\" }");
+    assert_eq!(d.hint.as_deref(), Some("expected `=`"));
+
+    let d = parse_err("rule r priority 1 when (a exists then allow");
+    assert_eq!(d.hint.as_deref(), Some("expected `or`, `and` or `)`"));
+
     let d = parse_err("frobnicate");
     assert!(d.hint.as_deref().unwrap().contains("an item"), "{d:?}");
 }

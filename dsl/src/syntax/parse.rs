@@ -29,6 +29,8 @@ const PARSER_STACK_BYTES: usize = 16 << 20;
 /// Parses one file. `path` is recorded in the AST as given.
 pub fn parse(file: FileId, path: &FsPath, text: &str) -> Result<File, Diagnostic> {
     check_nesting(file, text)?;
+    // Without it pest reports the rules it expected but not the punctuation (`=`, `}`, ...).
+    pest::set_error_detail(true);
     std::thread::scope(|scope| {
         let parser = std::thread::Builder::new()
             .stack_size(PARSER_STACK_BYTES)
@@ -123,17 +125,35 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
     let (found, end) = found_at(text, pos);
     let mut diagnostic =
         Diagnostic::new(Code::Syntax, file, pos..end, format!("unexpected {found}"));
+    let mut expected: Vec<String> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        let mut expected: Vec<String> = Vec::new();
-        for rule in positives {
-            let word = describe(*rule);
-            if !expected.contains(&word) {
-                expected.push(word);
-            }
+        expected.extend(
+            positives
+                .iter()
+                .filter(|rule| !matches!(rule, Rule::COMMENT | Rule::WHITESPACE))
+                .map(|rule| describe(*rule)),
+        );
+    }
+    // Keywords and values are rules, reported above. Of the bare tokens only separators and
+    // closers add anything: openers (`[`, `{`, `"`) start values already named.
+    if let Some(attempts) = error.parse_attempts().filter(|a| a.max_position == pos) {
+        expected.extend(
+            attempts
+                .expected_tokens()
+                .iter()
+                .map(|token| token.to_string())
+                .filter(|token| ["=", ":", ",", ")", "]", "}"].contains(&token.as_str()))
+                .map(|token| format!("`{token}`")),
+        );
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for word in expected {
+        if !unique.contains(&word) {
+            unique.push(word);
         }
-        if !expected.is_empty() {
-            diagnostic = diagnostic.with_hint(format!("expected {}", one_of(&expected)));
-        }
+    }
+    if !unique.is_empty() {
+        diagnostic = diagnostic.with_hint(format!("expected {}", one_of(&unique)));
     }
     diagnostic
 }
@@ -151,6 +171,7 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     }
     let shown = match c {
         '\n' | '\r' => "end of line".to_string(),
+        ' ' | '\t' => "whitespace".to_string(),
         c if c.is_control() => format!("character {:?}", c),
         c => format!("`{c}`"),
     };
