@@ -22,9 +22,31 @@ struct ActeonParser;
 /// recurse once per level, and arbitrary input must not overflow the stack.
 pub const MAX_NESTING: usize = 64;
 
+/// pest's generated code and the walk below take tens of kilobytes of stack per nesting level
+/// in unoptimized builds: more than a 2 MiB test thread holds at [`MAX_NESTING`] levels.
+const PARSER_STACK_BYTES: usize = 16 << 20;
+
 /// Parses one file. `path` is recorded in the AST as given.
 pub fn parse(file: FileId, path: &FsPath, text: &str) -> Result<File, Diagnostic> {
     check_nesting(file, text)?;
+    // Without it pest reports the rules it expected but not the punctuation (`=`, `}`, ...).
+    pest::set_error_detail(true);
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, || parse_checked(file, path, text));
+        match parser {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: the current stack is enough for all but the deepest input.
+            Err(_) => parse_checked(file, path, text),
+        }
+    })
+}
+
+/// Parses a file whose nesting is within [`MAX_NESTING`].
+fn parse_checked(file: FileId, path: &FsPath, text: &str) -> Result<File, Diagnostic> {
     let mut pairs =
         ActeonParser::parse(Rule::file, text).map_err(|e| syntax_error(file, text, e))?;
     let root = pairs
@@ -103,17 +125,35 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
     let (found, end) = found_at(text, pos);
     let mut diagnostic =
         Diagnostic::new(Code::Syntax, file, pos..end, format!("unexpected {found}"));
+    let mut expected: Vec<String> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        let mut expected: Vec<String> = Vec::new();
-        for rule in positives {
-            let word = describe(*rule);
-            if !expected.contains(&word) {
-                expected.push(word);
-            }
+        expected.extend(
+            positives
+                .iter()
+                .filter(|rule| !matches!(rule, Rule::COMMENT | Rule::WHITESPACE))
+                .map(|rule| describe(*rule)),
+        );
+    }
+    // Keywords and values are rules, reported above. Of the bare tokens only separators and
+    // closers add anything: openers (`[`, `{`, `"`) start values already named.
+    if let Some(attempts) = error.parse_attempts().filter(|a| a.max_position == pos) {
+        expected.extend(
+            attempts
+                .expected_tokens()
+                .iter()
+                .map(|token| token.to_string())
+                .filter(|token| ["=", ":", ",", ")", "]", "}"].contains(&token.as_str()))
+                .map(|token| format!("`{token}`")),
+        );
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for word in expected {
+        if !unique.contains(&word) {
+            unique.push(word);
         }
-        if !expected.is_empty() {
-            diagnostic = diagnostic.with_hint(format!("expected {}", one_of(&expected)));
-        }
+    }
+    if !unique.is_empty() {
+        diagnostic = diagnostic.with_hint(format!("expected {}", one_of(&unique)));
     }
     diagnostic
 }
@@ -131,6 +171,7 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     }
     let shown = match c {
         '\n' | '\r' => "end of line".to_string(),
+        ' ' | '\t' => "whitespace".to_string(),
         c if c.is_control() => format!("character {:?}", c),
         c => format!("`{c}`"),
     };
@@ -149,7 +190,7 @@ fn one_of(words: &[String]) -> String {
 fn describe(rule: Rule) -> String {
     let text = match rule {
         Rule::EOI => "end of file",
-        Rule::item => "an item (`rule`, `provider`, `chain`, `include`, `test`, ...)",
+        Rule::file | Rule::item => "an item (`rule`, `provider`, `chain`, `include`, `test`, ...)",
         Rule::name => "a name",
         Rule::string => "a string",
         Rule::int => "an integer",

@@ -1,0 +1,128 @@
+//! Lowering of conditions, defaults and paths, on small scripts.
+
+use acteon_dsl::compile_str;
+use acteon_dsl::plan::{Comparison, Condition, Plan, Source};
+use serde_json::json;
+use std::path::Path;
+
+fn plan(text: &str) -> Plan {
+    let compiled = compile_str(Path::new("dir/script.acteon"), text);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.unwrap()
+}
+
+fn condition(expr: &str) -> Condition {
+    plan(&format!("rule r priority 1 when {expr} then allow")).rules[0]
+        .condition
+        .clone()
+        .unwrap()
+}
+
+fn leaves(condition: &Condition) -> usize {
+    match condition {
+        Condition::All { of } | Condition::Any { of } => of.iter().map(leaves).sum(),
+        Condition::Not { of } => leaves(of),
+        _ => 1,
+    }
+}
+
+#[test]
+fn connectives_flatten_and_parentheses_vanish() {
+    let Condition::All { of } = condition(
+        "payload.a exists and (payload.b exists and (payload.c exists)) and payload.d exists",
+    ) else {
+        panic!()
+    };
+    assert_eq!(of.len(), 4);
+    assert!(of.iter().all(|c| matches!(c, Condition::Exists { .. })));
+
+    let Condition::Any { of } = condition(
+        "(payload.a exists or payload.b exists) or (payload.c exists and payload.d exists)",
+    ) else {
+        panic!()
+    };
+    assert_eq!(of.len(), 3);
+    assert!(matches!(&of[2], Condition::All { of } if of.len() == 2));
+
+    let Condition::Not { of } = condition("not (not payload.a exists)") else {
+        panic!()
+    };
+    assert!(matches!(*of, Condition::Not { .. }));
+    assert_eq!(
+        leaves(&condition(
+            "payload.a exists or (payload.b exists and not (payload.c exists or payload.d exists))"
+        )),
+        4
+    );
+}
+
+#[test]
+fn durations_in_conditions_are_milliseconds() {
+    assert_eq!(
+        condition("payload.age >= 5m"),
+        Condition::Compare {
+            field: acteon_dsl::plan::FieldPath {
+                root: acteon_dsl::plan::FieldRoot::Payload,
+                segments: vec![acteon_dsl::plan::PathSegment::Key("age".into())],
+            },
+            cmp: Comparison::Ge,
+            value: json!(300_000),
+        }
+    );
+    let Condition::In { values, .. } = condition("payload.x in [\"a\", 2, 1s]") else {
+        panic!()
+    };
+    assert_eq!(values, [json!("a"), json!(2), json!(1000)]);
+    let Condition::Matches { pattern, .. } = condition(r"id matches /^a\/b$/") else {
+        panic!()
+    };
+    assert_eq!(pattern, "^a/b$");
+}
+
+#[test]
+fn a_test_on_an_unknown_root_matches_nothing() {
+    // The checker refuses it (E0105); lowering unchecked input must still not panic.
+    assert_eq!(condition("nope.x exists"), Condition::Any { of: vec![] });
+}
+
+#[test]
+fn defaults_fill_what_is_not_written() {
+    let plan = plan(
+        "provider p log\n\
+         provider q aws-s3 { bucket = \"b\" }\n\
+         breakers { enabled = false }\n\
+         chain c { step s call p t { \"a\": 1 } retry 2 }\n\
+         source file \"in.jsonl\"\n",
+    );
+    assert_eq!(plan.chains[0].timeout_ms, 300_000);
+    let retry = plan.chains[0].steps[0].retry.unwrap();
+    assert_eq!((retry.max, retry.backoff_ms), (2, 1_000));
+    assert_eq!(plan.breakers.len(), 2);
+    assert!(plan
+        .breakers
+        .iter()
+        .all(|b| !b.enabled && b.failure_threshold == 5));
+    assert_eq!(
+        plan.source,
+        Source::File {
+            path: "dir/in.jsonl".into()
+        }
+    );
+    assert_eq!(plan.audit, Default::default());
+    assert_eq!(plan.background, Default::default());
+    assert!(plan.provider("q").unwrap().aws.is_some());
+}
+
+#[test]
+fn inline_test_actions_are_compact_json_with_their_time() {
+    let plan = plan(
+        "test \"t\" {\n  action at \"2026-11-28T09:00:00Z\" { \"id\": \"t1\", \"payload\": { \"v\": 1 } }\n  expect \"t1\" executed\n  expect \"t1\" no_such_outcome\n}\n",
+    );
+    let test = &plan.tests[0];
+    assert_eq!(
+        test.actions[0].line,
+        r#"{"id":"t1","payload":{"v":1},"created_at":"2026-11-28T09:00:00Z"}"#
+    );
+    assert_eq!(test.file, "dir/script.acteon");
+    assert_eq!(test.expectations.len(), 1);
+}
