@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::path::Path as FsPath;
 
 #[derive(Parser)]
-#[grammar = "../grammar/acteon.pest"]
+#[grammar = "../../grammar/acteon.pest"]
 struct ActeonParser;
 
 /// Deeper nesting of parentheses, brackets, braces or `not`s is refused: pest and the walk below
