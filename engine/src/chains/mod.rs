@@ -113,9 +113,9 @@ impl ChainBook {
                             }
                         })?,
                     },
-                    StepRun::SubChain { chain: name } => CompiledRun::SubChain(
-                        *by_name.get(name).ok_or_else(|| unknown(name))?,
-                    ),
+                    StepRun::SubChain { chain: name } => {
+                        CompiledRun::SubChain(*by_name.get(name).ok_or_else(|| unknown(name))?)
+                    }
                 };
                 steps.push(CompiledStep {
                     name: step.name.clone(),
@@ -267,15 +267,45 @@ mod tests {
     #[test]
     fn every_operator_picks_its_branch() {
         let cases = [
-            (BranchOp::Eq, json!("hot"), json!({ "v": "hot" }), json!({ "v": "cold" })),
-            (BranchOp::Ne, json!("hot"), json!({ "v": "cold" }), json!({ "v": "hot" })),
+            (
+                BranchOp::Eq,
+                json!("hot"),
+                json!({ "v": "hot" }),
+                json!({ "v": "cold" }),
+            ),
+            (
+                BranchOp::Ne,
+                json!("hot"),
+                json!({ "v": "cold" }),
+                json!({ "v": "hot" }),
+            ),
             (BranchOp::Gt, json!(5), json!({ "v": 6 }), json!({ "v": 5 })),
-            (BranchOp::Ge, json!(5), json!({ "v": 5 }), json!({ "v": 4.5 })),
+            (
+                BranchOp::Ge,
+                json!(5),
+                json!({ "v": 5 }),
+                json!({ "v": 4.5 }),
+            ),
             (BranchOp::Lt, json!(5), json!({ "v": 4 }), json!({ "v": 5 })),
             (BranchOp::Le, json!(5), json!({ "v": 5 }), json!({ "v": 6 })),
-            (BranchOp::Contains, json!("ar"), json!({ "v": "alarm" }), json!({ "v": "ok" })),
-            (BranchOp::Contains, json!(2), json!({ "v": [1, 2] }), json!({ "v": [3] })),
-            (BranchOp::Exists, json!(null), json!({ "v": 0 }), json!({ "w": 0 })),
+            (
+                BranchOp::Contains,
+                json!("ar"),
+                json!({ "v": "alarm" }),
+                json!({ "v": "ok" }),
+            ),
+            (
+                BranchOp::Contains,
+                json!(2),
+                json!({ "v": [1, 2] }),
+                json!({ "v": [3] }),
+            ),
+            (
+                BranchOp::Exists,
+                json!(null),
+                json!({ "v": 0 }),
+                json!({ "w": 0 }),
+            ),
         ];
         for (op, value, holds, fails) in cases {
             let value = (op != BranchOp::Exists).then_some(value);
@@ -289,7 +319,12 @@ mod tests {
     fn success_whole_body_and_nested_paths() {
         let book = book(
             vec![
-                branch(BranchField::Success, BranchOp::Eq, Some(json!(false)), "fourth"),
+                branch(
+                    BranchField::Success,
+                    BranchOp::Eq,
+                    Some(json!(false)),
+                    "fourth",
+                ),
                 branch(body(&[]), BranchOp::Eq, Some(json!("raw")), "third"),
                 branch(body(&["a", "b"]), BranchOp::Eq, Some(json!(1)), "third"),
             ],
@@ -297,7 +332,10 @@ mod tests {
         );
         assert_eq!(next_of(&book, &result(false, json!({}))), Some(3));
         assert_eq!(next_of(&book, &result(true, json!("raw"))), Some(2));
-        assert_eq!(next_of(&book, &result(true, json!({ "a": { "b": 1 } }))), Some(2));
+        assert_eq!(
+            next_of(&book, &result(true, json!({ "a": { "b": 1 } }))),
+            Some(2)
+        );
         assert_eq!(next_of(&book, &result(true, json!({ "a": 1 }))), Some(1));
     }
 
@@ -308,11 +346,23 @@ mod tests {
             branch(body(&["v"]), BranchOp::Gt, Some(json!(0)), "third"),
         ];
         let with_next = book(branches.clone(), Some("fourth"));
-        assert_eq!(next_of(&with_next, &result(true, json!({ "v": 2 }))), Some(3));
-        assert_eq!(next_of(&with_next, &result(true, json!({ "v": 1 }))), Some(2));
-        assert_eq!(next_of(&with_next, &result(true, json!({ "v": 0 }))), Some(3));
+        assert_eq!(
+            next_of(&with_next, &result(true, json!({ "v": 2 }))),
+            Some(3)
+        );
+        assert_eq!(
+            next_of(&with_next, &result(true, json!({ "v": 1 }))),
+            Some(2)
+        );
+        assert_eq!(
+            next_of(&with_next, &result(true, json!({ "v": 0 }))),
+            Some(3)
+        );
         let without = book(branches, None);
         assert_eq!(next_of(&without, &result(true, json!({ "v": 0 }))), Some(1));
-        assert_eq!(without.chain(0).steps[3].next(3, 4, &result(true, json!({}))), None);
+        assert_eq!(
+            without.chain(0).steps[3].next(3, 4, &result(true, json!({}))),
+            None
+        );
     }
 }

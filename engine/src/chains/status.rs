@@ -145,7 +145,10 @@ impl ChainStore {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, ChainStatus>> {
         // A panicking writer leaves whole entries behind: the map stays readable.
-        self.inner.statuses.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .statuses
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, ChainStatus>> {

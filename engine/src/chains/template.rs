@@ -235,12 +235,10 @@ fn text(pieces: &[Piece], cx: &Context<'_>) -> String {
 
 fn resolve<'a>(reference: &Reference, cx: &Context<'a>) -> Option<Cow<'a, Value>> {
     match reference {
-        Reference::Origin(accessor) => accessor
-            .read(cx.origin)
-            .map(|field| match field {
-                crate::eval::Field::Json(value) => Cow::Borrowed(value),
-                text => Cow::Owned(text.to_json()),
-            }),
+        Reference::Origin(accessor) => accessor.read(cx.origin).map(|field| match field {
+            crate::eval::Field::Json(value) => Cow::Borrowed(value),
+            text => Cow::Owned(text.to_json()),
+        }),
         Reference::OriginMetadata => Some(Cow::Owned(Value::Object(
             cx.origin
                 .metadata
@@ -338,11 +336,23 @@ mod tests {
     fn every_root_resolves() {
         assert_eq!(
             render_with(json!([
-                "{{origin.id}}", "{{origin.namespace}}", "{{origin.tenant}}",
-                "{{origin.action_type}}", "{{origin.provider}}", "{{origin.metadata.site}}",
-                "{{origin.metadata}}", "{{origin.dedup_key}}", "{{origin.created_at}}",
-                "{{origin.payload.tags.1}}", "{{prev.body}}", "{{steps.detect.body}}",
-                "{{step_result}}", "{{chain_id}}", "{{step_index}}", 7, true
+                "{{origin.id}}",
+                "{{origin.namespace}}",
+                "{{origin.tenant}}",
+                "{{origin.action_type}}",
+                "{{origin.provider}}",
+                "{{origin.metadata.site}}",
+                "{{origin.metadata}}",
+                "{{origin.dedup_key}}",
+                "{{origin.created_at}}",
+                "{{origin.payload.tags.1}}",
+                "{{prev.body}}",
+                "{{steps.detect.body}}",
+                "{{step_result}}",
+                "{{chain_id}}",
+                "{{step_index}}",
+                7,
+                true
             ])),
             json!([
                 "a1", "iot", "smartbuilding-hq", "sensor_reading", "metrics-queue", "hq",
@@ -363,29 +373,56 @@ mod tests {
             chain_id: "c",
             step_index: 0,
         };
-        let template =
-            Template::compile(&json!({ "p": "{{prev.body.x}}", "r": "[{{step_result}}]" }), &steps)
-                .unwrap();
+        let template = Template::compile(
+            &json!({ "p": "{{prev.body.x}}", "r": "[{{step_result}}]" }),
+            &steps,
+        )
+        .unwrap();
         assert_eq!(template.render(&cx), json!({ "p": null, "r": "[]" }));
     }
 
     #[test]
     fn constants_compile_to_one_clone() {
         let template = Template::compile(&json!({ "a": [1, { "b": "c" }] }), &steps).unwrap();
-        assert_eq!(template.root, Node::Constant(json!({ "a": [1, { "b": "c" }] })));
+        assert_eq!(
+            template.root,
+            Node::Constant(json!({ "a": [1, { "b": "c" }] }))
+        );
     }
 
     #[test]
     fn bad_references_are_errors() {
         for (text, error) in [
-            ("{{origin.payload", TemplateError::Unclosed("{{origin.payload".into())),
-            ("{{origin.colour}}", TemplateError::Unknown("origin.colour".into())),
-            ("{{origin.id.x}}", TemplateError::Unknown("origin.id.x".into())),
-            ("{{steps.nope.body}}", TemplateError::Unknown("steps.nope.body".into())),
-            ("{{prev.success}}", TemplateError::Unknown("prev.success".into())),
-            ("{{chain_id.x}}", TemplateError::Unknown("chain_id.x".into())),
+            (
+                "{{origin.payload",
+                TemplateError::Unclosed("{{origin.payload".into()),
+            ),
+            (
+                "{{origin.colour}}",
+                TemplateError::Unknown("origin.colour".into()),
+            ),
+            (
+                "{{origin.id.x}}",
+                TemplateError::Unknown("origin.id.x".into()),
+            ),
+            (
+                "{{steps.nope.body}}",
+                TemplateError::Unknown("steps.nope.body".into()),
+            ),
+            (
+                "{{prev.success}}",
+                TemplateError::Unknown("prev.success".into()),
+            ),
+            (
+                "{{chain_id.x}}",
+                TemplateError::Unknown("chain_id.x".into()),
+            ),
         ] {
-            assert_eq!(Template::compile(&json!(text), &steps), Err(error), "{text}");
+            assert_eq!(
+                Template::compile(&json!(text), &steps),
+                Err(error),
+                "{text}"
+            );
         }
     }
 }

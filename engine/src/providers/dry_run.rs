@@ -261,7 +261,10 @@ mod tests {
         let fixtures = Fixtures::new()
             .answers(
                 "detector",
-                vec![Answer::Failure("down".into()), Answer::Success(json!({ "anomaly": true }))],
+                vec![
+                    Answer::Failure("down".into()),
+                    Answer::Success(json!({ "anomaly": true })),
+                ],
             )
             .script("echo", |call| Answer::Success(call.payload.clone()));
         let provider =
