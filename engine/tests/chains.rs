@@ -215,7 +215,7 @@ fn a_branch_that_holds_picks_the_next_step_and_a_sub_chain_returns_to_its_parent
     let published = json!({
         "detail": { "value": 92, "device": "d-1" }, "alert": { "sent": 1 }, "normalized": 1
     });
-    assert_eq!(ran.calls("bus"), [published.clone()]);
+    assert_eq!(ran.calls("bus"), std::slice::from_ref(&published));
     // The parent's sub-chain step took the child's last result as its own.
     assert_eq!(
         ran.calls("archive"),
