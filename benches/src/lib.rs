@@ -125,9 +125,15 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339() {
-        assert_eq!(format_rfc3339_ms(1_795_856_400_000), "2026-11-28T09:00:00.000Z");
+        assert_eq!(
+            format_rfc3339_ms(1_795_856_400_000),
+            "2026-11-28T09:00:00.000Z"
+        );
         assert_eq!(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_rfc3339_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(
+            format_rfc3339_ms(951_782_400_123),
+            "2000-02-29T00:00:00.123Z"
+        );
     }
 
     #[test]

@@ -7,10 +7,15 @@ use std::fmt::Write;
 
 /// A duration in the largest unit that divides it exactly, as scripts write it.
 pub fn duration_text(ms: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
     UNITS
         .iter()
-        .find(|(size, _)| ms >= *size && ms % size == 0)
+        .find(|(size, _)| ms >= *size && ms.is_multiple_of(*size))
         .map(|(size, unit)| format!("{}{unit}", ms / size))
         .unwrap_or_else(|| format!("{ms}ms"))
 }
@@ -25,7 +30,9 @@ pub fn action_text(action: &RuleAction) -> String {
         RuleAction::Chain { chain } => format!("chain -> {chain}"),
         RuleAction::Modify { patch } => format!("modify {patch}"),
         RuleAction::Dedup { ttl_ms, by } => {
-            let key = by.as_ref().map_or("dedup_key or id".to_string(), |p| p.to_string());
+            let key = by
+                .as_ref()
+                .map_or("dedup_key or id".to_string(), |p| p.to_string());
             format!("dedup within {} by {key}", duration_text(*ttl_ms))
         }
         RuleAction::Throttle {
@@ -42,7 +49,11 @@ pub fn action_text(action: &RuleAction) -> String {
             max,
             to,
         } => {
-            let paths = by.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+            let paths = by
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut text = format!("group by {paths} wait {}", duration_text(*wait_ms));
             if let Some(max) = max {
                 let _ = write!(text, " max {max}");
@@ -85,18 +96,28 @@ pub fn text(plan: &Plan) -> String {
         out.push('\n');
         out
     };
-    let mut out = String::from("Rule evaluation order (ascending priority; ties keep source order)\n\n");
+    let mut out =
+        String::from("Rule evaluation order (ascending priority; ties keep source order)\n\n");
     out.push_str(&line(&header.map(String::from)));
     out.push_str(&line(&widths.map(|w| "-".repeat(w))));
     for row in &rows {
         out.push_str(&line(row));
     }
-    out.push_str("\nTerminal: suppress, deny, allow, reroute, chain. Passing on: dedup, throttle, modify.\n");
-    out.push_str("Holding, then going on: schedule (resumes at the next rule), group (flushes one batch).\n");
+    out.push_str(
+        "\nTerminal: suppress, deny, allow, reroute, chain. Passing on: dedup, throttle, modify.\n",
+    );
+    out.push_str(
+        "Holding, then going on: schedule (resumes at the next rule), group (flushes one batch).\n",
+    );
     if !plan.chains.is_empty() {
         out.push_str("\nChains\n");
         for chain in &plan.chains {
-            let _ = writeln!(out, "  {} (timeout {})", chain.name, duration_text(chain.timeout_ms));
+            let _ = writeln!(
+                out,
+                "  {} (timeout {})",
+                chain.name,
+                duration_text(chain.timeout_ms)
+            );
             for (i, step) in chain.steps.iter().enumerate() {
                 let run = match &step.run {
                     StepRun::Call {
@@ -108,7 +129,12 @@ pub fn text(plan: &Plan) -> String {
                 };
                 let _ = writeln!(out, "    {}. {} {run}", i + 1, step.name);
                 for branch in &step.branches {
-                    let _ = writeln!(out, "       if {} then {}", branch_text(branch), branch.target);
+                    let _ = writeln!(
+                        out,
+                        "       if {} then {}",
+                        branch_text(branch),
+                        branch.target
+                    );
                 }
                 if let Some(next) = &step.default_next {
                     let _ = writeln!(out, "       next {next}");
@@ -191,7 +217,8 @@ fn graph(plan: &Plan) -> Graph {
     }
     g.edges.push(("source".into(), "decode".into(), None));
     g.edges.push(("decode".into(), "quota".into(), None));
-    g.edges.push(("decode".into(), "audit".into(), Some("rejected".into())));
+    g.edges
+        .push(("decode".into(), "audit".into(), Some("rejected".into())));
     g.edges.push(("quota".into(), "evaluate".into(), None));
     // One keyed operator per kind of stateful rule the plan uses; each loops back to evaluate.
     let mut kinds: Vec<&'static str> = Vec::new();
@@ -214,39 +241,64 @@ fn graph(plan: &Plan) -> Graph {
             .filter(|r| r.action.keyword() == kind)
             .map(|r| r.name.as_str())
             .collect();
-        g.nodes.push((kind.to_string(), format!("{kind}: {}", rules.join(", "))));
+        g.nodes
+            .push((kind.to_string(), format!("{kind}: {}", rules.join(", "))));
         g.edges.push(("evaluate".into(), kind.to_string(), None));
-        let back = if kind == "group" { "deliver" } else { "evaluate" };
+        let back = if kind == "group" {
+            "deliver"
+        } else {
+            "evaluate"
+        };
         let label = if kind == "group" { "flush" } else { "pass" };
-        g.edges.push((kind.to_string(), back.into(), Some(label.into())));
+        g.edges
+            .push((kind.to_string(), back.into(), Some(label.into())));
         g.edges.push((kind.to_string(), "audit".into(), None));
     }
-    g.edges.push(("evaluate".into(), "deliver".into(), Some("allow / reroute / no match".into())));
-    g.edges.push(("evaluate".into(), "audit".into(), Some("suppress / deny".into())));
+    g.edges.push((
+        "evaluate".into(),
+        "deliver".into(),
+        Some("allow / reroute / no match".into()),
+    ));
+    g.edges.push((
+        "evaluate".into(),
+        "audit".into(),
+        Some("suppress / deny".into()),
+    ));
     g.edges.push(("deliver".into(), "audit".into(), None));
     for provider in &plan.providers {
         let id = node_id("provider", &provider.name);
-        g.nodes.push((id.clone(), format!("{} ({})", provider.name, provider.kind.type_name())));
+        g.nodes.push((
+            id.clone(),
+            format!("{} ({})", provider.name, provider.kind.type_name()),
+        ));
         g.edges.push(("deliver".into(), id, None));
     }
     for chain in &plan.chains {
         let steps = chain
             .steps
             .iter()
-            .map(|s| (node_id(&format!("step_{}", chain.name), &s.name), s.name.clone()))
+            .map(|s| {
+                (
+                    node_id(&format!("step_{}", chain.name), &s.name),
+                    s.name.clone(),
+                )
+            })
             .collect();
         g.clusters.push((chain.name.clone(), steps));
         let started_by_rule = plan.rules.iter().any(|r| chain_started_by(r, &chain.name));
         if let (true, Some(first)) = (started_by_rule, chain.steps.first()) {
             let first_id = node_id(&format!("step_{}", chain.name), &first.name);
-            g.edges.push(("evaluate".into(), first_id, Some("chain".into())));
+            g.edges
+                .push(("evaluate".into(), first_id, Some("chain".into())));
         }
         for (i, step) in chain.steps.iter().enumerate() {
             let id = node_id(&format!("step_{}", chain.name), &step.name);
             match &step.run {
-                StepRun::Call { provider, .. } => {
-                    g.edges.push((id.clone(), node_id("provider", provider), Some("call".into())))
-                }
+                StepRun::Call { provider, .. } => g.edges.push((
+                    id.clone(),
+                    node_id("provider", provider),
+                    Some("call".into()),
+                )),
                 StepRun::SubChain { chain: sub } => {
                     if let Some(first) = plan.chain(sub).and_then(|c| c.steps.first()) {
                         let target = node_id(&format!("step_{sub}"), &first.name);
@@ -256,15 +308,24 @@ fn graph(plan: &Plan) -> Graph {
             }
             let step_id = |name: &str| node_id(&format!("step_{}", chain.name), name);
             for branch in &step.branches {
-                g.edges.push((id.clone(), step_id(&branch.target), Some(branch_text(branch))));
+                g.edges.push((
+                    id.clone(),
+                    step_id(&branch.target),
+                    Some(branch_text(branch)),
+                ));
             }
             let next = step
                 .default_next
                 .clone()
                 .or_else(|| chain.steps.get(i + 1).map(|s| s.name.clone()));
             if let Some(next) = next {
-                let label = if step.default_next.is_some() { "next" } else { "then" };
-                g.edges.push((id.clone(), step_id(&next), Some(label.into())));
+                let label = if step.default_next.is_some() {
+                    "next"
+                } else {
+                    "then"
+                };
+                g.edges
+                    .push((id.clone(), step_id(&next), Some(label.into())));
             }
         }
     }
@@ -317,7 +378,12 @@ pub fn mermaid(plan: &Plan) -> String {
         let _ = writeln!(out, "  {id}[\"{}\"]", label(text));
     }
     for (chain, steps) in &g.clusters {
-        let _ = writeln!(out, "  subgraph {}[\"chain {}\"]", node_id("chain", chain), label(chain));
+        let _ = writeln!(
+            out,
+            "  subgraph {}[\"chain {}\"]",
+            node_id("chain", chain),
+            label(chain)
+        );
         for (id, text) in steps {
             let _ = writeln!(out, "    {id}[\"{}\"]", label(text));
         }

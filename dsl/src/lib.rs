@@ -38,13 +38,13 @@ pub struct Compiled {
 }
 
 /// Compiles the script rooted at `path`.
-pub fn compile_file(path: &Path) -> Compiled {
-    compile(load::load_file(path))
+pub fn compile_file(path: impl AsRef<Path>) -> Compiled {
+    compile(load::load_file(path.as_ref()))
 }
 
 /// Compiles a script whose root file's text is given; includes are read relative to `path`.
-pub fn compile_str(path: &Path, text: &str) -> Compiled {
-    compile(load::load_str(path, text))
+pub fn compile_str(path: impl AsRef<Path>, text: &str) -> Compiled {
+    compile(load::load_str(path.as_ref(), text))
 }
 
 fn compile(program: load::Program) -> Compiled {

@@ -14,7 +14,7 @@ fn seed(file: &str) -> PathBuf {
 
 #[test]
 fn seed_pipeline_lowers_in_priority_order() {
-    let compiled = compile_file(&seed("pipeline.acteon"));
+    let compiled = compile_file(seed("pipeline.acteon"));
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let plan = compiled.plan.expect("a plan");
     let names: Vec<&str> = plan.rules.iter().map(|r| r.name.as_str()).collect();

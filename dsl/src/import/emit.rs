@@ -41,9 +41,8 @@ pub(super) fn milliseconds(ms: u64) -> String {
 
 /// A path segment below `payload` or `metadata`: an index, a plain key, or a quoted key.
 pub(super) fn path_segment(segment: &str) -> String {
-    if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-        segment.to_string()
-    } else if is_plain_key(segment) {
+    let index = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    if index || is_plain_key(segment) {
         segment.to_string()
     } else {
         quote(segment)

@@ -105,7 +105,7 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
         Diagnostic::new(Code::Syntax, file, pos..end, format!("unexpected {found}"));
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
         let mut expected: Vec<String> = Vec::new();
-        for rule in positives {
+        for rule in positives.iter().filter(|r| **r != Rule::COMMENT) {
             let word = describe(*rule);
             if !expected.contains(&word) {
                 expected.push(word);
