@@ -304,7 +304,8 @@ impl Lowering<'_> {
 // ---------------------------------------------------------------------------------------------
 // Conditions and actions
 
-fn condition(expr: &Expr) -> plan::Condition {
+/// A condition in its plan form, nested `and`s and `or`s flattened (the checker compares these).
+pub(crate) fn condition(expr: &Expr) -> plan::Condition {
     match expr {
         Expr::Paren(inner, _) => condition(inner),
         Expr::Not(inner, _) => plan::Condition::Not {
