@@ -111,7 +111,7 @@ fn every_code_is_covered() {
         .flat_map(|name| expectations(&PathBuf::from(format!("tests/broken/{name}.acteon"))))
         .map(|(code, ..)| code)
         .collect();
-    let documented = std::fs::read_to_string("../docs/language.md").unwrap();
+    let documented = std::fs::read_to_string("../README.md").unwrap();
     let codes: BTreeSet<String> = documented
         .lines()
         .filter_map(|l| l.strip_prefix("| "))
