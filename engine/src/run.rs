@@ -4,11 +4,14 @@ use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
 use crate::audit::sink::JsonLinesWriter;
 use crate::audit::AuditError;
+use crate::chains::status::ChainStore;
+use crate::chains::{ChainBook, ChainError};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::ProviderCall;
+use crate::providers::dry_run::Fixtures;
 use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
 use crate::report::Views;
 pub use crate::time::Clock;
@@ -38,6 +41,8 @@ pub struct RunConfig {
     /// On the event clock: how far behind the latest event time an action may be and still
     /// be decided in its own epoch; older ones are decided late (never dropped).
     pub max_lateness_ms: u64,
+    /// Where every chain's status goes, and where cancels come from; clone it to read.
+    pub chains: ChainStore,
 }
 
 impl Default for RunConfig {
@@ -52,6 +57,7 @@ impl Default for RunConfig {
             max_action_bytes: 1 << 20,
             epoch_ms: 100,
             max_lateness_ms: 0,
+            chains: ChainStore::new(),
         }
     }
 }
@@ -77,6 +83,8 @@ pub enum Delivery {
     DryRunDir(PathBuf),
     /// Every provider call is recorded in the report.
     DryRunMemory,
+    /// Like `DryRunMemory`, with answers scripted per provider (tests of chains).
+    DryRunScripted(Fixtures),
     /// Calls are made: the log provider logs; AWS kinds are not available in this build.
     Live,
 }
@@ -92,6 +100,8 @@ pub enum EngineError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Providers(#[from] ProviderError),
+    #[error(transparent)]
+    Chains(#[from] ChainError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("the dataflow failed: {0}")]
@@ -140,13 +150,23 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         match &config.delivery {
             Delivery::DryRunDir(dir) => ProviderMode::DryRunDir(dir.clone()),
             Delivery::DryRunMemory => ProviderMode::DryRunMemory,
+            Delivery::DryRunScripted(fixtures) => ProviderMode::DryRunScripted(fixtures.clone()),
             Delivery::Live => ProviderMode::Live,
         },
     )?;
     let views = Views::new();
+    let starts_chains = plan
+        .rules
+        .iter()
+        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }));
+    let chains = match starts_chains {
+        true => Some(Arc::new(ChainBook::new(plan)?)),
+        false => None,
+    };
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
+        chains,
         plan: plan.clone(),
         providers: providers.clone(),
         views: views.clone(),
@@ -208,6 +228,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                     renderer,
                     providers: shared.providers.clone(),
                     views: shared.views.clone(),
+                    chains: shared
+                        .chains
+                        .as_ref()
+                        .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                 },
                 lines,
                 write,
@@ -260,6 +284,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
     views: Views,

@@ -5,9 +5,11 @@
 //! - [`evaluate`]: runs the compiled rules until a terminal rule, a stateful rule, or the end.
 //! - [`dedup`], [`throttle`], [`group`], [`schedule`]: the stateful rules, one operator per kind.
 //! - [`deliver`]: calls providers and renders every decision as an audit line.
+//! - [`chain`]: runs started chains step by step and audits each step and each chain's end.
 //! - [`audit_writer`]: writes the audit in a deterministic order per completed epoch.
 
 pub mod audit_writer;
+pub mod chain;
 pub mod dedup;
 pub mod deliver;
 pub mod evaluate;
@@ -155,6 +157,13 @@ impl Renderer {
         };
         let rule = rule.map(|r| self.evaluator.rule(r).name.clone());
         let action = flow.action;
+        // The deciding record of a chain names the chain it started.
+        let chain_id = match (outcome, details.get("chain")) {
+            (Outcome::ChainStarted, Some(Value::String(chain))) => {
+                Some(crate::chains::chain_id(&action, chain))
+            }
+            _ => None,
+        };
         let mut record = AuditRecord {
             id: format!("{}#{}", action.id, flow.records),
             action_id: action.id,
@@ -165,9 +174,9 @@ impl Renderer {
             target,
             rule,
             outcome,
+            chain_id,
             details: Value::Object(details),
             payload: self.store_payload.then_some(action.payload),
-            chain_id: None,
             dispatched_at: format_rfc3339_ms(dispatched),
             completed_at: format_rfc3339_ms(completed),
             duration_ms,
