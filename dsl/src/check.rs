@@ -60,17 +60,8 @@ impl<'p> Context<'p> {
         self.program.items()
     }
 
-    /// The file's `scope`: the first one written (a second is an error of its own).
     fn scope(&self, file: FileId) -> Option<&'p ScopeDecl> {
-        self.program
-            .file(file)
-            .ast
-            .items
-            .iter()
-            .find_map(|item| match item {
-                Item::Scope(scope) => Some(scope),
-                _ => None,
-            })
+        self.program.file(file).scope()
     }
 
     fn text(&self, file: FileId) -> &'p str {

@@ -19,7 +19,7 @@ pub enum Severity {
     Warning,
 }
 
-/// Stable diagnostic codes; docs/language.md lists what each means.
+/// Stable diagnostic codes; the README's language reference lists what each means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Code {
     Syntax,

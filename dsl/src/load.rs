@@ -4,7 +4,7 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceMap};
-use crate::syntax::ast::{File, Item, Str};
+use crate::syntax::ast::{File, Item, ScopeDecl, Str};
 use crate::syntax::parse;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,16 @@ pub struct ParsedFile {
     /// For each `include` item (by its index in `ast.items`), the file it loaded; missing,
     /// unreadable or cyclic includes have no entry.
     pub includes: HashMap<usize, FileId>,
+}
+
+impl ParsedFile {
+    /// The file's `scope`: the first one written (a second is an error of its own).
+    pub fn scope(&self) -> Option<&ScopeDecl> {
+        self.ast.items.iter().find_map(|item| match item {
+            Item::Scope(scope) => Some(scope),
+            _ => None,
+        })
+    }
 }
 
 impl Program {

@@ -103,15 +103,10 @@ impl Lowering<'_> {
     fn scope(&self, file: FileId) -> plan::Scope {
         self.program
             .file(file)
-            .ast
-            .items
-            .iter()
-            .find_map(|item| match item {
-                Item::Scope(scope) => Some(plan::Scope {
-                    namespace: scope.namespace.as_ref().map(|s| s.value.clone()),
-                    tenant: scope.tenant.as_ref().map(|s| s.value.clone()),
-                }),
-                _ => None,
+            .scope()
+            .map(|scope| plan::Scope {
+                namespace: scope.namespace.as_ref().map(|s| s.value.clone()),
+                tenant: scope.tenant.as_ref().map(|s| s.value.clone()),
             })
             .unwrap_or_default()
     }
@@ -304,7 +299,8 @@ impl Lowering<'_> {
 // ---------------------------------------------------------------------------------------------
 // Conditions and actions
 
-fn condition(expr: &Expr) -> plan::Condition {
+/// A condition in its plan form, nested `and`s and `or`s flattened (the checker compares these).
+pub(crate) fn condition(expr: &Expr) -> plan::Condition {
     match expr {
         Expr::Paren(inner, _) => condition(inner),
         Expr::Not(inner, _) => plan::Condition::Not {

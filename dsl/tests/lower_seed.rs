@@ -14,7 +14,7 @@ fn seed(file: &str) -> PathBuf {
 }
 
 fn seed_plan() -> Plan {
-    let compiled = compile_file(&seed("pipeline.acteon"));
+    let compiled = compile_file(seed("pipeline.acteon"));
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     compiled.plan.expect("a plan")
 }
@@ -222,7 +222,7 @@ fn providers_sources_chains_and_settings_lower() {
 
 #[test]
 fn expected_outcomes_lower_input_lines_and_expectations() {
-    let compiled = compile_file(&seed("expected-outcomes.acteon"));
+    let compiled = compile_file(seed("expected-outcomes.acteon"));
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let plan = compiled.plan.unwrap();
     assert_eq!(plan.rules.len(), 14);

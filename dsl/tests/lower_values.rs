@@ -1,14 +1,21 @@
 //! Lowering of conditions, defaults and paths, on small scripts.
 
-use acteon_dsl::compile_str;
 use acteon_dsl::plan::{Comparison, Condition, Plan, Source};
 use serde_json::json;
 use std::path::Path;
 
 fn plan(text: &str) -> Plan {
-    let compiled = compile_str(Path::new("dir/script.acteon"), text);
+    let compiled = acteon_dsl::compile_str(Path::new("dir/script.acteon"), text);
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     compiled.plan.unwrap()
+}
+
+/// Lowers without checking: lowering must not panic on what the checker would refuse.
+fn unchecked_plan(text: &str) -> Plan {
+    acteon_dsl::lower::lower(&acteon_dsl::load::load_str(
+        Path::new("dir/script.acteon"),
+        text,
+    ))
 }
 
 fn condition(expr: &str) -> Condition {
@@ -82,7 +89,8 @@ fn durations_in_conditions_are_milliseconds() {
 #[test]
 fn a_test_on_an_unknown_root_matches_nothing() {
     // The checker refuses it (E0105); lowering unchecked input must still not panic.
-    assert_eq!(condition("nope.x exists"), Condition::Any { of: vec![] });
+    let plan = unchecked_plan("rule r priority 1 when nope.x exists then allow");
+    assert_eq!(plan.rules[0].condition, Some(Condition::Any { of: vec![] }));
 }
 
 #[test]
@@ -115,7 +123,8 @@ fn defaults_fill_what_is_not_written() {
 
 #[test]
 fn inline_test_actions_are_compact_json_with_their_time() {
-    let plan = plan(
+    // An unknown outcome is refused by the checker (E0601); unchecked, lowering drops it.
+    let plan = unchecked_plan(
         "test \"t\" {\n  action at \"2026-11-28T09:00:00Z\" { \"id\": \"t1\", \"payload\": { \"v\": 1 } }\n  expect \"t1\" executed\n  expect \"t1\" no_such_outcome\n}\n",
     );
     let test = &plan.tests[0];

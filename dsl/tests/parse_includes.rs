@@ -31,7 +31,7 @@ fn includes_expand_in_place_relative_to_the_including_file() {
         "sub/b.acteon",
         "rule b priority 1 then suppress\n",
     );
-    let compiled = compile_file(&dir.path().join("main.acteon"));
+    let compiled = compile_file(dir.path().join("main.acteon"));
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     let plan = compiled.plan.unwrap();
     let names: Vec<_> = plan.rules.iter().map(|r| r.name.as_str()).collect();
@@ -46,7 +46,7 @@ fn includes_expand_in_place_relative_to_the_including_file() {
 fn a_missing_include_is_reported_at_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let text = "include \"nope.acteon\"\n";
-    let compiled = compile_str(&dir.path().join("main.acteon"), text);
+    let compiled = compile_str(dir.path().join("main.acteon"), text);
     assert!(compiled.has_errors());
     assert!(compiled.plan.is_none());
     let d = &compiled.diagnostics[0];
@@ -90,7 +90,7 @@ fn syntax_errors_in_included_files_are_collected() {
     write(dir.path(), "bad.acteon", "rule x priority then allow\n");
     write(dir.path(), "also-bad.acteon", "rule y priority 1 then\n");
     let text = "include \"bad.acteon\"\ninclude \"also-bad.acteon\"\n";
-    let compiled = compile_str(&dir.path().join("main.acteon"), text);
+    let compiled = compile_str(dir.path().join("main.acteon"), text);
     assert_eq!(compiled.errors(), 2);
     assert_eq!(compiled.warnings(), 0);
     let files: Vec<_> = compiled.diagnostics.iter().map(|d| d.file.0).collect();

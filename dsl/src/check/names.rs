@@ -162,7 +162,8 @@ pub(super) fn check_references(cx: &Context, out: &mut Vec<Diagnostic>) {
                                 Code::UnknownStep,
                                 file,
                                 target,
-                                &format!("step in chain `{}`", c.name.text),
+                                "step",
+                                &format!(" in chain `{}`", c.name.text),
                                 steps.clone(),
                             ));
                         }
@@ -221,6 +222,7 @@ fn provider(cx: &Context, file: FileId, name: &Name, out: &mut Vec<Diagnostic>) 
             file,
             name,
             "provider",
+            "",
             cx.symbols.provider_names(),
         ));
     }
@@ -233,16 +235,25 @@ fn chain(cx: &Context, file: FileId, name: &Name, out: &mut Vec<Diagnostic>) {
             file,
             name,
             "chain",
+            "",
             cx.symbols.chain_names(),
         ));
     }
 }
 
-fn unknown(code: Code, file: FileId, name: &Name, what: &str, known: Vec<&str>) -> Diagnostic {
+/// `unknown {what} `name`{within}`, with a near name or the declared ones as the hint.
+fn unknown(
+    code: Code,
+    file: FileId,
+    name: &Name,
+    what: &str,
+    within: &str,
+    known: Vec<&str>,
+) -> Diagnostic {
     let hint = suggestion(&name.text, known.iter().copied()).unwrap_or_else(|| {
         let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
         if known.is_empty() {
-            format!("no {what} is declared")
+            format!("no {what} is declared{within}")
         } else {
             format!("declared: {}", known.join(", "))
         }
@@ -251,7 +262,7 @@ fn unknown(code: Code, file: FileId, name: &Name, what: &str, known: Vec<&str>) 
         code,
         file,
         name.span.clone(),
-        format!("unknown {what} `{}`", name.text),
+        format!("unknown {what} `{}`{within}", name.text),
     )
     .with_hint(hint)
 }

@@ -8,13 +8,9 @@
 
 use super::{place, Context};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::plan::{Comparison, Condition, FieldPath, FieldRoot, PathSegment};
+use crate::plan::{Condition, FieldRoot};
 use crate::source::FileId;
-use crate::syntax::ast::{
-    ActionKind, CompareOp, Expr, Item, Literal, LiteralKind, Path, PathSegmentKind, RuleDecl,
-    ScopeDecl, TestOp,
-};
-use serde_json::Value;
+use crate::syntax::ast::{ActionKind, Expr, Item, RuleDecl, ScopeDecl};
 
 struct Rule<'p> {
     file: FileId,
@@ -162,121 +158,23 @@ fn attributes(file: FileId, rule: &RuleDecl, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The top-level `and`s of a condition, lowered.
+/// The top-level `and`s of a condition, lowered as the plan lowers them; `None` when a test
+/// names an unknown field (reported elsewhere), which the lowering turns into a `never`.
 fn conjuncts(expr: &Expr) -> Option<Vec<Condition>> {
-    match expr {
-        Expr::Paren(inner, _) => conjuncts(inner),
-        Expr::And(parts, _) => {
-            let mut all = Vec::new();
-            for part in parts {
-                all.extend(conjuncts(part)?);
-            }
-            Some(all)
-        }
-        other => Some(vec![lowered(other)?]),
-    }
+    let conjuncts = match crate::lower::condition(expr) {
+        Condition::All { of } => of,
+        single => vec![single],
+    };
+    (!conjuncts.iter().any(has_never)).then_some(conjuncts)
 }
 
-/// A condition in its plan form, `All`/`Any` flattened, so equal meanings compare equal.
-fn lowered(expr: &Expr) -> Option<Condition> {
-    Some(match expr {
-        Expr::Paren(inner, _) => lowered(inner)?,
-        Expr::And(_, _) => Condition::All {
-            of: conjuncts(expr)?,
-        },
-        Expr::Or(parts, _) => {
-            let mut of = Vec::new();
-            for part in parts {
-                match lowered(part)? {
-                    Condition::Any { of: inner } => of.extend(inner),
-                    single => of.push(single),
-                }
-            }
-            Condition::Any { of }
-        }
-        Expr::Not(inner, _) => Condition::Not {
-            of: Box::new(lowered(inner)?),
-        },
-        Expr::Test(test) => {
-            let field = field(&test.field)?;
-            match &test.op {
-                TestOp::Compare(op, value) => Condition::Compare {
-                    field,
-                    cmp: comparison(*op),
-                    value: json(value),
-                },
-                TestOp::In(list) => Condition::In {
-                    field,
-                    values: match json(list) {
-                        Value::Array(values) => values,
-                        single => vec![single],
-                    },
-                },
-                TestOp::Contains(value) => Condition::Contains {
-                    field,
-                    value: json(value),
-                },
-                TestOp::StartsWith(value) => Condition::StartsWith {
-                    field,
-                    value: text(value)?,
-                },
-                TestOp::EndsWith(value) => Condition::EndsWith {
-                    field,
-                    value: text(value)?,
-                },
-                TestOp::Matches(regex) => Condition::Matches {
-                    field,
-                    pattern: regex.pattern.clone(),
-                },
-                TestOp::Exists => Condition::Exists { field },
-            }
-        }
-    })
-}
-
-fn field(path: &Path) -> Option<FieldPath> {
-    Some(FieldPath {
-        root: FieldRoot::from_name(&path.root.text)?,
-        segments: path
-            .segments
-            .iter()
-            .map(|s| match &s.kind {
-                PathSegmentKind::Key(k) | PathSegmentKind::QuotedKey(k) => {
-                    PathSegment::Key(k.clone())
-                }
-                PathSegmentKind::Index(i) => PathSegment::Index(*i),
-            })
-            .collect(),
-    })
-}
-
-fn comparison(op: CompareOp) -> Comparison {
-    match op {
-        CompareOp::Eq => Comparison::Eq,
-        CompareOp::Ne => Comparison::Ne,
-        CompareOp::Lt => Comparison::Lt,
-        CompareOp::Le => Comparison::Le,
-        CompareOp::Gt => Comparison::Gt,
-        CompareOp::Ge => Comparison::Ge,
-    }
-}
-
-fn text(literal: &Literal) -> Option<String> {
-    match &literal.kind {
-        LiteralKind::String(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn json(literal: &Literal) -> Value {
-    match &literal.kind {
-        LiteralKind::String(s) | LiteralKind::Name(s) => Value::String(s.clone()),
-        LiteralKind::Number(n) => Value::Number(n.clone()),
-        LiteralKind::Bool(b) => Value::Bool(*b),
-        LiteralKind::Null => Value::Null,
-        LiteralKind::List(items) => Value::Array(items.iter().map(json).collect()),
-        LiteralKind::Duration { ms, .. } => Value::from(*ms),
-        LiteralKind::Object(value) => value.clone(),
+/// An empty `Any`: what the lowering makes of a test on an unknown field.
+fn has_never(condition: &Condition) -> bool {
+    match condition {
+        Condition::Any { of } if of.is_empty() => true,
+        Condition::All { of } | Condition::Any { of } => of.iter().any(has_never),
+        Condition::Not { of } => has_never(of),
+        _ => false,
     }
 }
 

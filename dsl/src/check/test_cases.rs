@@ -1,5 +1,6 @@
 //! The script's tests: outcome names, and input files (relative to the script) that must
-//! exist and hold one JSON value per line.
+//! exist and be readable. Their lines need not be JSON: malformed lines are a way to test
+//! `rejected`.
 
 use super::{suggestion, Context};
 use crate::diagnostic::{Code, Diagnostic};
@@ -35,44 +36,28 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// E0602 is for an input file that cannot be read at all. Lines that are not JSON are
+/// allowed: a test may feed malformed lines on purpose to see them `rejected`.
 fn input(cx: &Context, file: FileId, path: &Str, out: &mut Vec<Diagnostic>) {
     let script = &cx.program.sources.file(file).path;
     let resolved = script
         .parent()
         .unwrap_or(std::path::Path::new(""))
         .join(&path.value);
-    let bad = |message: String, hint: &str| {
-        Diagnostic::new(Code::BadTestInput, file, path.span.clone(), message).with_hint(hint)
+    let problem = match std::fs::metadata(&resolved) {
+        Ok(meta) if meta.is_dir() => Some("it is a directory".to_string()),
+        Ok(_) => std::fs::File::open(&resolved).err().map(|e| e.to_string()),
+        Err(error) => Some(error.to_string()),
     };
-    let text = match std::fs::read_to_string(&resolved) {
-        Ok(text) => text,
-        Err(error) => {
-            out.push(bad(
-                format!("cannot read test input `{}`: {error}", resolved.display()),
-                "the path is relative to the script that names it",
-            ));
-            return;
-        }
-    };
-    let lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let broken: Vec<(usize, serde_json::Error)> = lines
-        .filter_map(|(n, l)| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .err()
-                .map(|e| (n + 1, e))
-        })
-        .collect();
-    if let Some((line, error)) = broken.first() {
-        let more = match broken.len() {
-            1 => String::new(),
-            n => format!(" (and {} more lines)", n - 1),
-        };
-        out.push(bad(
-            format!("line {line} of `{}` is not JSON: {error}{more}", path.value),
-            "a test input holds one JSON action per line",
-        ));
+    if let Some(problem) = problem {
+        out.push(
+            Diagnostic::new(
+                Code::BadTestInput,
+                file,
+                path.span.clone(),
+                format!("cannot read test input `{}`: {problem}", resolved.display()),
+            )
+            .with_hint("the path is relative to the script that names it"),
+        );
     }
 }
