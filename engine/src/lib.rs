@@ -5,6 +5,7 @@
 //! - [`run`]: the public entry point (`run`, `run_test`) and its configuration.
 //! - [`action`]: the decoded input record.
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
+//! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`time`]: clocks, epochs, RFC 3339.
 //! - [`dataflow`]: the operators assembled into one dataflow per worker.
@@ -19,6 +20,7 @@ pub mod audit;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;
+pub mod feed;
 pub mod operators;
 pub mod provider;
 pub mod providers;

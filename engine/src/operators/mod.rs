@@ -99,7 +99,47 @@ pub struct AuditLine {
     /// What the live views count of the record.
     pub fact: Fact,
     /// For rejected lines: the dead-letter entry.
-    pub dead_letter: Option<String>,
+    pub dead_letter: Option<DeadLetter>,
+}
+
+/// A rejected input record, as the dead-letter output receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub position: Position,
+    pub reason: String,
+    /// The record's bytes as read.
+    pub record: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// The entry of a dead-letter file: `{ "line" | "partition"+"offset", "reason", "record" }`.
+    pub fn json_line(&self) -> String {
+        let mut entry = position_fields(self.position);
+        entry.insert("reason".into(), self.reason.clone().into());
+        entry.insert(
+            "record".into(),
+            String::from_utf8_lossy(&self.record).into_owned().into(),
+        );
+        Value::Object(entry).to_string()
+    }
+}
+
+/// Where a record was read, as the audit and dead-letter entries name it.
+pub fn position_fields(position: Position) -> Map<String, Value> {
+    let mut fields = Map::new();
+    match position {
+        Position::Line(line) => {
+            fields.insert("line".into(), line.into());
+        }
+        Position::Kafka { partition, offset } => {
+            fields.insert("partition".into(), partition.into());
+            fields.insert("offset".into(), offset.into());
+        }
+        Position::Api(n) => {
+            fields.insert("api".into(), n.into());
+        }
+    }
+    fields
 }
 
 /// Renders decisions as audit records and lines, the same way on every worker.
@@ -186,7 +226,7 @@ impl Renderer {
         &self,
         record: &mut AuditRecord,
         order: AuditOrder,
-        dead_letter: Option<String>,
+        dead_letter: Option<DeadLetter>,
     ) -> AuditLine {
         self.redactor.redact_record(record);
         AuditLine {
