@@ -48,7 +48,7 @@ fn plain_consumer(topic: &str, count: u64) -> Duration {
     let mut bytes = 0usize;
     while read < count && started.elapsed() < Duration::from_secs(600) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-            bytes += rdkafka::message::Message::payload_len(&message);
+            bytes += message.payload_len();
             read += 1;
         }
     }

@@ -144,11 +144,12 @@ fn the_seed_pipeline_from_kafka_gives_the_expected_outcomes() {
     );
     finish(acteon(&args), Duration::from_secs(60));
     let file_dry_run = dir.path().join("file-dry-run");
+    let input = seed("telemetry.jsonl");
     let file_args = [
         "run",
         script,
         "--input",
-        seed("telemetry.jsonl").to_str().unwrap(),
+        input.to_str().unwrap(),
         "--audit",
         from_file.to_str().unwrap(),
         "--dry-run",

@@ -61,7 +61,7 @@ pub fn assemble(
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
-    let mut probe = ProbeHandle::new();
+    let probe = ProbeHandle::new();
     let (flows, rejected) = source(
         scope,
         lines,
@@ -85,7 +85,7 @@ pub fn assemble(
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
     if let Some(completed) = audit_writer::audit_writer(vec![lines, rejected], write, written) {
-        completed.probe_with(&mut probe);
+        completed.probe_with(&probe);
     }
 }
 

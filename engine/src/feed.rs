@@ -22,6 +22,10 @@ pub trait Feed: Send + Sync + std::fmt::Debug {
 
 /// One worker's part of a feed.
 pub trait FeedReader: Send {
+    /// The lanes this reader reads: each holds the frontier back from the start until it has
+    /// a record or is caught up.
+    fn lanes(&self) -> Vec<i32>;
+
     /// The next record, its bytes in `record`.
     fn poll(&mut self, record: &mut Vec<u8>) -> Polled;
 

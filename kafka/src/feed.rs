@@ -221,7 +221,11 @@ struct Quiet;
 
 impl ClientContext for Quiet {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+        use rdkafka::error::{KafkaError::*, RDKafkaErrorCode};
+        if !matches!(
+            error,
+            PartitionEOF(_) | Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             tracing::error!(%error, reason, "kafka client error");
         }
     }
@@ -293,6 +297,10 @@ impl KafkaReader {
 }
 
 impl FeedReader for KafkaReader {
+    fn lanes(&self) -> Vec<i32> {
+        self.lanes.iter().copied().collect()
+    }
+
     fn poll(&mut self, record: &mut Vec<u8>) -> Polled {
         match self.consumer.poll(Duration::ZERO) {
             Some(Ok(message)) => {

@@ -163,11 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             floors: args.floors,
             tenants: args.tenants,
         };
-        let step_ms = if args.rate > 0 {
-            (1000 / args.rate).max(1)
-        } else {
-            10
-        };
+        let step_ms = 1000u64.checked_div(args.rate).map_or(10, |ms| ms.max(1));
         let mut simulator = Simulator::new(mix, building, START_MS, step_ms, args.seed);
         while count.is_none_or(|count| sent < count)
             && args.duration.is_none_or(|limit| started.elapsed() < limit)

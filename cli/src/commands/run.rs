@@ -61,6 +61,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(plan) = compile_or_report(&args.file) else {
         return Ok(ExitCode::from(1));
     };
+    // Settled before a Kafka feed is opened: a missing flag is reported at once.
+    let audit = audit_output(&args, &plan)?;
     use acteon_dsl::plan::Source;
     let kafka = |source| -> anyhow::Result<Input> {
         let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
@@ -92,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ClockArg::Event => Clock::Event,
             ClockArg::Processing => Clock::Processing,
         },
-        audit: audit_output(&args, &plan)?,
+        audit,
         delivery: match &args.dry_run {
             Some(dir) => Delivery::DryRunDir(dir.clone()),
             None => Delivery::Live,

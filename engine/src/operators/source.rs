@@ -235,6 +235,11 @@ pub fn source<'s>(
         let mut line_no = 0u64;
         let mut max_seen: Option<i64> = None;
         let mut lanes = Lanes::default();
+        if let Lines::Feed { reader, .. } = &lines {
+            for lane in reader.lanes() {
+                lanes.lanes.entry(lane).or_default();
+            }
+        }
         let mut idle_polls = 0u32;
         let mut by_epoch: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
         let mut rejected = Vec::new();
