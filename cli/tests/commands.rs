@@ -249,8 +249,14 @@ fn run_writes_the_audit_the_dry_run_calls_and_the_report() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // 21 decisions, 2 resumed schedules, 2 group batches.
-    assert_eq!(records.len(), 25);
+    let count = |outcome: &str| records.iter().filter(|r| r["outcome"] == outcome).count();
+    // 21 decisions, 2 resumed schedules, 2 group batches, and 9 chains of 3 steps each
+    // (normalize, detect-anomaly, then archive-metrics: dry-run answers carry no anomaly).
+    assert_eq!(count("chain_started"), 9);
+    assert_eq!(count("chain_step_completed"), 27);
+    assert_eq!(count("chain_completed"), 9);
+    assert_eq!(count("group_flushed"), 2);
+    assert_eq!(records.len(), 21 + 2 + 2 + 27 + 9);
     let alerts = std::fs::read_to_string(calls.join("alert-fanout.jsonl")).unwrap();
     assert_eq!(alerts.lines().count(), 4);
 }

@@ -6,13 +6,17 @@
 //!   │                │    ▲                                               ││
 //!   │                │    └───────────────── feedback ◄──────────────────┘│
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
-//!   │                          └─► deliver ─► audit writer (worker 0)
+//!   │                          ├─► deliver ─► audit writer (worker 0)
+//!   │                          └─► chain (chain_started, exchanged by chain id) ─► audit writer
 //!   └─ rejected lines ─────────────────────────► audit writer
 //! ```
 //!
 //! Operators exist only for the rule kinds the plan uses, and never one per rule.
 
+use crate::chains::status::ChainStore;
+use crate::chains::ChainBook;
 use crate::eval::{Evaluator, Gate};
+use crate::operators::chain::{chain, ChainSettings, ChainStart};
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::source::{source, Lines, SourceSettings};
@@ -21,11 +25,11 @@ use crate::operators::{AuditLine, Decision, Flow, Renderer};
 use crate::providers::registry::ProviderRegistry;
 use crate::report::{install_views, Views};
 use crate::time::Epochs;
-use acteon_dsl::plan::Quota;
+use acteon_dsl::plan::{Outcome, Quota};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::vec::{Map, Partition};
 use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave, Probe};
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::order::Product;
@@ -38,6 +42,8 @@ pub struct Assembly {
     pub renderer: Rc<Renderer>,
     pub providers: ProviderRegistry,
     pub views: Views,
+    /// The plan's chains and where their statuses go; `None` when no rule starts a chain.
+    pub chains: Option<(Arc<ChainBook>, ChainStore)>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
@@ -57,6 +63,7 @@ pub fn assemble(
         renderer,
         providers,
         views,
+        chains,
     } = assembly;
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
@@ -79,12 +86,39 @@ pub fn assemble(
         admitted
     };
     decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
-    let lines = deliver(scope.concatenate(decisions), providers, renderer);
+    let decisions = scope.concatenate(decisions);
+    let audit = match chains {
+        None => vec![deliver(decisions, providers, renderer), rejected],
+        Some((book, store)) => {
+            // Only chain_started decisions are copied (deliver still records them).
+            let mut parts = decisions.partition(2, |decision: Decision| {
+                ((decision.outcome == Outcome::ChainStarted) as u64, decision)
+            });
+            let started = parts.pop().expect("two parts");
+            let starts = started.clone().flat_map(|decision: Decision| {
+                let chain = decision.details.get("chain")?.as_str()?.to_owned();
+                Some::<ChainStart>((decision.flow, chain))
+            });
+            let settings = ChainSettings {
+                book,
+                providers: providers.clone(),
+                store,
+                renderer: Rc::clone(&renderer),
+                epochs,
+            };
+            let decided = scope.concatenate(parts.into_iter().chain([started]));
+            vec![
+                deliver(decided, providers, renderer),
+                chain(starts, settings),
+                rejected,
+            ]
+        }
+    };
     let facts = scope
-        .concatenate([lines.clone(), rejected.clone()])
+        .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(vec![lines, rejected], write, written) {
+    if let Some(completed) = audit_writer::audit_writer(audit, write, written) {
         completed.probe_with(&probe);
     }
 }

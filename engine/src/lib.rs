@@ -7,6 +7,7 @@
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
 //! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
+//! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
 //! - [`time`]: clocks, epochs, RFC 3339.
 //! - [`dataflow`]: the operators assembled into one dataflow per worker.
 //! - [`operators`]: the dataflow's operators, one per file.
@@ -17,6 +18,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod chains;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;

@@ -4,12 +4,15 @@ use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
 use crate::audit::sink::JsonLinesWriter;
 use crate::audit::AuditError;
+use crate::chains::status::ChainStore;
+use crate::chains::{ChainBook, ChainError};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::ProviderCall;
+use crate::providers::dry_run::Fixtures;
 use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
 use crate::report::Views;
 pub use crate::time::Clock;
@@ -40,6 +43,8 @@ pub struct RunConfig {
     /// On the event clock: how far behind the latest event time an action may be and still
     /// be decided in its own epoch; older ones are decided late (never dropped).
     pub max_lateness_ms: u64,
+    /// Where every chain's status goes, and where cancels come from; clone it to read.
+    pub chains: ChainStore,
 }
 
 impl Default for RunConfig {
@@ -54,6 +59,7 @@ impl Default for RunConfig {
             max_action_bytes: 1 << 20,
             epoch_ms: 100,
             max_lateness_ms: 0,
+            chains: ChainStore::new(),
         }
     }
 }
@@ -82,6 +88,8 @@ pub enum Delivery {
     DryRunDir(PathBuf),
     /// Every provider call is recorded in the report.
     DryRunMemory,
+    /// Like `DryRunMemory`, with answers scripted per provider (tests of chains).
+    DryRunScripted(Fixtures),
     /// Calls are made: the log provider logs; AWS kinds are not available in this build.
     Live,
 }
@@ -97,6 +105,8 @@ pub enum EngineError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Providers(#[from] ProviderError),
+    #[error(transparent)]
+    Chains(#[from] ChainError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot open the feed: {0}")]
@@ -147,6 +157,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         match &config.delivery {
             Delivery::DryRunDir(dir) => ProviderMode::DryRunDir(dir.clone()),
             Delivery::DryRunMemory => ProviderMode::DryRunMemory,
+            Delivery::DryRunScripted(fixtures) => ProviderMode::DryRunScripted(fixtures.clone()),
             Delivery::Live => ProviderMode::Live,
         },
     )?;
@@ -164,9 +175,18 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         _ => None,
     };
     let hold_epochs = longest_hold_ms(plan).div_ceil(config.epoch_ms.max(1)) + 1;
+    let starts_chains = plan
+        .rules
+        .iter()
+        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }));
+    let chains = match starts_chains {
+        true => Some(Arc::new(ChainBook::new(plan)?)),
+        false => None,
+    };
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
+        chains,
         plan: plan.clone(),
         providers: providers.clone(),
         views: views.clone(),
@@ -245,6 +265,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                     renderer,
                     providers: shared.providers.clone(),
                     views: shared.views.clone(),
+                    chains: shared
+                        .chains
+                        .as_ref()
+                        .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                 },
                 lines,
                 (write, flush),
@@ -297,6 +321,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
     views: Views,
@@ -396,7 +421,8 @@ impl Written {
                 result = result.and(file.write_line(&entry.json_line()));
             }
             if let Some(feed) = &self.feed {
-                feed.dead_letter(entry.position, &entry.reason, &entry.record);
+                let (position, reason, record) = entry.parts();
+                feed.dead_letter(position, reason, record);
             }
         }
         if let Err(error) = result {

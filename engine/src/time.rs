@@ -49,6 +49,14 @@ pub fn wall_clock_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The wall clock in Unix microseconds (chain statuses time steps far shorter than a ms).
+pub fn wall_clock_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// RFC 3339 text in Unix milliseconds, `None` when it is not RFC 3339.
 pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(text)

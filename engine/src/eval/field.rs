@@ -89,19 +89,22 @@ impl Accessor {
             Accessor::CreatedAt => action.created_at.as_deref().map(Field::Text),
             Accessor::MetadataKey(key) => action.metadata.get(key).map(|v| Field::Text(v)),
             Accessor::Nothing => None,
-            Accessor::Payload(segments) => {
-                let mut value = &action.payload;
-                for segment in segments {
-                    value = match (segment, value) {
-                        (PathSegment::Key(key), Value::Object(map)) => map.get(key)?,
-                        (PathSegment::Index(i), Value::Array(items)) => items.get(*i)?,
-                        // `payload.items.0` written on an object means the key "0".
-                        (PathSegment::Index(i), Value::Object(map)) => map.get(&i.to_string())?,
-                        _ => return None,
-                    };
-                }
-                Some(Field::Json(value))
-            }
+            Accessor::Payload(segments) => walk(&action.payload, segments).map(Field::Json),
         }
     }
+}
+
+/// The value at `segments` below `value`, `None` when there is none. Payloads, chain step
+/// results and templates all read paths this way.
+pub fn walk<'a>(mut value: &'a Value, segments: &[PathSegment]) -> Option<&'a Value> {
+    for segment in segments {
+        value = match (segment, value) {
+            (PathSegment::Key(key), Value::Object(map)) => map.get(key)?,
+            (PathSegment::Index(i), Value::Array(items)) => items.get(*i)?,
+            // `payload.items.0` written on an object means the key "0".
+            (PathSegment::Index(i), Value::Object(map)) => map.get(&i.to_string())?,
+            _ => return None,
+        };
+    }
+    Some(value)
 }

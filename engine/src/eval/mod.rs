@@ -8,12 +8,13 @@ mod field;
 mod merge_patch;
 mod predicate;
 
-pub use field::{Accessor, Field};
+pub use field::{walk, Accessor, Field};
 pub use merge_patch::merge_patch;
+pub use predicate::{Constant, Test};
 
 use crate::action::Action;
 use acteon_dsl::plan::{Condition, Plan, RuleAction};
-use predicate::{Constant, Predicate, Test};
+use predicate::Predicate;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::HashMap;

@@ -87,10 +87,16 @@ pub struct Predicate {
 
 impl Predicate {
     pub fn holds(&self, action: &Action) -> bool {
-        let Some(field) = self.field.read(action) else {
-            return false;
-        };
-        match &self.test {
+        self.field
+            .read(action)
+            .is_some_and(|field| self.test.holds(field))
+    }
+}
+
+impl Test {
+    /// Whether a present field passes the test (chain branches test step results with it).
+    pub fn holds(&self, field: Field<'_>) -> bool {
+        match self {
             Test::Exists => true,
             Test::Compare(Comparison::Eq, c) => c.equals(field) == Some(true),
             Test::Compare(Comparison::Ne, Constant::Null) => {

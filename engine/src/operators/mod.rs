@@ -5,9 +5,11 @@
 //! - [`evaluate`]: runs the compiled rules until a terminal rule, a stateful rule, or the end.
 //! - [`dedup`], [`throttle`], [`group`], [`schedule`]: the stateful rules, one operator per kind.
 //! - [`deliver`]: calls providers and renders every decision as an audit line.
+//! - [`chain`]: runs started chains step by step and audits each step and each chain's end.
 //! - [`audit_writer`]: writes the audit in a deterministic order per completed epoch.
 
 pub mod audit_writer;
+pub mod chain;
 pub mod dedup;
 pub mod deliver;
 pub mod evaluate;
@@ -102,25 +104,59 @@ pub struct AuditLine {
     pub dead_letter: Option<DeadLetter>,
 }
 
-/// A rejected input record, as the dead-letter output receives it.
+/// What goes to the dead-letter output (a file, or a feed's dead-letter topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    pub position: Position,
-    pub reason: String,
-    /// The record's bytes as read.
-    pub record: Vec<u8>,
+pub enum DeadLetter {
+    /// A rejected input record, its bytes as read.
+    Input {
+        position: Position,
+        reason: String,
+        record: Vec<u8>,
+    },
+    /// A failed chain step's call, as a JSON entry; `position` is the origin action's.
+    Entry {
+        position: Position,
+        reason: String,
+        entry: String,
+    },
 }
 
 impl DeadLetter {
-    /// The entry of a dead-letter file: `{ "line" | "partition"+"offset", "reason", "record" }`.
+    /// The entry of a dead-letter file: for an input record
+    /// `{ "line" | "partition"+"offset", "reason", "record" }`.
     pub fn json_line(&self) -> String {
-        let mut entry = position_fields(self.position);
-        entry.insert("reason".into(), self.reason.clone().into());
-        entry.insert(
-            "record".into(),
-            String::from_utf8_lossy(&self.record).into_owned().into(),
-        );
-        Value::Object(entry).to_string()
+        match self {
+            DeadLetter::Input {
+                position,
+                reason,
+                record,
+            } => {
+                let mut entry = position_fields(*position);
+                entry.insert("reason".into(), reason.clone().into());
+                entry.insert(
+                    "record".into(),
+                    String::from_utf8_lossy(record).into_owned().into(),
+                );
+                Value::Object(entry).to_string()
+            }
+            DeadLetter::Entry { entry, .. } => entry.clone(),
+        }
+    }
+
+    /// (where it was read, why, the bytes a dead-letter topic receives).
+    pub fn parts(&self) -> (Position, &str, &[u8]) {
+        match self {
+            DeadLetter::Input {
+                position,
+                reason,
+                record,
+            } => (*position, reason, record),
+            DeadLetter::Entry {
+                position,
+                reason,
+                entry,
+            } => (*position, reason, entry.as_bytes()),
+        }
     }
 }
 
@@ -195,6 +231,13 @@ impl Renderer {
         };
         let rule = rule.map(|r| self.evaluator.rule(r).name.clone());
         let action = flow.action;
+        // The deciding record of a chain names the chain it started.
+        let chain_id = match (outcome, details.get("chain")) {
+            (Outcome::ChainStarted, Some(Value::String(chain))) => {
+                Some(crate::chains::chain_id(&action, chain))
+            }
+            _ => None,
+        };
         let mut record = AuditRecord {
             id: format!("{}#{}", action.id, flow.records),
             action_id: action.id,
@@ -205,9 +248,9 @@ impl Renderer {
             target,
             rule,
             outcome,
+            chain_id,
             details: Value::Object(details),
             payload: self.store_payload.then_some(action.payload),
-            chain_id: None,
             dispatched_at: format_rfc3339_ms(dispatched),
             completed_at: format_rfc3339_ms(completed),
             duration_ms,

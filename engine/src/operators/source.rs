@@ -449,7 +449,7 @@ fn rejected_line(
 ) -> AuditLine {
     let mut details = position_fields(position);
     details.insert("reason".into(), rejection.reason.clone().into());
-    let dead_letter = DeadLetter {
+    let dead_letter = DeadLetter::Input {
         position,
         reason: rejection.reason.clone(),
         record: text.into_bytes(),

@@ -1,5 +1,6 @@
 //! The dry-run provider: every call is recorded instead of made, and answered at once with
-//! success and the body `{"dry_run": true}`.
+//! success and the body `{"dry_run": true}`, or as the run's [`Fixtures`] script it (tests give
+//! chain steps their answers this way).
 //!
 //! Calls go to `DIR/<provider>.jsonl` (one JSON line per call: the call's fields plus the
 //! provider's `kind`), or to a shared list in memory for `acteon test`. Every worker thread
@@ -8,7 +9,8 @@
 use crate::provider::{CallResult, Provider, ProviderCall, Reply};
 use crate::providers::immediate_success;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -73,16 +75,102 @@ impl CallFile {
     }
 }
 
+/// A scripted answer to a dry-run call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Success with this response body.
+    Success(Value),
+    /// The call fails with this error.
+    Failure(String),
+    /// No answer ever comes (a call that hangs until its chain times out).
+    Silence,
+}
+
+type Script = Arc<dyn Fn(&ProviderCall) -> Answer + Send + Sync>;
+
+/// Scripted answers by provider name; a provider without a script gets the default answer.
+/// Cheap to clone: clones share the scripts (and a list's position).
+#[derive(Clone, Default)]
+pub struct Fixtures {
+    scripts: BTreeMap<String, Script>,
+}
+
+impl std::fmt::Debug for Fixtures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.scripts.keys()).finish()
+    }
+}
+
+/// Two fixtures are equal when they hold the very same scripts.
+impl PartialEq for Fixtures {
+    fn eq(&self, other: &Fixtures) -> bool {
+        self.scripts.len() == other.scripts.len()
+            && self
+                .scripts
+                .iter()
+                .zip(&other.scripts)
+                .all(|((a, f), (b, g))| a == b && Arc::ptr_eq(f, g))
+    }
+}
+
+impl Eq for Fixtures {}
+
+impl Fixtures {
+    pub fn new() -> Fixtures {
+        Fixtures::default()
+    }
+
+    /// `provider` answers each call as `script` says.
+    pub fn script(
+        mut self,
+        provider: &str,
+        script: impl Fn(&ProviderCall) -> Answer + Send + Sync + 'static,
+    ) -> Fixtures {
+        self.scripts.insert(provider.to_owned(), Arc::new(script));
+        self
+    }
+
+    /// `provider` gives these answers in call order, then repeats the last one.
+    pub fn answers(self, provider: &str, answers: Vec<Answer>) -> Fixtures {
+        let next = Mutex::new(0usize);
+        self.script(provider, move |_| {
+            let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+            let answer = answers
+                .get(*next)
+                .or(answers.last())
+                .cloned()
+                .unwrap_or(Answer::Success(json!({ "dry_run": true })));
+            *next += 1;
+            answer
+        })
+    }
+
+    fn answer(&self, call: &ProviderCall) -> Option<Answer> {
+        self.scripts.get(&call.provider).map(|script| script(call))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DryRun {
     kind: &'static str,
     log: CallLog,
+    fixtures: Fixtures,
 }
 
 impl DryRun {
     /// `kind`: the provider's type name, written into every recorded call.
     pub fn new(kind: &'static str, log: CallLog) -> DryRun {
-        DryRun { kind, log }
+        DryRun {
+            kind,
+            log,
+            fixtures: Fixtures::default(),
+        }
+    }
+
+    /// Answers as `fixtures` script, instead of the default answer.
+    pub fn with_fixtures(mut self, fixtures: Fixtures) -> DryRun {
+        self.fixtures = fixtures;
+        self
     }
 
     fn record(&self, call: ProviderCall) -> Result<(), String> {
@@ -114,8 +202,21 @@ impl DryRun {
 
 impl Provider for DryRun {
     fn submit(&self, call: ProviderCall, reply: Reply) {
+        let answer = self.fixtures.answer(&call);
         let result = match self.record(call) {
-            Ok(()) => immediate_success(json!({ "dry_run": true })),
+            Ok(()) => match answer {
+                None => immediate_success(json!({ "dry_run": true })),
+                Some(Answer::Success(body)) => immediate_success(body),
+                Some(Answer::Failure(error)) => CallResult {
+                    success: false,
+                    body: json!(null),
+                    error: Some(error),
+                    attempts: 1,
+                    duration_ms: 0,
+                },
+                // Dropping the reply is never answering.
+                Some(Answer::Silence) => return,
+            },
             Err(error) => {
                 tracing::warn!(%error, "dry-run call not recorded");
                 CallResult {
@@ -152,6 +253,42 @@ mod tests {
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[1].call.action_id, "a2");
         assert_eq!(calls[1].kind, "aws-sqs");
+    }
+
+    #[test]
+    fn fixtures_script_answers_per_provider() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fixtures = Fixtures::new()
+            .answers(
+                "detector",
+                vec![
+                    Answer::Failure("down".into()),
+                    Answer::Success(json!({ "anomaly": true })),
+                ],
+            )
+            .script("echo", |call| Answer::Success(call.payload.clone()));
+        let provider =
+            DryRun::new("aws-lambda", CallLog::Memory(calls.clone())).with_fixtures(fixtures);
+        let answer = |name: &str| {
+            let (reply, results) = testing::reply(1);
+            provider.submit(testing::call(name, "a1"), reply);
+            results.try_recv().unwrap().1
+        };
+        assert_eq!(answer("detector").error.as_deref(), Some("down"));
+        for _ in 0..2 {
+            assert_eq!(answer("detector").body, json!({ "anomaly": true }));
+        }
+        assert_eq!(answer("echo").body["value"], json!(92));
+        assert_eq!(answer("other").body, json!({ "dry_run": true }));
+        assert_eq!(calls.lock().unwrap().len(), 5);
+
+        let silent = Fixtures::new().answers("hang", vec![Answer::Silence]);
+        let (reply, results) = testing::reply(2);
+        DryRun::new("log", CallLog::Memory(calls.clone()))
+            .with_fixtures(silent)
+            .submit(testing::call("hang", "a2"), reply);
+        assert!(results.try_recv().is_err(), "a silent call never answers");
+        assert_eq!(calls.lock().unwrap().len(), 6, "but it is recorded");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! dry-run to memory, or live.
 
 use crate::provider::{CallResult, Provider, ProviderCall, Reply};
-use crate::providers::dry_run::{CallFile, CallLog, DryRun, RecordedCall};
+use crate::providers::dry_run::{CallFile, CallLog, DryRun, Fixtures, RecordedCall};
 use crate::providers::log::Log;
 use acteon_dsl::plan::{Plan, ProviderKind};
 use serde_json::Value;
@@ -20,6 +20,8 @@ pub enum ProviderMode {
     /// `acteon test`: calls recorded in memory, read back with
     /// [`ProviderRegistry::recorded_calls`].
     DryRunMemory,
+    /// Like [`ProviderMode::DryRunMemory`], with answers scripted per provider (tests).
+    DryRunScripted(Fixtures),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +80,16 @@ impl ProviderRegistry {
                         .insert(provider.name.clone(), Arc::new(dry_run));
                 }
             }
-            ProviderMode::DryRunMemory => {
+            ProviderMode::DryRunMemory | ProviderMode::DryRunScripted(_) => {
+                let fixtures = match mode {
+                    ProviderMode::DryRunScripted(fixtures) => fixtures,
+                    _ => Fixtures::default(),
+                };
                 let calls = Arc::new(Mutex::new(Vec::new()));
                 for provider in &plan.providers {
                     let dry_run =
-                        DryRun::new(provider.kind.type_name(), CallLog::Memory(calls.clone()));
+                        DryRun::new(provider.kind.type_name(), CallLog::Memory(calls.clone()))
+                            .with_fixtures(fixtures.clone());
                     registry
                         .providers
                         .insert(provider.name.clone(), Arc::new(dry_run));

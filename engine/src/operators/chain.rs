@@ -1,0 +1,626 @@
+//! Chains: runs every started chain step by step, and audits each step and the chain's end.
+//!
+//! Exchanged by chain id, so each chain lives on one worker; a sub-chain lives on its parent's
+//! worker (it is started here, not routed), so a parent and its child never wait across
+//! workers.
+//!
+//! Steps are submitted to the providers from here, through the registry with a [`Reply`], the
+//! same path `deliver` uses, rather than sent back to `deliver` through a feedback loop: a loop
+//! would cost an epoch per step and a frontier that cannot pass a chain's start until it ends.
+//!
+//! Holds, per running chain (and per running sub-chain), one capability: at first the time of
+//! the `chain_started` decision, downgraded to the input frontier whenever the chain emits a
+//! record, so a long chain does not hold back the audit of later epochs. It is released when
+//! the chain ends (completed, failed, timed out or cancelled).
+//!
+//! Time: a chain's timeout and a step's retry backoff are timers on the input frontier. A
+//! timer fires once the frontier passes its epoch: on the event clock when the input's event
+//! times do, on the processing clock when the wall clock does, and at the end of the input in
+//! any case (the end of a finite input is the end of time: a chain still waiting then times
+//! out). Timers fire in time order, and answers that arrive at once (dry-run providers) are
+//! taken before the next timer, so a replay with dry-run providers gives the same audit every
+//! run. A step result arriving after its chain ended is ignored.
+
+use super::{route, AuditLine, DeadLetter, Flow, Renderer};
+use crate::action::Action;
+use crate::audit::record::AuditRecord;
+use crate::chains::status::{ChainState, ChainStatus, ChainStore};
+use crate::chains::template::Context;
+use crate::chains::{chain_id, sub_chain_id, ChainBook, CompiledRun};
+use crate::provider::{CallResult, ProviderCall, Reply};
+use crate::providers::registry::ProviderRegistry;
+use crate::time::{format_rfc3339_ms, wall_clock_ms, wall_clock_us, Clock, Epochs};
+use acteon_dsl::plan::{OnFailure, Outcome};
+use serde_json::{json, Map, Value};
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+use timely::progress::operate::FrontierInterest;
+use timely::scheduling::SyncActivator;
+
+/// A chain to start: the action a `chain` rule decided (its `records` counts the
+/// `chain_started` record) and the chain's name.
+pub type ChainStart = (Flow, String);
+
+/// What the chain operator needs besides its input.
+pub struct ChainSettings {
+    pub book: Arc<ChainBook>,
+    pub providers: ProviderRegistry,
+    pub store: ChainStore,
+    pub renderer: Rc<Renderer>,
+    pub epochs: Epochs,
+}
+
+/// Events handled per activation before yielding to other operators; the operator then
+/// reactivates itself.
+const EVENTS_PER_ACTIVATION: usize = 4096;
+
+pub fn chain<'s>(
+    starts: Stream<'s, u64, Vec<ChainStart>>,
+    settings: ChainSettings,
+) -> Stream<'s, u64, Vec<AuditLine>> {
+    let scope = starts.scope();
+    let mut builder = OperatorBuilder::new("Chain".to_owned(), scope);
+    let info = builder.operator_info();
+    let activator = scope.worker().sync_activator_for(info.address.to_vec());
+    let mut input = builder.new_input(
+        starts,
+        Exchange::new(|(flow, chain): &ChainStart| route(&(&flow.action.id, chain))),
+    );
+    // Frontier changes matter only while chains run, and then a capability is held.
+    builder.set_notify_for(0, FrontierInterest::IfCapability);
+    let (lines, lines_stream) = builder.new_output::<Vec<AuditLine>>();
+    let mut lines = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(lines);
+
+    builder.build(move |_capabilities| {
+        settings.store.register(activator.clone());
+        let (sender, replies) = mpsc::channel();
+        let mut chains = Chains {
+            settings,
+            running: HashMap::new(),
+            in_flight: HashMap::new(),
+            timers: BTreeMap::new(),
+            next_token: 0,
+            frontier: Some(0),
+            sender,
+            activator,
+            emitted: Vec::new(),
+        };
+        move |frontiers| {
+            chains.frontier = frontiers[0].frontier().iter().next().copied();
+            input.for_each(|cap, data| {
+                let Some(cap) = cap.retain_least(0) else {
+                    return;
+                };
+                for (flow, chain) in data.drain(..) {
+                    chains.start_root(flow, &chain, &cap);
+                }
+            });
+            chains.advance(&replies);
+            let mut output = lines.activate();
+            let mut emitted = chains.emitted.drain(..).peekable();
+            while let Some((cap, line)) = emitted.next() {
+                let mut session = output.session(&cap);
+                session.give(line);
+                while let Some((_, line)) = emitted.next_if(|(c, _)| c.time() == cap.time()) {
+                    session.give(line);
+                }
+            }
+        }
+    });
+    lines_stream
+}
+
+/// One worker's chains.
+struct Chains {
+    settings: ChainSettings,
+    running: HashMap<String, Running>,
+    /// Provider call token -> chain id.
+    in_flight: HashMap<u64, String>,
+    /// (epoch, sequence) -> timer; the sequence keeps timers of one epoch in creation order.
+    timers: BTreeMap<(u64, u64), Timer>,
+    next_token: u64,
+    /// The input frontier's time; `None` once the input has ended.
+    frontier: Option<u64>,
+    sender: Sender<(u64, CallResult)>,
+    activator: SyncActivator,
+    /// Audit lines of this activation, each with the capability to send it at.
+    emitted: Vec<(Capability<u64>, AuditLine)>,
+}
+
+struct Running {
+    chain: usize,
+    origin: Rc<Action>,
+    /// The next record place among the origin action's records, shared with sub-chains.
+    records: Rc<Cell<u32>>,
+    parent: Option<String>,
+    cap: Capability<u64>,
+    /// The chain's clock: on the event clock its start time, moved on by retry backoffs (so a
+    /// replay is deterministic); on the processing clock the wall clock at its last event.
+    time_ms: i64,
+    step: usize,
+    /// Retries made of the current step.
+    retries: u32,
+    /// The step that ran before the current one.
+    prev: Option<usize>,
+    /// Each step's response body, once it has run.
+    bodies: Vec<Option<Value>>,
+    waiting: Waiting,
+    /// The current step's call, for its audit record and the dead-letter output.
+    call: Option<ProviderCall>,
+    /// When the current step was dispatched (wall clock).
+    dispatched_ms: i64,
+    /// The last finished step's result: a sub-chain's result for its parent.
+    last: Option<CallResult>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Waiting {
+    Call(u64),
+    Backoff,
+    SubChain(String),
+}
+
+enum Timer {
+    Deadline(String),
+    Retry { chain_id: String, due_ms: i64 },
+}
+
+impl Chains {
+    fn start_root(&mut self, flow: Flow, chain: &str, cap: &Capability<u64>) {
+        let Some(index) = self.settings.book.index(chain) else {
+            tracing::error!(chain, action_id = %flow.action.id, "a rule started an unknown chain");
+            return;
+        };
+        let id = chain_id(&flow.action, chain);
+        let time_ms = match self.settings.renderer.clock {
+            Clock::Event => flow.action.event_time_ms,
+            Clock::Processing => wall_clock_ms(),
+        };
+        let records = Rc::new(Cell::new(flow.records + 1));
+        self.start(
+            index,
+            id,
+            Rc::new(flow.action),
+            records,
+            None,
+            cap.clone(),
+            time_ms,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        chain: usize,
+        id: String,
+        origin: Rc<Action>,
+        records: Rc<Cell<u32>>,
+        parent: Option<String>,
+        cap: Capability<u64>,
+        time_ms: i64,
+    ) {
+        let book = Arc::clone(&self.settings.book);
+        let compiled = book.chain(chain);
+        if compiled.steps.is_empty() {
+            tracing::error!(chain = %compiled.name, "a chain without steps was started");
+            return;
+        }
+        self.settings.store.insert(ChainStatus {
+            chain_id: id.clone(),
+            chain: compiled.name.clone(),
+            action_id: origin.id.clone(),
+            parent: parent.clone(),
+            state: ChainState::Running,
+            current_step: None,
+            sub_chain: None,
+            path: Vec::new(),
+            results: BTreeMap::new(),
+            error: None,
+            started_at_us: wall_clock_us(),
+            finished_at_us: None,
+        });
+        let deadline = self
+            .settings
+            .epochs
+            .of(time_ms.saturating_add(compiled.timeout_ms as i64));
+        self.timer(deadline, Timer::Deadline(id.clone()));
+        let steps = compiled.steps.len();
+        self.running.insert(
+            id.clone(),
+            Running {
+                chain,
+                origin,
+                records,
+                parent,
+                cap,
+                time_ms,
+                step: 0,
+                retries: 0,
+                prev: None,
+                bodies: vec![None; steps],
+                waiting: Waiting::Backoff,
+                call: None,
+                dispatched_ms: wall_clock_ms(),
+                last: None,
+            },
+        );
+        self.run_step(&id);
+    }
+
+    fn timer(&mut self, epoch: u64, timer: Timer) {
+        let sequence = self.next_token;
+        self.next_token += 1;
+        self.timers.insert((epoch, sequence), timer);
+    }
+
+    /// Takes cancels, answers and due timers until none is left (or the activation's share
+    /// of work is done).
+    fn advance(&mut self, replies: &Receiver<(u64, CallResult)>) {
+        for _ in 0..EVENTS_PER_ACTIVATION {
+            // Cancels first: a cancel asked for while a step ran wins over its answer.
+            let cancels = {
+                let running = &self.running;
+                self.settings
+                    .store
+                    .take_cancels(|id| running.contains_key(id))
+            };
+            if !cancels.is_empty() {
+                for id in cancels {
+                    if self.running.contains_key(&id) {
+                        self.end(&id, ChainState::Cancelled, Some("cancelled".into()));
+                    }
+                }
+                continue;
+            }
+            if let Ok((token, result)) = replies.try_recv() {
+                self.answer(token, result);
+                continue;
+            }
+            let Some(entry) = self.timers.first_entry() else {
+                return;
+            };
+            if self.frontier.is_some_and(|time| time <= entry.key().0) {
+                return;
+            }
+            match entry.remove() {
+                Timer::Deadline(id) => {
+                    if let Some(running) = self.running.get(&id) {
+                        let timeout_ms = self.settings.book.chain(running.chain).timeout_ms;
+                        self.end(
+                            &id,
+                            ChainState::TimedOut,
+                            Some(format!("timed out after {timeout_ms} ms")),
+                        );
+                    }
+                }
+                Timer::Retry { chain_id, due_ms } => {
+                    if let Some(running) = self.running.get_mut(&chain_id) {
+                        if running.waiting == Waiting::Backoff {
+                            running.time_ms = match self.settings.renderer.clock {
+                                Clock::Event => due_ms,
+                                Clock::Processing => wall_clock_ms(),
+                            };
+                            self.run_step(&chain_id);
+                        }
+                    }
+                }
+            }
+        }
+        // Work is left: come back after the other operators have run.
+        let _ = self.activator.activate();
+    }
+
+    fn answer(&mut self, token: u64, result: CallResult) {
+        let Some(id) = self.in_flight.remove(&token) else {
+            return;
+        };
+        // A chain that ended (timed out, cancelled) while the call ran ignores its answer.
+        if self
+            .running
+            .get(&id)
+            .is_some_and(|r| r.waiting == Waiting::Call(token))
+        {
+            self.step_done(&id, result);
+        }
+    }
+
+    /// Runs the current step of chain `id`: submits its call, or starts its sub-chain.
+    fn run_step(&mut self, id: &str) {
+        let book = Arc::clone(&self.settings.book);
+        let Some(running) = self.running.get_mut(id) else {
+            return;
+        };
+        let step = &book.chain(running.chain).steps[running.step];
+        running.dispatched_ms = wall_clock_ms();
+        match &step.run {
+            CompiledRun::Call {
+                provider,
+                action_type,
+                payload,
+            } => {
+                let payload = payload.render(&Context {
+                    origin: &running.origin,
+                    prev: running.prev.and_then(|p| running.bodies[p].as_ref()),
+                    steps: &running.bodies,
+                    chain_id: id,
+                    step_index: running.step,
+                });
+                let call = ProviderCall {
+                    provider: provider.clone(),
+                    action_id: running.origin.id.clone(),
+                    namespace: running.origin.namespace.clone(),
+                    tenant: running.origin.tenant.clone(),
+                    action_type: action_type.clone(),
+                    payload,
+                };
+                running.call = Some(call.clone());
+                let token = self.next_token;
+                self.next_token += 1;
+                running.waiting = Waiting::Call(token);
+                self.settings.store.update(id, |status| {
+                    status.state = ChainState::Running;
+                    status.current_step = Some(step.name.clone());
+                });
+                match self.settings.providers.get(provider) {
+                    Some(target) => {
+                        self.in_flight.insert(token, id.to_owned());
+                        let reply = Reply::new(token, self.sender.clone(), self.activator.clone());
+                        target.submit(call, reply);
+                    }
+                    None => {
+                        let error = format!("unknown provider `{provider}`");
+                        self.step_done(id, failure(error));
+                    }
+                }
+            }
+            CompiledRun::SubChain(child) => {
+                let child_id = sub_chain_id(id, &step.name);
+                running.waiting = Waiting::SubChain(child_id.clone());
+                running.call = None;
+                let (origin, records, cap, time_ms) = (
+                    Rc::clone(&running.origin),
+                    Rc::clone(&running.records),
+                    running.cap.clone(),
+                    running.time_ms,
+                );
+                self.settings.store.update(id, |status| {
+                    status.state = ChainState::WaitingForSubChain;
+                    status.current_step = Some(step.name.clone());
+                    status.sub_chain = Some(child_id.clone());
+                });
+                let parent = Some(id.to_owned());
+                self.start(*child, child_id, origin, records, parent, cap, time_ms);
+            }
+        }
+    }
+
+    /// The current step of chain `id` has its result: retry it, or record it and go on.
+    fn step_done(&mut self, id: &str, result: CallResult) {
+        let book = Arc::clone(&self.settings.book);
+        let clock = self.settings.renderer.clock;
+        let Some(running) = self.running.get_mut(id) else {
+            return;
+        };
+        let chain = book.chain(running.chain);
+        let step = &chain.steps[running.step];
+        if !result.success && step.retry.is_some_and(|r| running.retries < r.max) {
+            running.retries += 1;
+            running.waiting = Waiting::Backoff;
+            let backoff = step.retry.map_or(0, |r| r.backoff_ms) as i64;
+            let due_ms = match clock {
+                Clock::Event => running.time_ms,
+                Clock::Processing => wall_clock_ms(),
+            } + backoff;
+            let epoch = self.settings.epochs.of(due_ms);
+            let chain_id = id.to_owned();
+            self.timer(epoch, Timer::Retry { chain_id, due_ms });
+            return;
+        }
+        let index = running.step;
+        let mut details = Map::new();
+        details.insert("chain".into(), chain.name.clone().into());
+        details.insert("step".into(), step.name.clone().into());
+        details.insert("step_index".into(), index.into());
+        details.insert("attempts".into(), (running.retries + 1).into());
+        details.insert("response".into(), result.body.clone());
+        details.insert("error".into(), result.error.clone().into());
+        if let Waiting::SubChain(child) = &running.waiting {
+            details.insert("sub_chain".into(), child.clone().into());
+        }
+        let outcome = if result.success {
+            Outcome::ChainStepCompleted
+        } else {
+            details.insert("on_failure".into(), on_failure_name(step.on_failure).into());
+            Outcome::ChainStepFailed
+        };
+        let call = running.call.take();
+        let dead_letter = (!result.success && step.on_failure == OnFailure::Dlq).then(|| {
+            DeadLetter::Entry {
+                position: running.origin.position,
+                reason: result.error.clone().unwrap_or_default(),
+                entry: json!({ "chain_id": id, "step": step.name, "reason": result.error, "call": call })
+                    .to_string(),
+            }
+        });
+        let target = call.as_ref().map(|c| c.provider.clone());
+        let payload = call.map(|c| c.payload);
+        self.emit(id, outcome, target, details, payload, dead_letter);
+
+        let Some(running) = self.running.get_mut(id) else {
+            return;
+        };
+        running.bodies[index] = Some(result.body.clone());
+        running.prev = Some(index);
+        running.retries = 0;
+        self.settings.store.update(id, |status| {
+            status.path.push(step.name.clone());
+            status.sub_chain = None;
+            status.results.insert(step.name.clone(), result.clone());
+        });
+        if !result.success && step.on_failure != OnFailure::Skip {
+            let error = result.error.unwrap_or_else(|| "the step failed".into());
+            self.end(
+                id,
+                ChainState::Failed,
+                Some(format!("step `{}`: {error}", step.name)),
+            );
+            return;
+        }
+        let next = step.next(index, chain.steps.len(), &result);
+        running.last = Some(result);
+        match next {
+            Some(next) => {
+                running.step = next;
+                self.run_step(id);
+            }
+            None => self.end(id, ChainState::Completed, None),
+        }
+    }
+
+    /// Ends chain `id`: its running sub-chain is cancelled, its end is recorded, and a parent
+    /// waiting for it takes its result.
+    fn end(&mut self, id: &str, state: ChainState, error: Option<String>) {
+        let Some(running) = self.running.get(id) else {
+            return;
+        };
+        let chain = self.settings.book.chain(running.chain).name.clone();
+        let mut details = Map::new();
+        details.insert("chain".into(), chain.clone().into());
+        if let Some(parent) = &running.parent {
+            details.insert("parent".into(), parent.clone().into());
+        }
+        details.insert("error".into(), error.clone().into());
+        let outcome = match state {
+            ChainState::Completed => Outcome::ChainCompleted,
+            ChainState::TimedOut => Outcome::ChainTimedOut,
+            ChainState::Cancelled => Outcome::ChainCancelled,
+            _ => Outcome::ChainFailed,
+        };
+        self.emit(id, outcome, None, details, None, None);
+        let Some(running) = self.running.remove(id) else {
+            return;
+        };
+        self.settings.store.update(id, |status| {
+            status.state = state;
+            status.error = error.clone();
+            status.finished_at_us = Some(wall_clock_us());
+        });
+        self.settings.store.forget_cancel(id);
+        if let Waiting::SubChain(child) = &running.waiting {
+            // The parent is gone first, so the child's end does not come back to it.
+            self.end(
+                child,
+                ChainState::Cancelled,
+                Some(format!("parent chain {}", state_name(state))),
+            );
+        }
+        let Some(parent) = &running.parent else {
+            return;
+        };
+        let Some(waiting) = self.running.get_mut(parent) else {
+            return;
+        };
+        if waiting.waiting != Waiting::SubChain(id.to_owned()) {
+            return;
+        }
+        waiting.time_ms = waiting.time_ms.max(running.time_ms);
+        let result = match (state, running.last) {
+            (ChainState::Completed, Some(last)) => last,
+            _ => failure(format!(
+                "sub-chain `{chain}` {}: {}",
+                state_name(state),
+                error.unwrap_or_default()
+            )),
+        };
+        let parent = parent.clone();
+        self.step_done(&parent, result);
+    }
+
+    /// Records an audit line about chain `id`, at its capability moved up to the frontier.
+    fn emit(
+        &mut self,
+        id: &str,
+        outcome: Outcome,
+        target: Option<String>,
+        details: Map<String, Value>,
+        payload: Option<Value>,
+        dead_letter: Option<DeadLetter>,
+    ) {
+        let Some(running) = self.running.get_mut(id) else {
+            return;
+        };
+        if let Some(time) = self.frontier {
+            if *running.cap.time() < time {
+                running.cap.downgrade(&time);
+            }
+        }
+        let renderer = &self.settings.renderer;
+        let origin = &running.origin;
+        let place = running.records.get();
+        running.records.set(place + 1);
+        let now = wall_clock_ms();
+        let (dispatched, completed) = match renderer.clock {
+            Clock::Event => (running.time_ms, running.time_ms),
+            Clock::Processing => (running.dispatched_ms, now),
+        };
+        let mut record = AuditRecord {
+            id: format!("{}#{place}", origin.id),
+            action_id: origin.id.clone(),
+            namespace: origin.namespace.clone(),
+            tenant: origin.tenant.clone(),
+            action_type: origin.action_type.clone(),
+            provider: origin.provider.clone(),
+            target,
+            rule: None,
+            outcome,
+            details: Value::Object(details),
+            payload: payload.filter(|_| renderer.store_payload),
+            chain_id: Some(id.to_owned()),
+            dispatched_at: format_rfc3339_ms(dispatched),
+            completed_at: format_rfc3339_ms(completed),
+            duration_ms: (completed - dispatched).max(0) as u64,
+            expires_at: None,
+        };
+        record.expires_at = renderer.ttl.expires_at(&record);
+        let order = (origin.event_time_ms, origin.position, place);
+        let line = renderer.line(&mut record, order, dead_letter);
+        self.emitted.push((running.cap.clone(), line));
+    }
+}
+
+fn failure(error: String) -> CallResult {
+    CallResult {
+        success: false,
+        body: Value::Null,
+        error: Some(error),
+        attempts: 0,
+        duration_ms: 0,
+    }
+}
+
+fn on_failure_name(on_failure: OnFailure) -> &'static str {
+    match on_failure {
+        OnFailure::Abort => "abort",
+        OnFailure::Skip => "skip",
+        OnFailure::Dlq => "dlq",
+    }
+}
+
+fn state_name(state: ChainState) -> &'static str {
+    match state {
+        ChainState::Running | ChainState::WaitingForSubChain => "running",
+        ChainState::Completed => "completed",
+        ChainState::Failed => "failed",
+        ChainState::TimedOut => "timed out",
+        ChainState::Cancelled => "cancelled",
+    }
+}
