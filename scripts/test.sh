@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: every check and every test, on a fresh machine.
-# Installs what is missing (cargo-nextest), and will start the services tests need
-# (scripts/services.sh) once tests use them.
+# Installs what is missing (cargo-nextest), and starts the services the tests need
+# (scripts/services.sh) once, stopping them at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+
+step "services the tests need"
+trap 'scripts/services.sh down kafka' EXIT
+scripts/services.sh up kafka
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast

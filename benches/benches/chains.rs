@@ -8,10 +8,10 @@
 //!
 //! `cargo bench -p acteon-benches --bench chains`
 
-use acteon_benches::{actions, Mix};
 use acteon_dsl::plan::Plan;
 use acteon_engine::chains::status::{ChainState, ChainStore};
 use acteon_engine::{run, Delivery, Input, RunConfig};
+use acteon_kafka::simulator::{actions, Mix};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
 
@@ -47,6 +47,7 @@ const READINGS: Mix = Mix {
     energy: 0,
     lifecycle: 0,
     firmware: 0,
+    malformed: 0,
 };
 
 /// Runs `lines` and returns each completed chain's latency in microseconds and the run's

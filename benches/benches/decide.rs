@@ -3,11 +3,11 @@
 //!
 //! `cargo bench -p acteon-benches --bench decide`
 
-use acteon_benches::{actions, Mix};
 use acteon_dsl::plan::Plan;
 use acteon_engine::action::{Action, Position};
 use acteon_engine::decode::decode;
 use acteon_engine::eval::{Evaluation, Evaluator, Scratch};
+use acteon_kafka::simulator::{actions, Mix};
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion, Throughput};
 use std::hint::black_box;
 use std::path::Path;

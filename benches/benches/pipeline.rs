@@ -3,8 +3,8 @@
 //!
 //! `cargo bench -p acteon-benches --bench pipeline` (ACTEON_BENCH_ACTIONS overrides the count)
 
-use acteon_benches::{actions, Mix};
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
+use acteon_kafka::simulator::{actions, Mix};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
 use std::path::Path;

@@ -4,9 +4,11 @@
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
 //!   and `acteon-engine` libraries and reports the result.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
+//! - `duration`: durations on the command line (`10s`).
 
 mod commands;
 mod diagnostics;
+mod duration;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +29,7 @@ enum Command {
     Import(commands::import::Args),
     Test(commands::test::Args),
     Run(commands::run::Args),
+    Produce(commands::produce::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Produce(args) => commands::produce::run(args),
     };
     match result {
         Ok(code) => code,

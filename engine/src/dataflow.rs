@@ -30,8 +30,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use timely::dataflow::operators::vec::{Map, Partition};
-use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave};
-use timely::dataflow::{Scope, Stream};
+use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave, Probe};
+use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::order::Product;
 use timely::scheduling::SyncActivator;
 
@@ -47,12 +47,13 @@ pub struct Assembly {
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
-/// worker 0), `lines_read` counts the input lines this worker decoded.
+/// worker 0) and `written` is called after each batch of completed epochs; `lines_read` counts
+/// the input lines this worker decoded.
 pub fn assemble(
     scope: Scope<'_, u64>,
     assembly: Assembly,
     lines: impl FnOnce(SyncActivator) -> Lines + 'static,
-    write: impl FnMut(AuditLine) + 'static,
+    (write, written): (impl FnMut(AuditLine) + 'static, impl FnMut() + 'static),
     lines_read: Rc<Cell<u64>>,
 ) {
     let Assembly {
@@ -66,7 +67,16 @@ pub fn assemble(
     } = assembly;
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
-    let (flows, rejected) = source(scope, lines, settings, Rc::clone(&renderer), lines_read);
+    // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
+    let probe = ProbeHandle::new();
+    let (flows, rejected) = source(
+        scope,
+        lines,
+        settings,
+        Rc::clone(&renderer),
+        lines_read,
+        probe.clone(),
+    );
     let mut decisions = Vec::new();
     let flows = if quotas.is_empty() {
         flows
@@ -108,7 +118,9 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    audit_writer::audit_writer(audit, write);
+    if let Some(completed) = audit_writer::audit_writer(audit, write, written) {
+        completed.probe_with(&probe);
+    }
 }
 
 /// The rule loop: returns every decision made inside it.

@@ -5,6 +5,7 @@
 //! - [`run`]: the public entry point (`run`, `run_test`) and its configuration.
 //! - [`action`]: the decoded input record.
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
+//! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
 //! - [`time`]: clocks, epochs, RFC 3339.
@@ -21,6 +22,7 @@ pub mod chains;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;
+pub mod feed;
 pub mod operators;
 pub mod provider;
 pub mod providers;

@@ -8,6 +8,7 @@ use crate::chains::status::ChainStore;
 use crate::chains::{ChainBook, ChainError};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
+use crate::feed::{FeedReader, SharedFeed};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::ProviderCall;
@@ -22,6 +23,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::AtomicI64;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,6 +70,9 @@ pub enum Input {
     Stdin,
     /// Lines given in memory (`acteon test`, tests).
     Lines(Vec<String>),
+    /// A live feed (Kafka): rejected records also go to its dead-letter output, and positions
+    /// are committed once every effect of their records is done.
+    Feed(SharedFeed),
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +109,8 @@ pub enum EngineError {
     Chains(#[from] ChainError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("cannot open the feed: {0}")]
+    Feed(String),
     #[error("the dataflow failed: {0}")]
     Dataflow(String),
 }
@@ -155,6 +162,19 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         },
     )?;
     let views = Views::new();
+    // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
+    let readers = match &config.input {
+        Input::Feed(feed) => (0..config.workers)
+            .map(|index| feed.open(index, config.workers).map(Some))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Feed)?,
+        _ => Vec::new(),
+    };
+    let feed = match &config.input {
+        Input::Feed(feed) => Some(Arc::clone(feed)),
+        _ => None,
+    };
+    let hold_epochs = longest_hold_ms(plan).div_ceil(config.epoch_ms.max(1)) + 1;
     let starts_chains = plan
         .rules
         .iter()
@@ -174,7 +194,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Input::Lines(lines) => SharedInput::Lines(Arc::new(lines.clone())),
             Input::File(path) => SharedInput::File(path.clone()),
             Input::Stdin => SharedInput::Stdin,
+            Input::Feed(_) => SharedInput::Feed(Arc::new(AtomicI64::new(i64::MIN))),
         },
+        readers: Mutex::new(readers),
         memory_audit: matches!(config.audit, AuditOutput::Memory),
         outputs: Mutex::new(Some((audit_file, dead_letter))),
         config: config.clone(),
@@ -194,10 +216,19 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             let mut written = written.borrow_mut();
             written.audit_file = audit_file;
             written.dead_letter = dead_letter;
+            written.feed = feed.clone();
         }
         let memory_audit = shared.memory_audit;
         let sink = Rc::clone(&written);
         let write = move |line: AuditLine| sink.borrow_mut().write(line, memory_audit);
+        // Live, what is written is flushed per batch of epochs: a feed commits behind it.
+        let sink = Rc::clone(&written);
+        let live = feed.is_some();
+        let flush = move || {
+            if live {
+                sink.borrow_mut().finish();
+            }
+        };
         let config = &shared.config;
         let source = SourceSettings {
             clock: config.clock,
@@ -205,9 +236,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             max_lateness_ms: config.max_lateness_ms,
             max_action_bytes: config.max_action_bytes,
             share: match shared.input {
-                SharedInput::Stdin => None,
+                SharedInput::Stdin | SharedInput::Feed(_) => None,
                 _ => Some((index, peers)),
             },
+            hold_epochs,
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),
@@ -217,7 +249,12 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             ttl: AuditTtl::new(&shared.plan),
         });
         let input = shared.input.clone();
-        let lines = move |activator| input.open(index, activator);
+        let reader = shared
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut readers| readers.get_mut(index as usize).and_then(Option::take));
+        let lines = move |activator| input.open(index, activator, reader);
         worker.dataflow::<u64, _, _>(|scope| {
             assemble(
                 scope,
@@ -234,7 +271,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                 },
                 lines,
-                write,
+                (write, flush),
                 Rc::clone(&lines_read),
             )
         });
@@ -292,6 +329,8 @@ struct Shared {
     memory_audit: bool,
     #[allow(clippy::type_complexity)]
     outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
+    /// Each worker's part of a feed, taken by the worker.
+    readers: Mutex<Vec<Option<Box<dyn FeedReader>>>>,
     config: RunConfig,
 }
 
@@ -300,13 +339,38 @@ enum SharedInput {
     File(PathBuf),
     Lines(Arc<Vec<String>>),
     Stdin,
+    /// The largest event time any worker's part of the feed has read.
+    Feed(Arc<AtomicI64>),
+}
+
+/// How long after its own epoch an action's effects may still be pending: the longest
+/// schedule delay, group wait or chain timeout in the plan.
+fn longest_hold_ms(plan: &Plan) -> u64 {
+    use acteon_dsl::plan::RuleAction;
+    let rules = plan.rules.iter().map(|rule| match &rule.action {
+        RuleAction::Schedule { delay_ms } => *delay_ms,
+        RuleAction::Group { wait_ms, .. } => *wait_ms,
+        _ => 0,
+    });
+    let chains = plan.chains.iter().map(|chain| chain.timeout_ms);
+    rules.chain(chains).max().unwrap_or(0)
 }
 
 impl SharedInput {
     /// The lines as worker `index` reads them: every worker reads a file (decoding only its
-    /// share); stdin can only be read once, by worker 0.
-    fn open(self, index: u64, activator: timely::scheduling::SyncActivator) -> Lines {
+    /// share); stdin can only be read once, by worker 0; a feed is read through the worker's
+    /// own reader.
+    fn open(
+        self,
+        index: u64,
+        activator: timely::scheduling::SyncActivator,
+        reader: Option<Box<dyn FeedReader>>,
+    ) -> Lines {
         match self {
+            SharedInput::Feed(watermark) => match reader {
+                Some(reader) => Lines::Feed { reader, watermark },
+                None => Lines::Empty,
+            },
             SharedInput::File(path) => match File::open(&path) {
                 Ok(file) => Lines::File(BufReader::new(file)),
                 Err(error) => {
@@ -342,6 +406,7 @@ struct Written {
     error: Option<String>,
     audit_file: Option<JsonLinesWriter>,
     dead_letter: Option<JsonLinesWriter>,
+    feed: Option<SharedFeed>,
 }
 
 impl Written {
@@ -351,8 +416,14 @@ impl Written {
         if let Some(file) = self.audit_file.as_mut() {
             result = file.write_line(&line.text);
         }
-        if let (Some(file), Some(entry)) = (self.dead_letter.as_mut(), line.dead_letter.as_ref()) {
-            result = result.and(file.write_line(entry));
+        if let Some(entry) = line.dead_letter.as_ref() {
+            if let Some(file) = self.dead_letter.as_mut() {
+                result = result.and(file.write_line(&entry.json_line()));
+            }
+            if let Some(feed) = &self.feed {
+                let (position, reason, record) = entry.parts();
+                feed.dead_letter(position, reason, record);
+            }
         }
         if let Err(error) = result {
             self.error.get_or_insert_with(|| error.to_string());

@@ -4,5 +4,6 @@ pub mod check;
 pub mod explain;
 pub mod fmt;
 pub mod import;
+pub mod produce;
 pub mod run;
 pub mod test;

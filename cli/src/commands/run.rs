@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 /// Run a script's pipeline: decide every action, deliver it, audit the decision.
 ///
-/// Without --input the script's own source is read.
+/// Without --input or --source the script's own source is read.
 #[derive(clap::Args)]
 #[command(
     after_help = "Example (no service needed):\n  acteon run pipelines/aws-event-pipeline/pipeline.acteon \\\n    --input pipelines/aws-event-pipeline/telemetry.jsonl \\\n    --dry-run target/dry-run --audit target/audit.jsonl --report"
@@ -16,8 +16,17 @@ pub struct Args {
     /// The script (its includes are followed).
     file: PathBuf,
     /// Read JSON lines from this file (`-` for standard input) instead of the script's source.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "source")]
     input: Option<PathBuf>,
+    /// Read this Kafka topic instead of the script's source:
+    /// kafka://HOST:PORT/TOPIC[?group=G&start=earliest|latest|committed] (default start:
+    /// the group's committed offsets).
+    #[arg(long, value_name = "URL")]
+    source: Option<String>,
+    /// End the run once a Kafka source is drained and no record came for this long (every
+    /// held action released first), e.g. 2s.
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    exit_when_idle: Option<std::time::Duration>,
     /// Write the audit as JSON lines to this file (instead of the script's audit sink).
     #[arg(long)]
     audit: Option<PathBuf>,
@@ -52,18 +61,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(plan) = compile_or_report(&args.file) else {
         return Ok(ExitCode::from(1));
     };
-    let input = match &args.input {
-        Some(path) if path.as_os_str() == "-" => Input::Stdin,
-        Some(path) => Input::File(path.clone()),
-        None => match &plan.source {
-            acteon_dsl::plan::Source::File { path } => Input::File(path.into()),
-            acteon_dsl::plan::Source::Stdin => Input::Stdin,
-            acteon_dsl::plan::Source::None => {
-                anyhow::bail!("the script declares no source: give --input PATH (or - for stdin)")
-            }
-            acteon_dsl::plan::Source::Kafka(_) => anyhow::bail!(
-                "this build reads Kafka sources only through a later release: give --input PATH"
+    // Settled before a Kafka feed is opened: a missing flag is reported at once.
+    let audit = audit_output(&args, &plan)?;
+    use acteon_dsl::plan::Source;
+    let kafka = |source| -> anyhow::Result<Input> {
+        let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
+        Ok(Input::Feed(std::sync::Arc::new(feed)))
+    };
+    let input = match (&args.input, &args.source) {
+        (Some(path), _) if path.as_os_str() == "-" => Input::Stdin,
+        (Some(path), _) => Input::File(path.clone()),
+        (None, Some(url)) => {
+            let script = match &plan.source {
+                Source::Kafka(source) => Some(source),
+                _ => None,
+            };
+            kafka(acteon_kafka::source_from_url(url, script)?)?
+        }
+        (None, None) => match &plan.source {
+            Source::File { path } => Input::File(path.into()),
+            Source::Stdin => Input::Stdin,
+            Source::None => anyhow::bail!(
+                "the script declares no source: give --input PATH (or - for stdin) or --source URL"
             ),
+            Source::Kafka(source) => kafka(source.clone())?,
         },
     };
     let config = RunConfig {
@@ -73,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ClockArg::Event => Clock::Event,
             ClockArg::Processing => Clock::Processing,
         },
-        audit: audit_output(&args, &plan)?,
+        audit,
         delivery: match &args.dry_run {
             Some(dir) => Delivery::DryRunDir(dir.clone()),
             None => Delivery::Live,

@@ -2,47 +2,61 @@
 //! epoch's lines sorted by (event time, input position, record place), so a replay writes a
 //! byte-identical audit whatever the number of workers.
 //!
-//! Holds each epoch's lines until the input frontier passes the epoch; holds no capability.
+//! Holds each epoch's lines, and a capability for the epoch on its (dataless) output, until the
+//! input frontier passes the epoch; then writes the lines, calls `written` (which flushes), and
+//! drops the capability. So a probe on the output passes an epoch only once its audit is out,
+//! which is what a feed's offset commits wait for.
 
 use super::AuditLine;
 use std::collections::BTreeMap;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-/// `write` receives every audit line, in written order.
+/// `write` receives every audit line, in written order; `written` is called after each batch
+/// of completed epochs. Returns the completion stream (no data; its frontier is the point).
 pub fn audit_writer<'s>(
     lines: Vec<Stream<'s, u64, Vec<AuditLine>>>,
     mut write: impl FnMut(AuditLine) + 'static,
-) {
-    let Some(scope) = lines.first().map(Stream::scope) else {
-        return;
-    };
+    mut written: impl FnMut() + 'static,
+) -> Option<Stream<'s, u64, Vec<()>>> {
+    let scope = lines.first().map(Stream::scope)?;
     let mut builder = OperatorBuilder::new("AuditWriter".to_owned(), scope);
     let mut inputs: Vec<_> = lines
         .into_iter()
         .map(|stream| builder.new_input(stream, Exchange::new(|_: &AuditLine| 0)))
         .collect();
+    let (_output, completed) = builder.new_output::<Vec<()>>();
     builder.build(move |_capabilities| {
-        let mut held: BTreeMap<u64, Vec<AuditLine>> = BTreeMap::new();
+        let mut held: BTreeMap<u64, (Capability<u64>, Vec<AuditLine>)> = BTreeMap::new();
         move |frontiers| {
             for input in inputs.iter_mut() {
                 input.for_each(|cap, data| {
                     if let Some(&time) = cap.stamp().iter().next() {
-                        held.entry(time).or_default().append(data);
+                        held.entry(time)
+                            .or_insert_with(|| (cap.delayed(&time, 0), Vec::new()))
+                            .1
+                            .append(data);
                     }
                 });
             }
+            let mut released = Vec::new();
             while let Some(entry) = held.first_entry() {
                 if frontiers.iter().any(|f| f.less_equal(entry.key())) {
                     break;
                 }
-                let mut epoch = entry.remove();
+                let (capability, mut epoch) = entry.remove();
                 epoch.sort_by(|a, b| (a.order, &a.text).cmp(&(b.order, &b.text)));
                 for line in epoch {
                     write(line);
                 }
+                released.push(capability);
+            }
+            if !released.is_empty() {
+                written();
             }
         }
     });
+    Some(completed)
 }

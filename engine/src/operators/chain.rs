@@ -21,7 +21,7 @@
 //! taken before the next timer, so a replay with dry-run providers gives the same audit every
 //! run. A step result arriving after its chain ended is ignored.
 
-use super::{route, AuditLine, Flow, Renderer};
+use super::{route, AuditLine, DeadLetter, Flow, Renderer};
 use crate::action::Action;
 use crate::audit::record::AuditRecord;
 use crate::chains::status::{ChainState, ChainStatus, ChainStore};
@@ -444,8 +444,12 @@ impl Chains {
         };
         let call = running.call.take();
         let dead_letter = (!result.success && step.on_failure == OnFailure::Dlq).then(|| {
-            json!({ "chain_id": id, "step": step.name, "reason": result.error, "call": call })
-                .to_string()
+            DeadLetter::Entry {
+                position: running.origin.position,
+                reason: result.error.clone().unwrap_or_default(),
+                entry: json!({ "chain_id": id, "step": step.name, "reason": result.error, "call": call })
+                    .to_string(),
+            }
         });
         let target = call.as_ref().map(|c| c.provider.clone());
         let payload = call.map(|c| c.payload);
@@ -549,7 +553,7 @@ impl Chains {
         target: Option<String>,
         details: Map<String, Value>,
         payload: Option<Value>,
-        dead_letter: Option<String>,
+        dead_letter: Option<DeadLetter>,
     ) {
         let Some(running) = self.running.get_mut(id) else {
             return;

@@ -101,7 +101,81 @@ pub struct AuditLine {
     /// What the live views count of the record.
     pub fact: Fact,
     /// For rejected lines: the dead-letter entry.
-    pub dead_letter: Option<String>,
+    pub dead_letter: Option<DeadLetter>,
+}
+
+/// What goes to the dead-letter output (a file, or a feed's dead-letter topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeadLetter {
+    /// A rejected input record, its bytes as read.
+    Input {
+        position: Position,
+        reason: String,
+        record: Vec<u8>,
+    },
+    /// A failed chain step's call, as a JSON entry; `position` is the origin action's.
+    Entry {
+        position: Position,
+        reason: String,
+        entry: String,
+    },
+}
+
+impl DeadLetter {
+    /// The entry of a dead-letter file: for an input record
+    /// `{ "line" | "partition"+"offset", "reason", "record" }`.
+    pub fn json_line(&self) -> String {
+        match self {
+            DeadLetter::Input {
+                position,
+                reason,
+                record,
+            } => {
+                let mut entry = position_fields(*position);
+                entry.insert("reason".into(), reason.clone().into());
+                entry.insert(
+                    "record".into(),
+                    String::from_utf8_lossy(record).into_owned().into(),
+                );
+                Value::Object(entry).to_string()
+            }
+            DeadLetter::Entry { entry, .. } => entry.clone(),
+        }
+    }
+
+    /// (where it was read, why, the bytes a dead-letter topic receives).
+    pub fn parts(&self) -> (Position, &str, &[u8]) {
+        match self {
+            DeadLetter::Input {
+                position,
+                reason,
+                record,
+            } => (*position, reason, record),
+            DeadLetter::Entry {
+                position,
+                reason,
+                entry,
+            } => (*position, reason, entry.as_bytes()),
+        }
+    }
+}
+
+/// Where a record was read, as the audit and dead-letter entries name it.
+pub fn position_fields(position: Position) -> Map<String, Value> {
+    let mut fields = Map::new();
+    match position {
+        Position::Line(line) => {
+            fields.insert("line".into(), line.into());
+        }
+        Position::Kafka { partition, offset } => {
+            fields.insert("partition".into(), partition.into());
+            fields.insert("offset".into(), offset.into());
+        }
+        Position::Api(n) => {
+            fields.insert("api".into(), n.into());
+        }
+    }
+    fields
 }
 
 /// Renders decisions as audit records and lines, the same way on every worker.
@@ -195,7 +269,7 @@ impl Renderer {
         &self,
         record: &mut AuditRecord,
         order: AuditOrder,
-        dead_letter: Option<String>,
+        dead_letter: Option<DeadLetter>,
     ) -> AuditLine {
         self.redactor.redact_record(record);
         AuditLine {

@@ -6,29 +6,44 @@
 //! late and goes out at the current time, marked. On the processing clock it follows the wall
 //! clock, waking itself every epoch even when no input arrives, so held actions are released.
 //! Both capabilities are dropped when the input ends.
+//!
+//! A feed (Kafka) is read by lanes (partitions): on the event clock the capability follows the
+//! slowest lane that is not caught up, and a worker whose lanes are all caught up follows the
+//! other workers. The source also holds, per lane, the positions it emitted in each epoch, until
+//! the probe after the audit writer passes that epoch plus the plan's longest hold: then it
+//! hands them to the feed to commit. While more than [`MAX_IN_FLIGHT`] emitted records wait
+//! for the probe, it stops polling (backpressure). When a feed ends, the operator stays until
+//! the probe is done, to complete and close the feed.
 
+use super::{position_fields, DeadLetter};
 use super::{AuditLine, Flow, Renderer};
 use crate::action::Position;
 use crate::audit::record::AuditRecord;
 use crate::decode::{decode, generated_id, Rejection};
+use crate::feed::{FeedReader, Polled};
 use crate::time::{format_rfc3339_ms, wall_clock_ms, Clock, Epochs};
 use acteon_dsl::plan::Outcome;
-use serde_json::json;
+use serde_json::Value;
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::{Scope, Stream};
+use timely::dataflow::{ProbeHandle, Scope, Stream};
 
 /// Lines decoded per activation before the source yields to the rest of the dataflow.
 const BATCH: usize = 1024;
+
+/// Records emitted in epochs the source has moved past but the probe has not: above this the
+/// source stops polling its feed until the dataflow catches up.
+pub const MAX_IN_FLIGHT: usize = 50_000;
 
 /// Where the lines come from.
 pub enum Lines {
@@ -36,11 +51,23 @@ pub enum Lines {
     Memory(Arc<Vec<String>>, usize),
     /// Lines read by a thread (stdin), which wakes the source when it sends.
     Channel(Receiver<String>),
+    /// This worker's part of a feed; `watermark` is the largest event time any worker's feed
+    /// has read, which a worker whose lanes are all caught up follows.
+    Feed {
+        reader: Box<dyn FeedReader>,
+        watermark: Arc<AtomicI64>,
+    },
     Empty,
 }
 
 enum Read {
     Line,
+    Record {
+        lane: i32,
+        offset: i64,
+        timestamp_ms: Option<i64>,
+    },
+    CaughtUp(i32),
     Pending,
     Done,
 }
@@ -78,8 +105,92 @@ impl Lines {
                 Err(TryRecvError::Empty) => Read::Pending,
                 Err(TryRecvError::Disconnected) => Read::Done,
             },
+            Lines::Feed { reader, .. } => match reader.poll(buffer) {
+                Polled::Record {
+                    lane,
+                    offset,
+                    timestamp_ms,
+                } => Read::Record {
+                    lane,
+                    offset,
+                    timestamp_ms,
+                },
+                Polled::CaughtUp { lane } => Read::CaughtUp(lane),
+                Polled::Pending => Read::Pending,
+                Polled::Ended => Read::Done,
+            },
             Lines::Empty => Read::Done,
         }
+    }
+}
+
+/// A feed lane's event-time progress and the positions it emitted that are not yet complete.
+#[derive(Default)]
+struct Lane {
+    max_seen: Option<i64>,
+    caught_up: bool,
+    /// Runs of (epoch, last offset emitted in it), in offset order.
+    unfinished: VecDeque<(u64, i64)>,
+}
+
+/// What the source tracks of a feed's lanes.
+#[derive(Default)]
+struct Lanes {
+    lanes: BTreeMap<i32, Lane>,
+    /// Records emitted per epoch that the probe has not passed (backpressure).
+    in_flight: BTreeMap<u64, usize>,
+}
+
+impl Lanes {
+    fn emitted(&mut self, lane: i32, offset: i64, epoch: u64) {
+        let unfinished = &mut self.lanes.entry(lane).or_default().unfinished;
+        match unfinished.back_mut() {
+            Some((last, run_offset)) if *last == epoch => *run_offset = offset,
+            _ => unfinished.push_back((epoch, offset)),
+        }
+        *self.in_flight.entry(epoch).or_default() += 1;
+    }
+
+    fn seen(&mut self, lane: i32, time_ms: i64) {
+        let lane = self.lanes.entry(lane).or_default();
+        lane.caught_up = false;
+        lane.max_seen = Some(lane.max_seen.map_or(time_ms, |m| m.max(time_ms)));
+    }
+
+    /// The event time the capability may follow: the slowest lane that is not caught up;
+    /// with every lane caught up, the largest event time any worker has read.
+    fn progress_ms(&self, watermark: &AtomicI64) -> Option<i64> {
+        let active = self.lanes.values().filter(|l| !l.caught_up);
+        match active.map(|l| l.max_seen.unwrap_or(i64::MIN)).min() {
+            Some(i64::MIN) => None,
+            Some(slowest) => Some(slowest),
+            None => Some(watermark.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN),
+        }
+    }
+
+    /// Records emitted before `time` that the probe has not passed.
+    fn waiting_before(&mut self, probe: &ProbeHandle<u64>, time: u64) -> usize {
+        self.in_flight.retain(|epoch, _| probe.less_equal(epoch));
+        self.in_flight.range(..time).map(|(_, n)| n).sum()
+    }
+
+    /// The last complete offset per lane: every run whose epoch plus `hold` the probe passed.
+    fn completions(&mut self, probe: &ProbeHandle<u64>, hold: u64) -> Vec<(i32, i64)> {
+        let mut done = Vec::new();
+        for (&lane, state) in self.lanes.iter_mut() {
+            let mut last = None;
+            while let Some(&(epoch, offset)) = state.unfinished.front() {
+                if probe.less_equal(&epoch.saturating_add(hold)) {
+                    break;
+                }
+                last = Some(offset);
+                state.unfinished.pop_front();
+            }
+            if let Some(offset) = last {
+                done.push((lane, offset));
+            }
+        }
+        done
     }
 }
 
@@ -90,9 +201,13 @@ pub struct SourceSettings {
     pub max_action_bytes: usize,
     /// This worker takes lines where (line − 1) % share.1 == share.0; `None`: every line.
     pub share: Option<(u64, u64)>,
+    /// How many epochs after its own an action may still be held (schedules, groups, chains):
+    /// a feed's positions are complete only once the probe passes their epoch plus this.
+    pub hold_epochs: u64,
 }
 
-/// Builds the source; `lines_read` counts the input lines this worker decoded.
+/// Builds the source; `lines_read` counts the input lines this worker decoded; `probe` is
+/// after the audit writer (a feed's positions are committed behind it).
 #[allow(clippy::type_complexity)]
 pub fn source<'s>(
     scope: Scope<'s, u64>,
@@ -100,6 +215,7 @@ pub fn source<'s>(
     settings: SourceSettings,
     renderer: Rc<Renderer>,
     lines_read: Rc<Cell<u64>>,
+    probe: ProbeHandle<u64>,
 ) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditLine>>) {
     let mut builder = OperatorBuilder::new("Source".to_owned(), scope);
     let info = builder.operator_info();
@@ -111,21 +227,41 @@ pub fn source<'s>(
     let mut rejections =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(rejections);
 
-    builder.build(move |mut capabilities| {
+    builder.build_reschedule(move |mut capabilities| {
         let mut rejection_cap = capabilities.pop();
         let mut flow_cap = capabilities.pop();
         let mut lines = make_lines(sync_activator);
         let mut buffer = Vec::new();
         let mut line_no = 0u64;
         let mut max_seen: Option<i64> = None;
+        let mut lanes = Lanes::default();
+        if let Lines::Feed { reader, .. } = &lines {
+            for lane in reader.lanes() {
+                lanes.lanes.entry(lane).or_default();
+            }
+        }
+        let mut idle_polls = 0u32;
         let mut by_epoch: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
         let mut rejected = Vec::new();
         let epochs = settings.epochs;
         move |_frontiers| {
+            if let Lines::Feed { reader, .. } = &mut lines {
+                // Called even with nothing new: the feed commits what it holds when it is due.
+                reader.completed(&lanes.completions(&probe, settings.hold_epochs));
+            }
             let (Some(flow_time), Some(_)) =
                 (flow_cap.as_ref().map(|c| *c.time()), rejection_cap.as_ref())
             else {
-                return;
+                // The input has ended: a feed stays until every effect is done, then closes.
+                if let Lines::Feed { reader, .. } = &mut lines {
+                    if !probe.done() {
+                        activator.activate_after(Duration::from_millis(epochs.length_ms()));
+                        return true;
+                    }
+                    reader.close();
+                    lines = Lines::Empty;
+                }
+                return false;
             };
             let wall = wall_clock_ms();
             let mut now_epoch = flow_time;
@@ -135,7 +271,12 @@ pub fn source<'s>(
             let mut decoded = 0;
             let mut ended = false;
             let mut pending = false;
-            while decoded < BATCH {
+            let feed = matches!(lines, Lines::Feed { .. });
+            if feed && lanes.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT {
+                pending = true;
+            }
+            while decoded < BATCH && !pending {
+                let mut record = None;
                 match lines.next(&mut buffer) {
                     Read::Done => {
                         ended = true;
@@ -145,22 +286,45 @@ pub fn source<'s>(
                         pending = true;
                         break;
                     }
-                    Read::Line => {}
-                }
-                line_no += 1;
-                if let Some((index, peers)) = settings.share {
-                    if (line_no - 1) % peers != index {
+                    Read::CaughtUp(lane) => {
+                        lanes.lanes.entry(lane).or_default().caught_up = true;
                         continue;
                     }
+                    Read::Line => {}
+                    Read::Record {
+                        lane,
+                        offset,
+                        timestamp_ms,
+                    } => record = Some((lane, offset, timestamp_ms)),
                 }
+                let position = match record {
+                    Some((partition, offset, _)) => Position::Kafka { partition, offset },
+                    None => {
+                        line_no += 1;
+                        if let Some((index, peers)) = settings.share {
+                            if (line_no - 1) % peers != index {
+                                continue;
+                            }
+                        }
+                        Position::Line(line_no)
+                    }
+                };
                 // A blank line holds no record; it is not an input (see the README).
                 if buffer.iter().all(u8::is_ascii_whitespace) {
+                    if let Some((lane, offset, _)) = record {
+                        lanes.emitted(lane, offset, now_epoch);
+                    }
                     continue;
                 }
                 decoded += 1;
-                let position = Position::Line(line_no);
                 let (default_ms, clock_ms) = match settings.clock {
-                    Clock::Event => (max_seen.unwrap_or(0), None),
+                    Clock::Event => (
+                        record
+                            .and_then(|(_, _, timestamp)| timestamp)
+                            .or(max_seen)
+                            .unwrap_or(0),
+                        None,
+                    ),
                     Clock::Processing => (wall, Some(wall)),
                 };
                 match decode(
@@ -184,12 +348,19 @@ pub fn source<'s>(
                         } else {
                             epoch
                         };
+                        if let Some((lane, offset, _)) = record {
+                            lanes.seen(lane, action.event_time_ms);
+                            lanes.emitted(lane, offset, time);
+                        }
                         by_epoch
                             .entry(time)
                             .or_default()
                             .push(Flow::new(action, late));
                     }
                     Err(rejection) => {
+                        if let Some((lane, offset, _)) = record {
+                            lanes.emitted(lane, offset, now_epoch);
+                        }
                         rejected.push((
                             position,
                             default_ms,
@@ -224,12 +395,22 @@ pub fn source<'s>(
             if ended {
                 flow_cap = None;
                 rejection_cap = None;
-                return;
+                activator.activate();
+                return true;
             }
             // The capabilities move forward only: to the lateness bound on the event clock,
             // to the wall clock's epoch on the processing clock.
+            let progress_ms = match &lines {
+                Lines::Feed { watermark, .. } => {
+                    if let Some(seen) = max_seen {
+                        watermark.fetch_max(seen, Ordering::Relaxed);
+                    }
+                    lanes.progress_ms(watermark)
+                }
+                _ => max_seen,
+            };
             let target = match settings.clock {
-                Clock::Event => max_seen.map_or(0, |m| {
+                Clock::Event => progress_ms.map_or(0, |m| {
                     epochs.of(m.saturating_sub(settings.max_lateness_ms as i64))
                 }),
                 Clock::Processing => now_epoch,
@@ -242,11 +423,17 @@ pub fn source<'s>(
                     rejection_cap.downgrade(&target);
                 }
             }
+            // Idle: back off from 1 ms to an epoch, so a quiet feed costs little and a busy
+            // one is polled at once.
             if pending {
-                activator.activate_after(Duration::from_millis(epochs.length_ms()));
+                let delay_ms = (1u64 << idle_polls.min(16)).min(epochs.length_ms());
+                idle_polls += 1;
+                activator.activate_after(Duration::from_millis(delay_ms));
             } else {
+                idle_polls = 0;
                 activator.activate();
             }
+            true
         }
     });
     (flow_stream, rejection_stream)
@@ -260,13 +447,13 @@ fn rejected_line(
     rejection: Rejection,
     text: String,
 ) -> AuditLine {
-    let line = match position {
-        Position::Line(line) => line,
-        Position::Kafka { offset, .. } => offset.max(0) as u64,
-        Position::Api(n) => n,
+    let mut details = position_fields(position);
+    details.insert("reason".into(), rejection.reason.clone().into());
+    let dead_letter = DeadLetter::Input {
+        position,
+        reason: rejection.reason.clone(),
+        record: text.into_bytes(),
     };
-    let dead_letter =
-        json!({ "line": line, "reason": &rejection.reason, "record": text }).to_string();
     let mut record = AuditRecord {
         id: format!(
             "{}#0",
@@ -280,7 +467,7 @@ fn rejected_line(
         target: None,
         rule: None,
         outcome: Outcome::Rejected,
-        details: json!({ "reason": &rejection.reason, "line": line }),
+        details: Value::Object(details),
         payload: None,
         chain_id: None,
         dispatched_at: format_rfc3339_ms(time_ms),

@@ -1,0 +1,181 @@
+//! Writing records to a topic: the dead-letter output and `acteon produce` share one producer
+//! setup, which counts deliveries and failures so callers can tell when a write is durable;
+//! and creating topics.
+
+use crate::KafkaError;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{DeliveryResult, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Counts what the broker acknowledged and what failed.
+#[derive(Default)]
+pub struct Deliveries {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.delivered.fetch_add(1, Ordering::Relaxed),
+            Err((error, _)) => {
+                tracing::error!(%error, "a record was not delivered");
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+/// A producer writing one record per batch: tansu 0.6's fetch from inside a batch skips the
+/// rest of it (DESIGN.md), so consumers that resume mid-topic need single-record batches.
+pub struct TopicWriter {
+    producer: ThreadedProducer<Deliveries>,
+}
+
+/// How long a full local queue is waited on before a send gives up.
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+impl TopicWriter {
+    /// `properties` are librdkafka settings that override the defaults.
+    pub fn new(
+        brokers: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<TopicWriter, KafkaError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("linger.ms", "0")
+            .set("batch.num.messages", "1")
+            .set("queue.buffering.max.messages", "100000")
+            .set("message.timeout.ms", "30000");
+        for (key, value) in properties {
+            config.set(key, value);
+        }
+        let producer = config
+            .create_with_context(Deliveries::default())
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        Ok(TopicWriter { producer })
+    }
+
+    /// Queues one record (to `partition`, else by key); waits (bounded) while the local queue
+    /// is full.
+    pub fn send(
+        &self,
+        topic: &str,
+        (key, partition): (Option<&str>, Option<i32>),
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), KafkaError> {
+        let started = Instant::now();
+        let mut headers = headers;
+        loop {
+            let mut record = BaseRecord::to(topic).payload(payload);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            if let Some(partition) = partition {
+                record = record.partition(partition);
+            }
+            if let Some(headers) = headers.take() {
+                record = record.headers(headers);
+            }
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                    record,
+                )) if started.elapsed() < QUEUE_WAIT => {
+                    headers = record.headers;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((error, _)) => return Err(KafkaError::Produce(error.to_string())),
+            }
+        }
+    }
+
+    /// Waits until every queued record is acknowledged (or `timeout` passes).
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.producer
+            .flush(timeout)
+            .map_err(|e| KafkaError::Produce(e.to_string()))?;
+        match self.failed() {
+            0 => Ok(()),
+            n => Err(KafkaError::Produce(format!(
+                "{n} records were not delivered"
+            ))),
+        }
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.producer.context().delivered.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.producer.context().failed.load(Ordering::Relaxed)
+    }
+}
+
+/// Creates `topic` with `partitions` partitions unless it exists (the broker here does not
+/// create topics on first use).
+pub fn ensure_topic(
+    brokers: &str,
+    properties: &BTreeMap<String, String>,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), KafkaError> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    let admin: AdminClient<DefaultClientContext> = config
+        .create()
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = block_on(admin.create_topics([&new], &options))
+        .map_err(|e| KafkaError::Client(format!("creating {topic}: {e}")))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(KafkaError::Client(format!("creating {name}: {code}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one future to completion on this thread (rdkafka's admin calls are futures; nothing
+/// else here is asynchronous, so no runtime is worth its weight).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
