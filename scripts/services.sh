@@ -83,7 +83,69 @@ kafka_down() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# aws: the AWS emulator on 127.0.0.1:4566 (aws_up / aws_down, written with the AWS providers).
+# aws: moto's server (pinned in scripts/requirements-aws.txt) on 127.0.0.1:4566, started through
+# scripts/moto_local_lambda.py, which runs Lambda handlers as local Python subprocesses (no Docker
+# here). The venv in .infra/venv also gives the pipelines' setup scripts boto3.
+
+AWS_PORT=${ACTEON_AWS_PORT:-4566}
+AWS_VENV="$INFRA/venv"
+MOTO_VERSION=5.2.5
+
+# The venv's python, with the pinned moto installed (about 20 s the first time).
+aws_python() {
+  local python="$AWS_VENV/bin/python"
+  if [[ ! -x $python ]] || ! "$python" -c "import moto, boto3, flask; assert moto.__version__ == '$MOTO_VERSION'" 2>/dev/null; then
+    echo "services: installing moto $MOTO_VERSION into $AWS_VENV" >&2
+    python3 -m venv "$AWS_VENV" >&2
+    "$AWS_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-aws.txt >&2
+  fi
+  echo "$python"
+}
+
+# Whether moto answers its own API on $1 (not merely an open port).
+moto_answers() {
+  "$AWS_VENV/bin/python" - "$1" <<'PY' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/moto-api/", timeout=1).read()
+PY
+}
+
+aws_up() {
+  local pidfile="$INFRA/aws.pid" python i
+  python=$(aws_python)
+  if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "services: aws already running (pid $(cat "$pidfile"))"
+    return 0
+  fi
+  if wait_for_port "$AWS_PORT" 0; then
+    if moto_answers "$AWS_PORT"; then
+      echo "services: an emulator already answers on 127.0.0.1:$AWS_PORT; using it" >&2
+      return 0
+    fi
+    echo "services: 127.0.0.1:$AWS_PORT is taken by something that is not moto" >&2
+    return 1
+  fi
+  "$python" scripts/moto_local_lambda.py --host 127.0.0.1 --port "$AWS_PORT" >"$INFRA/aws.log" 2>&1 &
+  echo $! >"$pidfile"
+  for ((i = 0; i < 300; i++)); do
+    moto_answers "$AWS_PORT" && break
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  if ! moto_answers "$AWS_PORT"; then
+    echo "services: the AWS emulator did not answer on 127.0.0.1:$AWS_PORT; see $INFRA/aws.log" >&2
+    stop_pidfile "$pidfile"
+    return 1
+  fi
+  echo "services: aws up on 127.0.0.1:$AWS_PORT (pid $(cat "$pidfile"), log $INFRA/aws.log)"
+}
+
+aws_down() {
+  stop_pidfile "$INFRA/aws.pid"
+  echo "services: aws down"
+}
 
 # ---------------------------------------------------------------------------------------------
 
@@ -96,8 +158,7 @@ action=${1:-}
 [[ $action == up || $action == down ]] || usage
 services=("${@:2}")
 if [[ ${#services[@]} -eq 0 ]]; then
-  services=(kafka)
-  declare -F aws_up >/dev/null && services+=(aws)
+  services=(kafka aws)
 fi
 for service in "${services[@]}"; do
   if ! declare -F "${service}_${action}" >/dev/null; then

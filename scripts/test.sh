@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: every check and every test, on a fresh machine.
 # Installs what is missing (cargo-nextest), and starts the services the tests need
-# (scripts/services.sh) once, stopping them at exit.
+# (scripts/services.sh: the Kafka broker and the AWS emulator) once, stopping them at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,9 +18,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-step "services the tests need"
-trap 'scripts/services.sh down kafka' EXIT
-scripts/services.sh up kafka
+step "services the tests need: the Kafka broker and the AWS emulator (stopped at exit)"
+trap 'scripts/services.sh down' EXIT
+scripts/services.sh up
+pipelines/aws-event-pipeline/scripts/setup.sh
 
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast

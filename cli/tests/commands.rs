@@ -296,8 +296,29 @@ fn run_rejects_bad_lines_into_the_audit_and_the_dead_letter_file() {
 
 #[test]
 fn run_without_a_usable_source_or_audit_says_what_to_give() {
-    // The seed reads Kafka (which works) and audits to DynamoDB (which this build cannot).
-    let out = acteon(&["run", "pipelines/aws-event-pipeline/pipeline.acteon"]);
+    // A script that says neither where its actions come from nor which file the audit goes to.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bare.acteon");
+    std::fs::write(
+        &script,
+        "scope namespace \"n\" tenant \"t\"\naudit { sink = file }\n\
+         rule everything priority 1\n  when action_type exists\n  then allow\n",
+    )
+    .unwrap();
+    let script = script.to_str().unwrap();
+    let out = acteon(&["run", script]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--audit"));
+    assert!(
+        text(&out.stderr).contains("give --audit PATH"),
+        "{}",
+        text(&out.stderr)
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let out = acteon(&["run", script, "--audit", audit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--input PATH"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
-use crate::audit::sink::JsonLinesWriter;
+use crate::audit::sink::{JsonLinesWriter, RecordSink};
 use crate::audit::AuditError;
 use crate::chains::status::ChainStore;
 use crate::chains::{ChainBook, ChainError};
@@ -11,7 +11,8 @@ use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
-use crate::provider::ProviderCall;
+use crate::provider::{ProviderCall, ProviderFactory};
+use crate::providers::breaker::ProviderHealth;
 use crate::providers::dry_run::Fixtures;
 use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
 use crate::report::Views;
@@ -43,6 +44,9 @@ pub struct RunConfig {
     /// On the event clock: how far behind the latest event time an action may be and still
     /// be decided in its own epoch; older ones are decided late (never dropped).
     pub max_lateness_ms: u64,
+    /// With [`Delivery::Live`]: builds the providers of kinds the engine does not deliver
+    /// itself (the AWS kinds).
+    pub live_providers: Option<Arc<dyn ProviderFactory>>,
     /// Where every chain's status goes, and where cancels come from; clone it to read.
     pub chains: ChainStore,
 }
@@ -59,6 +63,7 @@ impl Default for RunConfig {
             max_action_bytes: 1 << 20,
             epoch_ms: 100,
             max_lateness_ms: 0,
+            live_providers: None,
             chains: ChainStore::new(),
         }
     }
@@ -79,6 +84,8 @@ pub enum Input {
 pub enum AuditOutput {
     File(PathBuf),
     Memory,
+    /// An external store (the DynamoDB table).
+    Sink(Arc<dyn RecordSink>),
     None,
 }
 
@@ -90,7 +97,8 @@ pub enum Delivery {
     DryRunMemory,
     /// Like `DryRunMemory`, with answers scripted per provider (tests of chains).
     DryRunScripted(Fixtures),
-    /// Calls are made: the log provider logs; AWS kinds are not available in this build.
+    /// Calls are made, behind circuit breakers: the log provider logs; other kinds need
+    /// [`RunConfig::live_providers`], else their calls fail.
     Live,
 }
 
@@ -127,6 +135,8 @@ pub struct RunReport {
     pub calls: Vec<ProviderCall>,
     /// Outcome counts per tenant, rule and provider.
     pub views: Views,
+    /// Breaker states and per-provider figures at the end (live delivery only).
+    pub health: ProviderHealth,
     pub elapsed: Duration,
 }
 
@@ -158,7 +168,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Delivery::DryRunDir(dir) => ProviderMode::DryRunDir(dir.clone()),
             Delivery::DryRunMemory => ProviderMode::DryRunMemory,
             Delivery::DryRunScripted(fixtures) => ProviderMode::DryRunScripted(fixtures.clone()),
-            Delivery::Live => ProviderMode::Live,
+            Delivery::Live => ProviderMode::Live(config.live_providers.clone()),
         },
     )?;
     let views = Views::new();
@@ -217,6 +227,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             written.audit_file = audit_file;
             written.dead_letter = dead_letter;
             written.feed = feed.clone();
+            if let AuditOutput::Sink(sink) = &shared.config.audit {
+                written.sink = Some(Arc::clone(sink));
+            }
         }
         let memory_audit = shared.memory_audit;
         let sink = Rc::clone(&written);
@@ -290,6 +303,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         audit: Vec::new(),
         calls: Vec::new(),
         views,
+        health: providers.health().clone(),
         elapsed: Duration::ZERO,
     };
     for result in guards.join() {
@@ -405,6 +419,7 @@ struct Written {
     lines: Vec<String>,
     error: Option<String>,
     audit_file: Option<JsonLinesWriter>,
+    sink: Option<Arc<dyn RecordSink>>,
     dead_letter: Option<JsonLinesWriter>,
     feed: Option<SharedFeed>,
 }
@@ -415,6 +430,9 @@ impl Written {
         let mut result = Ok(());
         if let Some(file) = self.audit_file.as_mut() {
             result = file.write_line(&line.text);
+        }
+        if let Some(sink) = &self.sink {
+            sink.write_line(&line.text);
         }
         if let Some(entry) = line.dead_letter.as_ref() {
             if let Some(file) = self.dead_letter.as_mut() {
@@ -441,6 +459,9 @@ impl Written {
             if let Err(error) = file.flush() {
                 self.error.get_or_insert_with(|| error.to_string());
             }
+        }
+        if let Some(Err(error)) = self.sink.as_ref().map(|sink| sink.finish()) {
+            self.error.get_or_insert(error);
         }
     }
 }

@@ -1,9 +1,12 @@
 //! `acteon run`: the pipeline over a finite or live input.
 
 use crate::diagnostics::compile_or_report;
+use acteon_aws::delivery::Policy;
+use acteon_aws::AwsProviders;
 use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Run a script's pipeline: decide every action, deliver it, audit the decision.
 ///
@@ -61,8 +64,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(plan) = compile_or_report(&args.file) else {
         return Ok(ExitCode::from(1));
     };
+    // One runtime for every AWS call of the run: providers and the DynamoDB audit.
+    let aws = Arc::new(AwsProviders::new(Policy::default())?);
     // Settled before a Kafka feed is opened: a missing flag is reported at once.
-    let audit = audit_output(&args, &plan)?;
+    let audit = audit_output(&args, &plan, &aws)?;
     use acteon_dsl::plan::Source;
     let kafka = |source| -> anyhow::Result<Input> {
         let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
@@ -101,6 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
+        live_providers: Some(aws.clone()),
         ..RunConfig::default()
     };
     let report = acteon_engine::run(&plan, config)?;
@@ -117,7 +123,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `--audit` wins; otherwise the script's own audit sink.
-fn audit_output(args: &Args, plan: &acteon_dsl::plan::Plan) -> anyhow::Result<AuditOutput> {
+fn audit_output(
+    args: &Args,
+    plan: &acteon_dsl::plan::Plan,
+    aws: &AwsProviders,
+) -> anyhow::Result<AuditOutput> {
     use acteon_dsl::plan::AuditSink;
     Ok(match (&args.audit, &plan.audit.sink) {
         (Some(path), _) => AuditOutput::File(path.clone()),
@@ -126,8 +136,12 @@ fn audit_output(args: &Args, plan: &acteon_dsl::plan::Plan) -> anyhow::Result<Au
         (None, AuditSink::File { path: None }) => {
             anyhow::bail!("the script's audit sink is a file with no path: give --audit PATH")
         }
-        (None, AuditSink::Dynamodb { .. }) => anyhow::bail!(
-            "the script audits to DynamoDB, which this build cannot write yet: give --audit PATH"
-        ),
+        (
+            None,
+            AuditSink::Dynamodb {
+                table,
+                aws: connection,
+            },
+        ) => AuditOutput::Sink(Arc::new(aws.audit_sink(table, connection))),
     })
 }

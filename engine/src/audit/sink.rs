@@ -13,6 +13,14 @@ pub fn render(record: &AuditRecord) -> String {
     serde_json::to_string(record).expect("an audit record always serializes to JSON")
 }
 
+/// An audit destination outside the engine (the DynamoDB table): receives every audit line, in
+/// order, from one thread. It may write in the background; `finish` returns once everything
+/// written before it is stored, with the first error met.
+pub trait RecordSink: Send + Sync + std::fmt::Debug {
+    fn write_line(&self, line: &str);
+    fn finish(&self) -> Result<(), String>;
+}
+
 /// Appends lines to the audit file (or any writer), buffered. The buffer is flushed by
 /// [`JsonLinesWriter::flush`] and [`JsonLinesWriter::finish`]; dropping the writer flushes too,
 /// but cannot report an error, so the end of a run calls `finish`.

@@ -257,6 +257,7 @@ mod tests {
             error: None,
             attempts: 1,
             duration_ms: 0,
+            delivered_by: None,
         }
     }
 

@@ -451,7 +451,13 @@ impl Chains {
                     .to_string(),
             }
         });
-        let target = call.as_ref().map(|c| c.provider.clone());
+        let mut target = call.as_ref().map(|c| c.provider.clone());
+        if let Some(fallback) = &result.delivered_by {
+            // A circuit breaker sent the step's call to its fallback: say where it went.
+            details.insert("fallback".into(), true.into());
+            details.insert("original_target".into(), target.clone().into());
+            target = Some(fallback.clone());
+        }
         let payload = call.map(|c| c.payload);
         self.emit(id, outcome, target, details, payload, dead_letter);
 
@@ -604,6 +610,7 @@ fn failure(error: String) -> CallResult {
         error: Some(error),
         attempts: 0,
         duration_ms: 0,
+        delivered_by: None,
     }
 }
 

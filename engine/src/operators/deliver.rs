@@ -3,11 +3,14 @@
 //! Ignores the frontier. Holds, per call in flight, the capability of the decision's time,
 //! so the output frontier means "every call before it has completed"; releases it when the
 //! provider's reply arrives (providers answer through a channel and wake this operator).
+//! A call that a circuit breaker delivered to its fallback is audited `rerouted` to the
+//! fallback, with `fallback: true` and the `original_target`.
 
 use super::{AuditLine, Decision, Renderer};
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
 use crate::time::wall_clock_ms;
+use acteon_dsl::plan::Outcome;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -68,6 +71,7 @@ pub fn deliver<'s>(
                             error: Some(error),
                             attempts: 0,
                             duration_ms: 0,
+                            delivered_by: None,
                         };
                         session.give(renderer.render(decision, Some(&result), now, now));
                         continue;
@@ -88,7 +92,19 @@ pub fn deliver<'s>(
                 }
             });
             while let Ok((token, result)) = replies.try_recv() {
-                if let Some((decision, cap, dispatched)) = in_flight.remove(&token) {
+                if let Some((mut decision, cap, dispatched)) = in_flight.remove(&token) {
+                    if let Some(fallback) = &result.delivered_by {
+                        // A circuit breaker sent the call to its fallback: the record names
+                        // the provider that was called and the one the rules chose.
+                        decision.outcome = Outcome::Rerouted;
+                        decision
+                            .details
+                            .insert("fallback".into(), Value::Bool(true));
+                        decision
+                            .details
+                            .insert("original_target".into(), decision.target.clone().into());
+                        decision.target = Some(fallback.clone());
+                    }
                     output.session(&cap).give(renderer.render(
                         decision,
                         Some(&result),

@@ -213,6 +213,7 @@ impl Provider for DryRun {
                     error: Some(error),
                     attempts: 1,
                     duration_ms: 0,
+                    delivered_by: None,
                 },
                 // Dropping the reply is never answering.
                 Some(Answer::Silence) => return,
@@ -225,6 +226,7 @@ impl Provider for DryRun {
                     error: Some(error),
                     attempts: 1,
                     duration_ms: 0,
+                    delivered_by: None,
                 }
             }
         };

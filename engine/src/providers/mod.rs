@@ -1,9 +1,11 @@
 //! The providers this crate ships, and the registry that picks one per provider of a plan.
 //!
+//! - [`breaker`]: circuit breakers around live providers, and their [`breaker::ProviderHealth`].
 //! - [`dry_run`]: records every call instead of making it (`--dry-run DIR`, `acteon test`).
 //! - [`log`]: the `log` provider kind: logs the call.
 //! - [`registry`]: [`registry::ProviderRegistry`], a provider for every name of a plan.
 
+pub mod breaker;
 pub mod dry_run;
 pub mod log;
 pub mod registry;
@@ -19,6 +21,7 @@ fn immediate_success(body: Value) -> CallResult {
         error: None,
         attempts: 1,
         duration_ms: 0,
+        delivered_by: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! A provider for every provider name of a plan, chosen by the run's mode: dry-run to files,
 //! dry-run to memory, or live.
 
-use crate::provider::{CallResult, Provider, ProviderCall, Reply};
+use crate::provider::{CallResult, Provider, ProviderCall, ProviderFactory, Reply};
+use crate::providers::breaker::{self, ProviderHealth};
 use crate::providers::dry_run::{CallFile, CallLog, DryRun, Fixtures, RecordedCall};
 use crate::providers::log::Log;
 use acteon_dsl::plan::{Plan, ProviderKind};
@@ -11,10 +12,11 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ProviderMode {
-    /// Real deliveries.
-    Live,
+    /// Real deliveries, each provider behind its circuit breaker. Kinds the engine does not
+    /// deliver itself come from the factory; without one, their calls fail.
+    Live(Option<Arc<dyn ProviderFactory>>),
     /// `--dry-run DIR`: calls recorded in `DIR/<provider>.jsonl`.
     DryRunDir(PathBuf),
     /// `acteon test`: calls recorded in memory, read back with
@@ -28,6 +30,8 @@ pub enum ProviderMode {
 pub enum ProviderError {
     #[error("cannot create the dry-run directory {}: {source}", path.display())]
     DryRunDir { path: PathBuf, source: io::Error },
+    #[error("provider {name}: {reason}")]
+    Build { name: String, reason: String },
 }
 
 /// Cheap to clone: every clone (one per worker) shares the same providers and recordings.
@@ -36,6 +40,7 @@ pub struct ProviderRegistry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     files: Vec<Arc<CallFile>>,
     memory: Option<Arc<Mutex<Vec<RecordedCall>>>>,
+    health: ProviderHealth,
 }
 
 impl std::fmt::Debug for ProviderRegistry {
@@ -52,18 +57,29 @@ impl ProviderRegistry {
             providers: BTreeMap::new(),
             files: Vec::new(),
             memory: None,
+            health: ProviderHealth::default(),
         };
         match mode {
-            ProviderMode::Live => {
+            ProviderMode::Live(factory) => {
+                let mut live = BTreeMap::new();
                 for provider in &plan.providers {
-                    let live: Arc<dyn Provider> = match provider.kind {
-                        ProviderKind::Log => Arc::new(Log),
-                        ref kind => Arc::new(Unavailable {
+                    let built: Arc<dyn Provider> = match (&provider.kind, &factory) {
+                        (ProviderKind::Log, _) => Arc::new(Log),
+                        (_, Some(factory)) => {
+                            factory
+                                .build(provider)
+                                .map_err(|reason| ProviderError::Build {
+                                    name: provider.name.clone(),
+                                    reason,
+                                })?
+                        }
+                        (kind, None) => Arc::new(Unavailable {
                             kind: kind.type_name(),
                         }),
                     };
-                    registry.providers.insert(provider.name.clone(), live);
+                    live.insert(provider.name.clone(), built);
                 }
+                (registry.providers, registry.health) = breaker::guard(live, &plan.breakers);
             }
             ProviderMode::DryRunDir(dir) => {
                 std::fs::create_dir_all(&dir).map_err(|source| ProviderError::DryRunDir {
@@ -110,6 +126,11 @@ impl ProviderRegistry {
         self.providers.keys().map(String::as_str)
     }
 
+    /// Breaker states and per-provider figures (live mode; empty otherwise).
+    pub fn health(&self) -> &ProviderHealth {
+        &self.health
+    }
+
     /// The calls recorded so far in [`ProviderMode::DryRunMemory`], in the order they were
     /// made (across workers, the order in which they reached the list); empty in other modes.
     pub fn recorded_calls(&self) -> Vec<RecordedCall> {
@@ -144,6 +165,7 @@ impl Provider for Unavailable {
             )),
             attempts: 1,
             duration_ms: 0,
+            delivered_by: None,
         });
     }
 }
@@ -192,7 +214,7 @@ mod tests {
 
     #[test]
     fn live_log_kind_logs_and_aws_kinds_are_unavailable() {
-        let registry = ProviderRegistry::build(&plan(), ProviderMode::Live).unwrap();
+        let registry = ProviderRegistry::build(&plan(), ProviderMode::Live(None)).unwrap();
         assert_eq!(
             registry.names().collect::<Vec<_>>(),
             ["alert-fanout", "audit-log", "metrics-queue"]

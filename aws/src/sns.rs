@@ -1,0 +1,171 @@
+//! `aws-sns`: Publish, or PublishBatch (10 per call) when several calls are ready.
+//!
+//! Message: the payload's `message` (a string as it is, other JSON as text), else the whole
+//! payload as JSON text. `subject`, `message_group_id` and `message_deduplication_id` (or
+//! `message_dedup_id`) are honoured. Result: `{message_id}`.
+
+use crate::delivery::Backend;
+use crate::error::{classify, transient_code, CallError};
+use crate::payload;
+use acteon_engine::provider::ProviderCall;
+use aws_sdk_sns::types::PublishBatchRequestEntry;
+use serde_json::{json, Value};
+
+pub struct Sns {
+    pub client: aws_sdk_sns::Client,
+    pub topic_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub message: String,
+    pub subject: Option<String>,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+pub fn notification(call: &ProviderCall) -> Result<Notification, String> {
+    let payload = &call.payload;
+    Ok(Notification {
+        message: payload::field(payload, &["message"])
+            .map_or_else(|| payload.to_string(), payload::text),
+        subject: payload::string(payload, &["subject"])?,
+        group_id: payload::string(payload, &["message_group_id"])?,
+        deduplication_id: payload::string(
+            payload,
+            &["message_deduplication_id", "message_dedup_id"],
+        )?,
+    })
+}
+
+impl Sns {
+    async fn publish(&self, notification: Notification) -> Result<Value, CallError> {
+        let output = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(notification.message)
+            .set_subject(notification.subject)
+            .set_message_group_id(notification.group_id)
+            .set_message_deduplication_id(notification.deduplication_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(json!({ "message_id": output.message_id() }))
+    }
+
+    async fn publish_batch(
+        &self,
+        notifications: Vec<Notification>,
+    ) -> Vec<Result<Value, CallError>> {
+        let count = notifications.len();
+        let mut entries = Vec::with_capacity(count);
+        for (index, notification) in notifications.into_iter().enumerate() {
+            let entry = PublishBatchRequestEntry::builder()
+                .id(index.to_string())
+                .message(notification.message)
+                .set_subject(notification.subject)
+                .set_message_group_id(notification.group_id)
+                .set_message_deduplication_id(notification.deduplication_id)
+                .build();
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(error) => return vec![Err(CallError::fatal(error.to_string())); count],
+            }
+        }
+        let output = match self
+            .client
+            .publish_batch()
+            .topic_arn(&self.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => return vec![Err(classify(error)); count],
+        };
+        let mut results = vec![Err(CallError::fatal("missing from the batch answer")); count];
+        for sent in output.successful() {
+            if let Some(index) = sent.id().and_then(|id| id.parse::<usize>().ok()) {
+                if index < count {
+                    results[index] = Ok(json!({ "message_id": sent.message_id() }));
+                }
+            }
+        }
+        for failed in output.failed() {
+            if let Ok(index) = failed.id().parse::<usize>() {
+                if index < count {
+                    results[index] = Err(CallError {
+                        message: format!(
+                            "{}: {}",
+                            failed.code(),
+                            failed.message().unwrap_or_default()
+                        ),
+                        transient: !failed.sender_fault() || transient_code(failed.code()),
+                    });
+                }
+            }
+        }
+        results
+    }
+}
+
+impl Backend for Sns {
+    type Entry = Notification;
+    const BATCH: usize = 10;
+
+    fn prepare(&self, call: &ProviderCall) -> Result<Notification, String> {
+        notification(call)
+    }
+
+    async fn send(&self, mut entries: Vec<Notification>) -> Vec<Result<Value, CallError>> {
+        if entries.len() == 1 {
+            let one = entries.remove(0);
+            return vec![self.publish(one).await];
+        }
+        self.publish_batch(entries).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(payload: Value) -> ProviderCall {
+        ProviderCall {
+            provider: "alerts".into(),
+            action_id: "a".into(),
+            namespace: "iot".into(),
+            tenant: "t".into(),
+            action_type: "sensor_reading".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn telemetry_without_a_message_is_sent_as_json_text() {
+        let sent = notification(&call(json!({ "sensor_type": "temperature", "value": 92 })));
+        assert_eq!(
+            sent.unwrap().message,
+            r#"{"sensor_type":"temperature","value":92}"#
+        );
+    }
+
+    #[test]
+    fn named_fields_are_honoured() {
+        let sent = notification(&call(json!({
+            "message": { "text": "hot" }, "subject": "Alert",
+            "message_group_id": "g1", "message_deduplication_id": "d1"
+        })))
+        .unwrap();
+        assert_eq!(
+            sent,
+            Notification {
+                message: r#"{"text":"hot"}"#.into(),
+                subject: Some("Alert".into()),
+                group_id: Some("g1".into()),
+                deduplication_id: Some("d1".into()),
+            }
+        );
+    }
+}

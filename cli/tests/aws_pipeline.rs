@@ -1,0 +1,520 @@
+//! The seed pipeline and a breaker fault, run through the binary with real providers against
+//! the local AWS emulator. `scripts/services.sh up aws` starts it; these tests fail, never
+//! skip, when it does not answer.
+
+use acteon_aws::delivery::Policy;
+use acteon_aws::AwsProviders;
+use acteon_dsl::plan::AwsConnection;
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn connection(port: u16) -> AwsConnection {
+    AwsConnection {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        ..AwsConnection::default()
+    }
+}
+
+fn answers(port: u16) -> bool {
+    let address = format!("127.0.0.1:{port}").parse().unwrap();
+    TcpStream::connect_timeout(&address, Duration::from_secs(1))
+        .and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head)?;
+            Ok(head.starts_with(b"HTTP/1."))
+        })
+        .unwrap_or(false)
+}
+
+fn require_emulator() {
+    assert!(
+        answers(4566),
+        "the AWS emulator does not answer on 127.0.0.1:4566: run `scripts/services.sh up aws`"
+    );
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+struct Aws {
+    providers: AwsProviders,
+    config: SdkConfig,
+}
+
+impl Aws {
+    fn at(port: u16) -> Aws {
+        let providers = AwsProviders::new(Policy::default()).unwrap();
+        let config = providers.sdk_config(&connection(port));
+        Aws { providers, config }
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.providers.runtime().block_on(future)
+    }
+
+    /// A fresh queue: (url, arn).
+    fn queue(&self, name: &str) -> (String, String) {
+        let sqs = aws_sdk_sqs::Client::new(&self.config);
+        self.block_on(async {
+            let url = sqs.create_queue().queue_name(name).send().await.unwrap();
+            let url = url.queue_url().unwrap().to_owned();
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap();
+            let arn = attributes.attributes().unwrap()
+                [&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+                .clone();
+            (url, arn)
+        })
+    }
+
+    /// A fresh queue that receives every message of `topic_arn`, raw.
+    fn subscribed_queue(&self, topic_arn: &str) -> String {
+        let (url, arn) = self.queue(&unique("alerts-copy"));
+        let sns = aws_sdk_sns::Client::new(&self.config);
+        self.block_on(
+            sns.subscribe()
+                .topic_arn(topic_arn)
+                .protocol("sqs")
+                .endpoint(arn)
+                .attributes("RawMessageDelivery", "true")
+                .send(),
+        )
+        .unwrap();
+        url
+    }
+
+    /// Every message that arrives within `receives` one-second polls, stopping at `expected`.
+    fn drain(&self, queue_url: &str, expected: usize, receives: usize) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::new(&self.config);
+        let mut bodies = Vec::new();
+        for _ in 0..receives {
+            if bodies.len() >= expected {
+                break;
+            }
+            let output = self
+                .block_on(
+                    sqs.receive_message()
+                        .queue_url(queue_url)
+                        .max_number_of_messages(10)
+                        .wait_time_seconds(1)
+                        .send(),
+                )
+                .unwrap();
+            for message in output.messages() {
+                bodies.push(serde_json::from_str(message.body().unwrap()).unwrap());
+            }
+        }
+        bodies
+    }
+}
+
+fn setup_seed_resources() {
+    let status = Command::new("bash")
+        .arg(repo().join("pipelines/aws-event-pipeline/scripts/setup.sh"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "setup.sh failed");
+}
+
+#[test]
+fn the_seed_pipeline_delivers_to_aws_and_audits_to_dynamodb() {
+    require_emulator();
+    setup_seed_resources();
+    let aws = Aws::at(4566);
+    let alerts = aws.subscribed_queue("arn:aws:sns:us-east-1:000000000000:building-alerts");
+    let (events, events_arn) = aws.queue(&unique("events-copy"));
+    let bus = aws_sdk_eventbridge::Client::new(&aws.config);
+    let rule = unique("lifecycle-copy");
+    aws.block_on(async {
+        bus.put_rule()
+            .name(&rule)
+            .event_bus_name("building-events")
+            .event_pattern(r#"{"detail-type": ["device_lifecycle"]}"#)
+            .send()
+            .await
+            .unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("copy")
+            .arn(events_arn)
+            .build()
+            .unwrap();
+        bus.put_targets()
+            .rule(&rule)
+            .event_bus_name("building-events")
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+    });
+    // The audit's partition for the seed's tenant starts empty, so what is read back is this
+    // run's (a replay on the event clock writes the same keys anyway).
+    let table = aws.providers.audit_table("acteon_audit", &connection(4566));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws.config);
+    aws.block_on(async {
+        for _ in 0..20 {
+            let page = table
+                .query("iot", "smartbuilding-hq", None, None, 25, None)
+                .await
+                .unwrap();
+            if page.records.is_empty() {
+                break;
+            }
+            for record in page.records {
+                let sk = format!(
+                    "{}#{}",
+                    record["dispatched_at"].as_str().unwrap(),
+                    record["id"].as_str().unwrap()
+                );
+                dynamodb
+                    .delete_item()
+                    .table_name("acteon_audit")
+                    .key(
+                        "pk",
+                        aws_sdk_dynamodb::types::AttributeValue::S("iot#smartbuilding-hq".into()),
+                    )
+                    .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+
+    // The seed's telemetry, plus one action carrying keys the script redacts.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("telemetry.jsonl");
+    let mut lines =
+        std::fs::read_to_string(repo().join("pipelines/aws-event-pipeline/telemetry.jsonl"))
+            .unwrap();
+    lines.push_str(
+        &json!({
+            "id": "config-001", "namespace": "iot", "tenant": "smartbuilding-hq",
+            "provider": "local-fallback", "action_type": "device_config",
+            "payload": { "queue_url": "http://127.0.0.1:4566/000000000000/private",
+                         "target": { "function_arn": "arn:aws:lambda:us-east-1:000000000000:function:x" },
+                         "keep": "visible" },
+            "created_at": "2026-11-28T09:00:00Z"
+        })
+        .to_string(),
+    );
+    lines.push('\n');
+    std::fs::write(&input, lines).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_acteon"))
+        .args([
+            "run",
+            "pipelines/aws-event-pipeline/pipeline.acteon",
+            "--input",
+        ])
+        .arg(&input)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut sent = aws.drain(&alerts, 4, 10);
+    sent.sort_by_key(|m| m["device_id"].as_str().map(str::to_owned));
+    let alerted: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|m| {
+            (
+                m["device_id"].as_str().unwrap(),
+                m["sensor_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(alerted.len(), 4, "{sent:?}");
+    assert!(
+        alerted
+            .iter()
+            .filter(|(_, kind)| *kind == "temperature")
+            .count()
+            == 2,
+        "{sent:?}"
+    );
+    assert!(
+        alerted.iter().filter(|(_, kind)| *kind == "motion").count() == 2,
+        "{sent:?}"
+    );
+    let lifecycle = aws.drain(&events, 1, 10);
+    assert_eq!(lifecycle.len(), 1, "{lifecycle:?}");
+    assert_eq!(lifecycle[0]["source"], "acteon");
+    assert_eq!(lifecycle[0]["detail"]["device_id"], "temp-sensor-301");
+    assert_eq!(lifecycle[0]["detail"]["event"], "online");
+
+    let records: Vec<Value> = aws.block_on(async {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..20 {
+            let page = table
+                .query(
+                    "iot",
+                    "smartbuilding-hq",
+                    None,
+                    None,
+                    100,
+                    cursor.as_deref(),
+                )
+                .await
+                .unwrap();
+            records.extend(page.records);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        records
+    });
+    let of =
+        |id: &str| -> Vec<&Value> { records.iter().filter(|r| r["action_id"] == id).collect() };
+    for line in std::fs::read_to_string(&input).unwrap().lines() {
+        let id = serde_json::from_str::<Value>(line).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!of(&id).is_empty(), "no audit record for {id}");
+    }
+    for id in ["temp-crit-001", "temp-crit-002", "motion-001", "motion-002"] {
+        let record = of(id)[0];
+        assert_eq!(record["outcome"], "rerouted", "{record}");
+        assert_eq!(record["target"], "alert-fanout");
+        assert_eq!(record["details"]["delivery"]["attempts"], 1, "{record}");
+        assert!(record["details"]["delivery"]["response"]["message_id"].is_string());
+    }
+    let lifecycle_record = of("lifecycle-001")[0];
+    assert_eq!(lifecycle_record["target"], "event-bus");
+    assert!(lifecycle_record["details"]["delivery"]["response"]["event_id"].is_string());
+    let redacted = of("config-001")[0];
+    assert_eq!(redacted["payload"]["queue_url"], "[REDACTED]", "{redacted}");
+    assert_eq!(redacted["payload"]["target"]["function_arn"], "[REDACTED]");
+    assert_eq!(redacted["payload"]["keep"], "visible");
+    assert!(
+        redacted["expires_at"].is_string(),
+        "the audit TTL gives an expiry"
+    );
+}
+
+/// A private emulator on its own port, so that stopping it disturbs no other test.
+struct Emulator {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut emulator = Emulator { port, child: None };
+        emulator.restart();
+        emulator
+    }
+
+    fn restart(&mut self) {
+        let python = repo().join(".infra/venv/bin/python");
+        assert!(
+            python.exists(),
+            "no emulator venv in .infra/venv: run `scripts/services.sh up aws`"
+        );
+        let child = Command::new(python)
+            .arg(repo().join("scripts/moto_local_lambda.py"))
+            .args(["--port", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while !answers(self.port) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the private emulator did not answer on port {} in 60 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn the_breaker_reroutes_to_the_fallback_while_sns_is_down_and_recovers() {
+    require_emulator();
+    let mut emulator = Emulator::start();
+    let topic = "arn:aws:sns:us-east-1:000000000000:fault-alerts";
+    let prepare = |aws: &Aws| {
+        let sns = aws_sdk_sns::Client::new(&aws.config);
+        aws.block_on(sns.create_topic().name("fault-alerts").send())
+            .unwrap();
+        aws.subscribed_queue(topic)
+    };
+    let aws = Aws::at(emulator.port);
+    let first_copy = prepare(&aws);
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fault.acteon");
+    std::fs::write(
+        &script,
+        format!(
+            r#"provider alert-fanout aws-sns {{
+  region = "us-east-1"
+  endpoint_url = "http://127.0.0.1:{port}"
+  topic_arn = "{topic}"
+}}
+provider local-fallback log
+
+breaker alert-fanout {{
+  failure_threshold = 2
+  success_threshold = 1
+  recovery_timeout = 6s
+  fallback = local-fallback
+}}
+"#,
+            port = emulator.port
+        ),
+    )
+    .unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_acteon"))
+        .arg("run")
+        .arg(&script)
+        .args(["--input", "-", "--clock", "processing", "--audit"])
+        .arg(&audit)
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = run.stdin.take().unwrap();
+    let mut send = |id: &str| {
+        let action = json!({
+            "id": id, "namespace": "iot", "tenant": "hq", "action_type": "alert",
+            "provider": "alert-fanout", "payload": { "alert": id }
+        });
+        writeln!(stdin, "{action}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let wait = |seconds: f64| std::thread::sleep(Duration::from_secs_f64(seconds));
+
+    send("up-1");
+    assert_eq!(
+        aws.drain(&first_copy, 1, 10).len(),
+        1,
+        "delivered while the emulator is up"
+    );
+    emulator.stop();
+    let failing = Instant::now();
+    send("down-1");
+    send("down-2");
+    // Both fail after their retries (connection refused: under a second), which opens the
+    // breaker well before these next two, and its 6 s recovery timeout well after them.
+    wait(3.0);
+    send("open-1");
+    send("open-2");
+    wait(0.5);
+    emulator.restart();
+    let second_copy = prepare(&aws);
+    // Past the recovery timeout: the next call is the probe that closes the breaker.
+    wait(7.5 - failing.elapsed().as_secs_f64().min(7.5));
+    send("probe-1");
+    assert_eq!(
+        aws.drain(&second_copy, 1, 10).len(),
+        1,
+        "the probe was delivered"
+    );
+    send("after-1");
+    drop(stdin);
+    let finished = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            finished.elapsed() < Duration::from_secs(60),
+            "the run did not end"
+        );
+        wait(0.1);
+    };
+    let mut stderr = String::new();
+    run.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+
+    let records: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let of = |id: &str| -> &Value {
+        records
+            .iter()
+            .find(|r| r["action_id"] == id)
+            .unwrap_or_else(|| panic!("no record for {id}"))
+    };
+    assert_eq!(records.len(), 7, "one record per input: {records:?}");
+    for id in ["up-1", "probe-1", "after-1"] {
+        assert_eq!(of(id)["outcome"], "executed", "{}", of(id));
+        assert_eq!(of(id)["target"], "alert-fanout");
+    }
+    for id in ["down-1", "down-2"] {
+        assert_eq!(of(id)["outcome"], "failed", "{}", of(id));
+        assert_eq!(
+            of(id)["details"]["delivery"]["attempts"],
+            Policy::default().max_attempts
+        );
+    }
+    for id in ["open-1", "open-2"] {
+        let record = of(id);
+        assert_eq!(record["outcome"], "rerouted", "{record}");
+        assert_eq!(record["target"], "local-fallback");
+        assert_eq!(record["details"]["fallback"], true);
+        assert_eq!(record["details"]["original_target"], "alert-fanout");
+    }
+    assert_eq!(
+        aws.drain(&second_copy, 1, 5).len(),
+        1,
+        "after-1 reached SNS"
+    );
+}

@@ -1,0 +1,411 @@
+//! Circuit breakers around live providers, and the per-provider health they keep.
+//!
+//! A breaker counts a provider's results after its own retries. `failure_threshold`
+//! consecutive failures open it; while open, calls go to the breaker's fallback (whose own
+//! breaker is consulted in turn; a provider already tried ends the walk) or fail at once. After
+//! `recovery_timeout` one probe call at a time goes through (half-open); `success_threshold`
+//! successful probes close it, a failed probe opens it again. Every failure counts, client
+//! errors included: a provider that rejects every call is as unusable as one that is down, and
+//! a single bad call among good ones never trips it, since a success resets the count.
+
+use crate::provider::{CallResult, Provider, ProviderCall, Reply};
+use acteon_dsl::plan::Breaker;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A probe that has not answered in this long no longer blocks the next one (its reply may
+/// have been lost with a dataflow that shut down).
+const STALE_PROBE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// One provider's figures, as [`ProviderHealth::snapshot`] reads them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthFigures {
+    pub provider: String,
+    /// `None` for a provider with no breaker (disabled in the script).
+    pub state: Option<BreakerState>,
+    pub successes: u64,
+    pub failures: u64,
+    /// Calls not made because the breaker was open (delivered to a fallback or failed).
+    pub rejected: u64,
+    /// Calls this provider delivered as another provider's fallback.
+    pub fallback_deliveries: u64,
+    pub mean_latency_ms: f64,
+    pub max_latency_ms: u64,
+}
+
+/// The breaker states and figures of every provider of a run; cheap to clone and shared.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderHealth {
+    entries: Arc<BTreeMap<String, Arc<Guard>>>,
+}
+
+impl ProviderHealth {
+    /// Every provider's figures, sorted by name.
+    pub fn snapshot(&self) -> Vec<HealthFigures> {
+        self.entries
+            .iter()
+            .map(|(name, guard)| guard.figures(name))
+            .collect()
+    }
+}
+
+/// Wraps every provider of `providers` in its breaker (from `breakers`, by provider name);
+/// returns the wrapped providers and their shared health.
+pub fn guard(
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+    breakers: &[Breaker],
+) -> (BTreeMap<String, Arc<dyn Provider>>, ProviderHealth) {
+    let entries: BTreeMap<String, Arc<Guard>> = providers
+        .into_iter()
+        .map(|(name, provider)| {
+            let settings = breakers
+                .iter()
+                .find(|b| b.provider == name && b.enabled)
+                .cloned();
+            let guard = Guard {
+                provider,
+                settings,
+                state: Mutex::new(State::default()),
+            };
+            (name, Arc::new(guard))
+        })
+        .collect();
+    let health = ProviderHealth {
+        entries: Arc::new(entries),
+    };
+    let wrapped = health
+        .entries
+        .keys()
+        .map(|name| {
+            let guarded: Arc<dyn Provider> = Arc::new(Guarded {
+                name: name.clone(),
+                health: health.clone(),
+            });
+            (name.clone(), guarded)
+        })
+        .collect();
+    (wrapped, health)
+}
+
+struct Guard {
+    provider: Arc<dyn Provider>,
+    settings: Option<Breaker>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    successes: u64,
+    failures: u64,
+    rejected: u64,
+    fallback_deliveries: u64,
+    latency_total_ms: u64,
+    max_latency_ms: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            phase: Phase::Closed { failures: 0 },
+            successes: 0,
+            failures: 0,
+            rejected: 0,
+            fallback_deliveries: 0,
+            latency_total_ms: 0,
+            max_latency_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        since: Instant,
+    },
+    HalfOpen {
+        probe_since: Option<Instant>,
+        successes: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    Call,
+    Probe,
+    Reject,
+}
+
+impl Guard {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admit(&self, now: Instant) -> Admission {
+        let Some(settings) = &self.settings else {
+            return Admission::Call;
+        };
+        let recovery = Duration::from_millis(settings.recovery_timeout_ms);
+        let mut state = self.lock();
+        let admission = match state.phase {
+            Phase::Closed { .. } => Admission::Call,
+            Phase::Open { since } if now.duration_since(since) >= recovery => {
+                state.phase = Phase::HalfOpen {
+                    probe_since: Some(now),
+                    successes: 0,
+                };
+                Admission::Probe
+            }
+            Phase::Open { .. } => Admission::Reject,
+            Phase::HalfOpen {
+                probe_since,
+                successes,
+            } => match probe_since {
+                Some(started) if now.duration_since(started) < STALE_PROBE => Admission::Reject,
+                _ => {
+                    state.phase = Phase::HalfOpen {
+                        probe_since: Some(now),
+                        successes,
+                    };
+                    Admission::Probe
+                }
+            },
+        };
+        if admission == Admission::Reject {
+            state.rejected += 1;
+        }
+        admission
+    }
+
+    fn record(&self, result: &CallResult, admission: Admission, for_another: bool) {
+        let mut state = self.lock();
+        if result.success {
+            state.successes += 1;
+        } else {
+            state.failures += 1;
+        }
+        if for_another && result.success {
+            state.fallback_deliveries += 1;
+        }
+        state.latency_total_ms += result.duration_ms;
+        state.max_latency_ms = state.max_latency_ms.max(result.duration_ms);
+        let Some(settings) = &self.settings else {
+            return;
+        };
+        let now = Instant::now();
+        state.phase = match (state.phase, admission, result.success) {
+            (Phase::Closed { .. }, _, true) => Phase::Closed { failures: 0 },
+            (Phase::Closed { failures }, _, false) => {
+                if failures + 1 >= settings.failure_threshold {
+                    tracing::warn!(provider = %settings.provider, "circuit breaker opened");
+                    Phase::Open { since: now }
+                } else {
+                    Phase::Closed {
+                        failures: failures + 1,
+                    }
+                }
+            }
+            (Phase::HalfOpen { successes, .. }, Admission::Probe, true) => {
+                if successes + 1 >= settings.success_threshold {
+                    tracing::info!(provider = %settings.provider, "circuit breaker closed");
+                    Phase::Closed { failures: 0 }
+                } else {
+                    Phase::HalfOpen {
+                        probe_since: None,
+                        successes: successes + 1,
+                    }
+                }
+            }
+            (Phase::HalfOpen { .. }, Admission::Probe, false) => Phase::Open { since: now },
+            // A call admitted before the breaker opened that fails now extends the open
+            // period; other late results say nothing about the provider's current state.
+            (Phase::Open { .. }, _, false) => Phase::Open { since: now },
+            (phase, _, _) => phase,
+        };
+    }
+
+    fn figures(&self, name: &str) -> HealthFigures {
+        let state = self.lock();
+        let calls = state.successes + state.failures;
+        HealthFigures {
+            provider: name.to_owned(),
+            state: self.settings.as_ref().map(|_| match state.phase {
+                Phase::Closed { .. } => BreakerState::Closed,
+                Phase::Open { .. } => BreakerState::Open,
+                Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+            }),
+            successes: state.successes,
+            failures: state.failures,
+            rejected: state.rejected,
+            fallback_deliveries: state.fallback_deliveries,
+            mean_latency_ms: if calls == 0 {
+                0.0
+            } else {
+                state.latency_total_ms as f64 / calls as f64
+            },
+            max_latency_ms: state.max_latency_ms,
+        }
+    }
+}
+
+/// A provider behind its breaker.
+struct Guarded {
+    name: String,
+    health: ProviderHealth,
+}
+
+impl Provider for Guarded {
+    fn submit(&self, call: ProviderCall, reply: Reply) {
+        let entries = &self.health.entries;
+        let mut tried: Vec<&str> = Vec::new();
+        let mut current = self.name.as_str();
+        while let Some(guard) = entries.get(current) {
+            let admission = guard.admit(Instant::now());
+            if admission != Admission::Reject {
+                let for_another = current != self.name;
+                let recorder = Arc::clone(guard);
+                let delivered_by = for_another.then(|| current.to_owned());
+                let reply = reply.map(move |mut result| {
+                    recorder.record(&result, admission, for_another);
+                    result.delivered_by = delivered_by;
+                    result
+                });
+                guard.provider.submit(call, reply);
+                return;
+            }
+            tried.push(current);
+            match guard.settings.as_ref().and_then(|s| s.fallback.as_deref()) {
+                Some(next) if !tried.contains(&next) => current = next,
+                _ => break,
+            }
+        }
+        reply.send(CallResult {
+            success: false,
+            body: Value::Null,
+            error: Some(format!(
+                "circuit open for {}; no fallback could take the call (tried {})",
+                self.name,
+                tried.join(", ")
+            )),
+            attempts: 0,
+            duration_ms: 0,
+            delivered_by: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testing;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Succeeds or fails as its switch says, at once.
+    struct Switch(AtomicBool);
+
+    impl Provider for Switch {
+        fn submit(&self, _call: ProviderCall, reply: Reply) {
+            let success = self.0.load(Ordering::SeqCst);
+            reply.send(CallResult {
+                success,
+                body: Value::Null,
+                error: (!success).then(|| "down".to_owned()),
+                attempts: 1,
+                duration_ms: 3,
+                delivered_by: None,
+            });
+        }
+    }
+
+    fn breaker(provider: &str, recovery_timeout_ms: u64, fallback: Option<&str>) -> Breaker {
+        Breaker {
+            provider: provider.into(),
+            enabled: true,
+            failure_threshold: 2,
+            success_threshold: 1,
+            recovery_timeout_ms,
+            fallback: fallback.map(Into::into),
+        }
+    }
+
+    fn submit(providers: &BTreeMap<String, Arc<dyn Provider>>, name: &str) -> CallResult {
+        let (reply, results) = testing::reply(0);
+        providers[name].submit(testing::call(name, "a"), reply);
+        results.try_recv().unwrap().1
+    }
+
+    #[test]
+    fn opens_after_the_threshold_reroutes_to_the_fallback_and_a_probe_closes_it() {
+        let primary = Arc::new(Switch(AtomicBool::new(false)));
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("sns".into(), primary.clone());
+        providers.insert("local".into(), Arc::new(Switch(AtomicBool::new(true))));
+        let (guarded, health) = guard(providers, &[breaker("sns", 50, Some("local"))]);
+
+        for _ in 0..2 {
+            let failed = submit(&guarded, "sns");
+            assert!(!failed.success);
+            assert_eq!(failed.delivered_by, None);
+        }
+        let rerouted = submit(&guarded, "sns");
+        assert!(rerouted.success);
+        assert_eq!(rerouted.delivered_by.as_deref(), Some("local"));
+        let figures = health.snapshot();
+        assert_eq!(figures[1].provider, "sns");
+        assert_eq!(figures[1].state, Some(BreakerState::Open));
+        assert_eq!((figures[1].failures, figures[1].rejected), (2, 1));
+        assert_eq!(figures[0].fallback_deliveries, 1);
+        assert_eq!(figures[0].state, None);
+
+        primary.0.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(60));
+        let probe = submit(&guarded, "sns");
+        assert!(probe.success);
+        assert_eq!(probe.delivered_by, None);
+        assert_eq!(health.snapshot()[1].state, Some(BreakerState::Closed));
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_and_no_usable_fallback_fails_at_once() {
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("a".into(), Arc::new(Switch(AtomicBool::new(false))));
+        providers.insert("b".into(), Arc::new(Switch(AtomicBool::new(false))));
+        let breakers = [breaker("a", 30, Some("b")), breaker("b", 60_000, Some("a"))];
+        let (guarded, health) = guard(providers, &breakers);
+        for name in ["a", "a", "b", "b"] {
+            assert!(!submit(&guarded, name).success);
+        }
+        let refused = submit(&guarded, "a");
+        assert_eq!(refused.attempts, 0);
+        assert_eq!(
+            refused.error.as_deref(),
+            Some("circuit open for a; no fallback could take the call (tried a, b)")
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        let probe = submit(&guarded, "a");
+        assert_eq!(probe.attempts, 1, "the probe reaches the provider");
+        assert_eq!(health.snapshot()[0].state, Some(BreakerState::Open));
+    }
+}
