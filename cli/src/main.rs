@@ -3,9 +3,11 @@
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
 //!   and `acteon-engine` libraries and reports the result.
+//! - `cluster`: the flags that make a run one process of several.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
 //! - `duration`: durations on the command line (`10s`).
 
+mod cluster;
 mod commands;
 mod diagnostics;
 mod duration;

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+const BUILDING_ALERTS: &str = "arn:aws:sns:us-east-1:000000000000:building-alerts";
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -105,8 +107,45 @@ impl Aws {
         url
     }
 
-    /// Every message that arrives within `receives` one-second polls, stopping at `expected`.
-    fn drain(&self, queue_url: &str, expected: usize, receives: usize) -> Vec<Value> {
+    /// A fresh queue that receives every event on the seed's bus matching `pattern`.
+    fn bus_copy(&self, pattern: &str) -> String {
+        let (url, arn) = self.queue(&unique("events-copy"));
+        let bus = aws_sdk_eventbridge::Client::new(&self.config);
+        let rule = unique("copy");
+        self.block_on(async {
+            bus.put_rule()
+                .name(&rule)
+                .event_bus_name("building-events")
+                .event_pattern(pattern)
+                .send()
+                .await
+                .unwrap();
+            let target = aws_sdk_eventbridge::types::Target::builder()
+                .id("copy")
+                .arn(arn)
+                .build()
+                .unwrap();
+            bus.put_targets()
+                .rule(&rule)
+                .event_bus_name("building-events")
+                .targets(target)
+                .send()
+                .await
+                .unwrap();
+        });
+        url
+    }
+
+    /// Every message that `keep`s and arrives within `receives` one-second polls, stopping at
+    /// `expected`. The seed's topic, bus and queues are shared by the tests running beside this
+    /// one, so each test keeps only the messages of its own actions.
+    fn drain(
+        &self,
+        queue_url: &str,
+        expected: usize,
+        receives: usize,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
         let sqs = aws_sdk_sqs::Client::new(&self.config);
         let mut bodies = Vec::new();
         for _ in 0..receives {
@@ -123,11 +162,34 @@ impl Aws {
                 )
                 .unwrap();
             for message in output.messages() {
-                bodies.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                let body: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+                if keep(&body) {
+                    bodies.push(body);
+                }
             }
         }
         bodies
     }
+}
+
+/// `acteon run` of the seed pipeline over `input` with real providers; it must succeed.
+fn run_seed_pipeline(input: &Path, extra: &[&std::ffi::OsStr]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_acteon"))
+        .args([
+            "run",
+            "pipelines/aws-event-pipeline/pipeline.acteon",
+            "--input",
+        ])
+        .arg(input)
+        .args(extra)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn setup_seed_resources() {
@@ -143,31 +205,8 @@ fn the_seed_pipeline_delivers_to_aws_and_audits_to_dynamodb() {
     require_emulator();
     setup_seed_resources();
     let aws = Aws::at(4566);
-    let alerts = aws.subscribed_queue("arn:aws:sns:us-east-1:000000000000:building-alerts");
-    let (events, events_arn) = aws.queue(&unique("events-copy"));
-    let bus = aws_sdk_eventbridge::Client::new(&aws.config);
-    let rule = unique("lifecycle-copy");
-    aws.block_on(async {
-        bus.put_rule()
-            .name(&rule)
-            .event_bus_name("building-events")
-            .event_pattern(r#"{"detail-type": ["device_lifecycle"]}"#)
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("copy")
-            .arn(events_arn)
-            .build()
-            .unwrap();
-        bus.put_targets()
-            .rule(&rule)
-            .event_bus_name("building-events")
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
-    });
+    let alerts = aws.subscribed_queue(BUILDING_ALERTS);
+    let events = aws.bus_copy(r#"{"detail-type": ["device_lifecycle"]}"#);
     // The audit's partition for the seed's tenant starts empty, so what is read back is this
     // run's (a replay on the event clock writes the same keys anyway).
     let table = aws.providers.audit_table("acteon_audit", &connection(4566));
@@ -221,23 +260,17 @@ fn the_seed_pipeline_delivers_to_aws_and_audits_to_dynamodb() {
     );
     lines.push('\n');
     std::fs::write(&input, lines).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_acteon"))
-        .args([
-            "run",
-            "pipelines/aws-event-pipeline/pipeline.acteon",
-            "--input",
-        ])
-        .arg(&input)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_seed_pipeline(&input, &[]);
 
-    let mut sent = aws.drain(&alerts, 4, 10);
+    let alerting = [
+        "temp-sensor-301",
+        "temp-sensor-501",
+        "motion-sensor-101",
+        "motion-sensor-B01",
+    ];
+    let mut sent = aws.drain(&alerts, 4, 10, |m| {
+        alerting.contains(&m["device_id"].as_str().unwrap_or_default())
+    });
     sent.sort_by_key(|m| m["device_id"].as_str().map(str::to_owned));
     let alerted: Vec<(&str, &str)> = sent
         .iter()
@@ -261,7 +294,7 @@ fn the_seed_pipeline_delivers_to_aws_and_audits_to_dynamodb() {
         alerted.iter().filter(|(_, kind)| *kind == "motion").count() == 2,
         "{sent:?}"
     );
-    let lifecycle = aws.drain(&events, 1, 10);
+    let lifecycle = aws.drain(&events, 1, 10, |_| true);
     assert_eq!(lifecycle.len(), 1, "{lifecycle:?}");
     assert_eq!(lifecycle[0]["source"], "acteon");
     assert_eq!(lifecycle[0]["detail"]["device_id"], "temp-sensor-301");
@@ -316,6 +349,120 @@ fn the_seed_pipeline_delivers_to_aws_and_audits_to_dynamodb() {
     assert!(
         redacted["expires_at"].is_string(),
         "the audit TTL gives an expiry"
+    );
+}
+
+/// A seed-shaped sensor reading of `device` (its id too), `value` in `sensor_type`'s unit.
+fn reading(device: &str, sensor_type: &str, value: u32) -> String {
+    json!({
+        "id": device, "namespace": "iot", "tenant": "smartbuilding-hq",
+        "provider": "metrics-queue", "action_type": "sensor_reading", "dedup_key": device,
+        "payload": { "device_id": device, "sensor_type": sensor_type, "value": value,
+                     "unit": "unit", "floor": "9", "zone": "test" },
+        "created_at": "2026-11-28T10:00:00Z"
+    })
+    .to_string()
+}
+
+/// Each audit record of `id` as (outcome, step, chain id), in written order.
+fn chain_trail(records: &[Value], id: &str) -> Vec<(String, Option<String>, Option<String>)> {
+    records
+        .iter()
+        .filter(|r| r["action_id"] == id)
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["details"]["step"].as_str().map(str::to_owned),
+                r["chain_id"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_processing_chain_archives_a_normal_reading_and_alerts_on_an_anomaly() {
+    require_emulator();
+    setup_seed_resources();
+    let aws = Aws::at(4566);
+    let alerts = aws.subscribed_queue(BUILDING_ALERTS);
+    let events = aws.bus_copy(r#"{"detail-type": ["CriticalAlert"]}"#);
+    let normal = unique("chain-normal");
+    // Energy over 1000 kWh is the detector's anomaly; the reading is first held 60 s by the
+    // schedule rule, then released at the end of the input and chained.
+    let anomalous = unique("chain-anomaly");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("readings.jsonl");
+    std::fs::write(
+        &input,
+        format!(
+            "{}\n{}\n",
+            reading(&normal, "temperature", 21),
+            reading(&anomalous, "energy", 1500)
+        ),
+    )
+    .unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    run_seed_pipeline(&input, &["--audit".as_ref(), audit.as_os_str()]);
+
+    let metrics = "http://127.0.0.1:4566/000000000000/telemetry-metrics";
+    let archived = aws.drain(metrics, 1, 30, |m| m["device_id"] == normal.as_str());
+    assert_eq!(archived.len(), 1, "no archive message for {normal}");
+    assert_eq!(archived[0]["processed"], "true");
+    assert_eq!(
+        archived[0]["value"], 21,
+        "a whole-reference template keeps the number"
+    );
+    let alerted = aws.drain(&alerts, 1, 10, |m| m["device_id"] == anomalous.as_str());
+    assert_eq!(alerted.len(), 1, "no SNS alert for {anomalous}");
+    assert_eq!(alerted[0]["severity"], "critical");
+    let published = aws.drain(&events, 1, 10, |m| {
+        m["detail"]["device_id"] == anomalous.as_str()
+    });
+    assert_eq!(published.len(), 1, "no EventBridge event for {anomalous}");
+    assert_eq!(published[0]["source"], "acteon.iot");
+    assert_eq!(published[0]["detail"]["value"], 1500);
+
+    let records: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let owned = |outcome: &str, step: Option<&str>, chain: &str| {
+        (
+            outcome.to_owned(),
+            step.map(str::to_owned),
+            Some(chain.to_owned()),
+        )
+    };
+    let processing = format!("{normal}/telemetry-processing");
+    assert_eq!(
+        chain_trail(&records, &normal),
+        [
+            owned("chain_started", None, &processing),
+            owned("chain_step_completed", Some("normalize"), &processing),
+            owned("chain_step_completed", Some("detect-anomaly"), &processing),
+            owned("chain_step_completed", Some("archive-metrics"), &processing),
+            owned("chain_completed", None, &processing),
+        ]
+    );
+    let processing = format!("{anomalous}/telemetry-processing");
+    let alert = format!("{processing}/publish-event");
+    let trail = chain_trail(&records, &anomalous);
+    assert_eq!(trail[0].0, "scheduled", "{trail:?}");
+    assert_eq!(
+        trail[1..],
+        [
+            owned("chain_started", None, &processing),
+            owned("chain_step_completed", Some("normalize"), &processing),
+            owned("chain_step_completed", Some("detect-anomaly"), &processing),
+            owned("chain_step_completed", Some("fan-out-alert"), &alert),
+            owned("chain_step_completed", Some("publish-to-bus"), &alert),
+            owned("chain_completed", None, &alert),
+            owned("chain_step_completed", Some("publish-event"), &processing),
+            // The seed's chain: normalize -> detect -> publish -> archive, every reading archived.
+            owned("chain_step_completed", Some("archive-metrics"), &processing),
+            owned("chain_completed", None, &processing),
+        ]
     );
 }
 
@@ -437,7 +584,7 @@ breaker alert-fanout {{
 
     send("up-1");
     assert_eq!(
-        aws.drain(&first_copy, 1, 10).len(),
+        aws.drain(&first_copy, 1, 10, |_| true).len(),
         1,
         "delivered while the emulator is up"
     );
@@ -457,7 +604,7 @@ breaker alert-fanout {{
     wait(7.5 - failing.elapsed().as_secs_f64().min(7.5));
     send("probe-1");
     assert_eq!(
-        aws.drain(&second_copy, 1, 10).len(),
+        aws.drain(&second_copy, 1, 10, |_| true).len(),
         1,
         "the probe was delivered"
     );
@@ -513,7 +660,7 @@ breaker alert-fanout {{
         assert_eq!(record["details"]["original_target"], "alert-fanout");
     }
     assert_eq!(
-        aws.drain(&second_copy, 1, 5).len(),
+        aws.drain(&second_copy, 1, 5, |_| true).len(),
         1,
         "after-1 reached SNS"
     );

@@ -6,7 +6,7 @@
 //!   │                │    ▲                                               ││
 //!   │                │    └───────────────── feedback ◄──────────────────┘│
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
-//!   │                          ├─► deliver ─► audit writer (worker 0)
+//!   │                          ├─► deliver ─► audit writer (each process's first worker)
 //!   │                          └─► chain (chain_started, exchanged by chain id) ─► audit writer
 //!   └─ rejected lines ─────────────────────────► audit writer
 //! ```
@@ -44,10 +44,12 @@ pub struct Assembly {
     pub views: Views,
     /// The plan's chains and where their statuses go; `None` when no rule starts a chain.
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
+    /// The first worker of this process: it writes the process's audit.
+    pub audit_leader: u64,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
-/// worker 0) and `written` is called after each batch of completed epochs; `lines_read` counts
+/// the process's first worker) and `written` is called after each batch of completed epochs; `lines_read` counts
 /// the input lines this worker decoded.
 pub fn assemble(
     scope: Scope<'_, u64>,
@@ -64,8 +66,10 @@ pub fn assemble(
         providers,
         views,
         chains,
+        audit_leader,
     } = assembly;
     let epochs = settings.epochs;
+    let watermark = Arc::clone(&settings.watermark);
     let max_lateness_ms = settings.max_lateness_ms;
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
     let probe = ProbeHandle::new();
@@ -105,6 +109,7 @@ pub fn assemble(
                 store,
                 renderer: Rc::clone(&renderer),
                 epochs,
+                watermark,
             };
             let decided = scope.concatenate(parts.into_iter().chain([started]));
             vec![
@@ -118,7 +123,7 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(audit, write, written) {
+    if let Some(completed) = audit_writer::audit_writer(audit, audit_leader, write, written) {
         completed.probe_with(&probe);
     }
 }

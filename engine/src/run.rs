@@ -49,6 +49,35 @@ pub struct RunConfig {
     pub live_providers: Option<Arc<dyn ProviderFactory>>,
     /// Where every chain's status goes, and where cancels come from; clone it to read.
     pub chains: ChainStore,
+    /// This process is one of several running one dataflow; `None` runs alone.
+    pub cluster: Option<Cluster>,
+}
+
+/// Timely's cluster mode: every process runs `workers` workers of one dataflow, connected over
+/// TCP. Keyed state is exchanged to its owner wherever it lives; each process reads its share
+/// of the input (a file's lines, a feed's partitions) and writes the audit of the decisions
+/// made in it.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// This process's index in `addresses`.
+    pub process: usize,
+    /// `host:port` of every process, in process order.
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    fn timely(&self, workers: usize) -> timely::Config {
+        timely::Config {
+            communication: timely::CommunicationConfig::Cluster {
+                threads: workers,
+                process: self.process,
+                addresses: self.addresses.clone(),
+                report: false,
+                zerocopy: false,
+            },
+            worker: timely::WorkerConfig::default(),
+        }
+    }
 }
 
 impl Default for RunConfig {
@@ -65,6 +94,7 @@ impl Default for RunConfig {
             max_lateness_ms: 0,
             live_providers: None,
             chains: ChainStore::new(),
+            cluster: None,
         }
     }
 }
@@ -147,6 +177,22 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
     if config.workers == 0 {
         return Err(EngineError::Config("at least one worker is needed".into()));
     }
+    // Worker indices are global: this process's workers are `first..first + workers`.
+    let (first, peers, timely_config) = match &config.cluster {
+        Some(cluster) if cluster.process >= cluster.addresses.len() => {
+            return Err(EngineError::Config(format!(
+                "process {} of a cluster of {}: processes count from 0",
+                cluster.process,
+                cluster.addresses.len()
+            )))
+        }
+        Some(cluster) => (
+            cluster.process * config.workers,
+            cluster.addresses.len() * config.workers,
+            cluster.timely(config.workers),
+        ),
+        None => (0, config.workers, timely::Config::process(config.workers)),
+    };
     if let Input::File(path) = &config.input {
         File::open(path).map_err(|source| EngineError::Input {
             path: path.clone(),
@@ -174,8 +220,8 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
     let views = Views::new();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
-        Input::Feed(feed) => (0..config.workers)
-            .map(|index| feed.open(index, config.workers).map(Some))
+        Input::Feed(feed) => (first..first + config.workers)
+            .map(|index| feed.open(index, peers).map(Some))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Feed)?,
         _ => Vec::new(),
@@ -196,6 +242,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
+        watermark: Arc::new(AtomicI64::new(i64::MIN)),
         chains,
         plan: plan.clone(),
         providers: providers.clone(),
@@ -204,20 +251,21 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Input::Lines(lines) => SharedInput::Lines(Arc::new(lines.clone())),
             Input::File(path) => SharedInput::File(path.clone()),
             Input::Stdin => SharedInput::Stdin,
-            Input::Feed(_) => SharedInput::Feed(Arc::new(AtomicI64::new(i64::MIN))),
+            Input::Feed(_) => SharedInput::Feed,
         },
         readers: Mutex::new(readers),
         memory_audit: matches!(config.audit, AuditOutput::Memory),
         outputs: Mutex::new(Some((audit_file, dead_letter))),
         config: config.clone(),
     });
-    let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
+    let guards = timely::execute(timely_config, move |worker| {
         let shared = Arc::clone(&shared);
         let index = worker.index() as u64;
         let peers = worker.peers() as u64;
+        let local = worker.index() - first;
         let lines_read = Rc::new(Cell::new(0u64));
         let written = Rc::new(RefCell::new(Written::default()));
-        let outputs = if index == 0 {
+        let outputs = if local == 0 {
             shared.outputs.lock().ok().and_then(|mut o| o.take())
         } else {
             None
@@ -249,10 +297,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             max_lateness_ms: config.max_lateness_ms,
             max_action_bytes: config.max_action_bytes,
             share: match shared.input {
-                SharedInput::Stdin | SharedInput::Feed(_) => None,
+                SharedInput::Stdin | SharedInput::Feed => None,
                 _ => Some((index, peers)),
             },
             hold_epochs,
+            watermark: Arc::clone(&shared.watermark),
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),
@@ -266,7 +315,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             .readers
             .lock()
             .ok()
-            .and_then(|mut readers| readers.get_mut(index as usize).and_then(Option::take));
+            .and_then(|mut readers| readers.get_mut(local).and_then(Option::take));
         let lines = move |activator| input.open(index, activator, reader);
         worker.dataflow::<u64, _, _>(|scope| {
             assemble(
@@ -282,6 +331,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .chains
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
+                    audit_leader: first as u64,
                 },
                 lines,
                 (write, flush),
@@ -335,6 +385,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    /// The largest event time any worker of this process has read: a feed's caught-up workers
+    /// follow it, and chains still running when the input ends time out from it.
+    watermark: Arc<AtomicI64>,
     chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
@@ -353,8 +406,7 @@ enum SharedInput {
     File(PathBuf),
     Lines(Arc<Vec<String>>),
     Stdin,
-    /// The largest event time any worker's part of the feed has read.
-    Feed(Arc<AtomicI64>),
+    Feed,
 }
 
 /// How long after its own epoch an action's effects may still be pending: the longest
@@ -381,8 +433,8 @@ impl SharedInput {
         reader: Option<Box<dyn FeedReader>>,
     ) -> Lines {
         match self {
-            SharedInput::Feed(watermark) => match reader {
-                Some(reader) => Lines::Feed { reader, watermark },
+            SharedInput::Feed => match reader {
+                Some(reader) => Lines::Feed { reader },
                 None => Lines::Empty,
             },
             SharedInput::File(path) => match File::open(&path) {

@@ -52,6 +52,8 @@ pub struct Args {
     /// Largest accepted action, in bytes; larger ones are rejected.
     #[arg(long, default_value_t = 1 << 20)]
     max_action_bytes: usize,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -64,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(plan) = compile_or_report(&args.file) else {
         return Ok(ExitCode::from(1));
     };
+    let cluster = args.cluster.cluster()?;
     // One runtime for every AWS call of the run: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
     // Settled before a Kafka feed is opened: a missing flag is reported at once.
@@ -107,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
         live_providers: Some(aws.clone()),
+        cluster,
         ..RunConfig::default()
     };
     let report = acteon_engine::run(&plan, config)?;
