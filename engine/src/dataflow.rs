@@ -17,6 +17,7 @@ use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
+use crate::operators::dedup::SharedWindows;
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::source::{source, Lines, SourceSettings};
@@ -44,6 +45,8 @@ pub struct Assembly {
     pub views: Views,
     /// The plan's chains and where their statuses go; `None` when no rule starts a chain.
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
+    /// Dedup windows kept beyond this dataflow (a served engine's reloads).
+    pub dedup_windows: Option<SharedWindows>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
@@ -64,6 +67,7 @@ pub fn assemble(
         providers,
         views,
         chains,
+        dedup_windows,
     } = assembly;
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
@@ -85,7 +89,13 @@ pub fn assemble(
         decisions.push(exceeded);
         admitted
     };
-    decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
+    decisions.push(rules(
+        scope,
+        flows,
+        evaluator,
+        (epochs, max_lateness_ms),
+        dedup_windows,
+    ));
     let decisions = scope.concatenate(decisions);
     let audit = match chains {
         None => vec![deliver(decisions, providers, renderer), rejected],
@@ -128,8 +138,8 @@ fn rules<'s>(
     scope: Scope<'s, u64>,
     flows: Stream<'s, u64, Vec<Flow>>,
     evaluator: Arc<Evaluator>,
-    epochs: Epochs,
-    max_lateness_ms: u64,
+    (epochs, max_lateness_ms): (Epochs, u64),
+    dedup_windows: Option<SharedWindows>,
 ) -> Stream<'s, u64, Vec<Decision>> {
     let uses = |gate: Gate| {
         evaluator
@@ -149,8 +159,12 @@ fn rules<'s>(
         let mut decided: Vec<Stream<'_, LoopTime, Vec<Decision>>> = vec![evaluated.decisions];
         let mut resumes = Vec::new();
         if dedups {
-            let (passed, repeated) =
-                dedup::dedup(evaluated.dedup, Arc::clone(&evaluator), max_lateness_ms);
+            let (passed, repeated) = dedup::dedup(
+                evaluated.dedup,
+                Arc::clone(&evaluator),
+                max_lateness_ms,
+                dedup_windows,
+            );
             resumes.push(passed);
             decided.push(repeated);
         }

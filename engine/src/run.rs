@@ -9,6 +9,7 @@ use crate::chains::{ChainBook, ChainError};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
+use crate::operators::dedup::{DedupMemory, SharedWindows};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::{ProviderCall, ProviderFactory};
@@ -49,6 +50,17 @@ pub struct RunConfig {
     pub live_providers: Option<Arc<dyn ProviderFactory>>,
     /// Where every chain's status goes, and where cancels come from; clone it to read.
     pub chains: ChainStore,
+    /// Told the run's live state once it starts (the HTTP API reads it while the run goes on).
+    pub observer: Option<Arc<dyn RunObserver>>,
+    /// Dedup windows to keep beyond this run: a later run given the same memory still drops
+    /// repeats for its unchanged dedup rules (a served engine's reload).
+    pub dedup_memory: Option<DedupMemory>,
+}
+
+/// Watches a run from outside while it goes on.
+pub trait RunObserver: Send + Sync + std::fmt::Debug {
+    /// Called once, before the first action is read: the providers' breaker states and figures.
+    fn started(&self, health: &ProviderHealth);
 }
 
 impl Default for RunConfig {
@@ -65,6 +77,8 @@ impl Default for RunConfig {
             max_lateness_ms: 0,
             live_providers: None,
             chains: ChainStore::new(),
+            observer: None,
+            dedup_memory: None,
         }
     }
 }
@@ -171,6 +185,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Delivery::Live => ProviderMode::Live(config.live_providers.clone()),
         },
     )?;
+    if let Some(observer) = &config.observer {
+        observer.started(providers.health());
+    }
     let views = Views::new();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
@@ -196,6 +213,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
+        dedup_identities: Arc::new(match config.dedup_memory {
+            Some(_) => DedupMemory::identities(plan),
+            None => Vec::new(),
+        }),
         chains,
         plan: plan.clone(),
         providers: providers.clone(),
@@ -282,6 +303,12 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .chains
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
+                    dedup_windows: shared.config.dedup_memory.as_ref().map(|memory| {
+                        SharedWindows {
+                            memory: memory.clone(),
+                            identities: Arc::clone(&shared.dedup_identities),
+                        }
+                    }),
                 },
                 lines,
                 (write, flush),
@@ -335,6 +362,8 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    /// With [`RunConfig::dedup_memory`]: each rule's identity in the memory.
+    dedup_identities: Arc<Vec<String>>,
     chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
