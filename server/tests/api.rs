@@ -378,26 +378,12 @@ async fn events_groups_and_provider_health_are_read() {
         .unwrap();
     assert_eq!(floor_two["members"], json!(["humid-000", "humid-002"]));
     let key = floor_two["group_key"].as_str().unwrap();
-    let (status, error) = call(
-        &server,
-        Method::DELETE,
-        &format!("/v1/groups/{key}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, error) = delete(&server, &format!("/v1/groups/{key}")).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (StatusCode::NOT_IMPLEMENTED, Some("not_supported"))
     );
-    let (status, _) = call(
-        &server,
-        Method::DELETE,
-        "/v1/groups/no-such-group",
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = delete(&server, "/v1/groups/no-such-group").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, events) = get(&server, "/v1/events?namespace=iot&tenant=smartbuilding-hq").await;
     assert_eq!(events["count"], 4);
@@ -475,26 +461,12 @@ async fn quotas_are_created_enforced_updated_and_deleted() {
         dispatch(&server, action.clone()).await["outcome"],
         "executed"
     );
-    let (status, error) = call(
-        &server,
-        Method::DELETE,
-        &format!("/v1/quotas/{script_id}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, error) = delete(&server, &format!("/v1/quotas/{script_id}")).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("declared_in_script"))
     );
-    let (status, _) = call(
-        &server,
-        Method::DELETE,
-        &format!("/v1/quotas/{id}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = delete(&server, &format!("/v1/quotas/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = get(&server, &format!("/v1/quotas/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -546,14 +518,7 @@ async fn retention_policies_set_the_audit_expiry() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = call(
-        &server,
-        Method::DELETE,
-        &format!("/v1/retention/{id}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = delete(&server, &format!("/v1/retention/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = get(&server, &format!("/v1/retention/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -608,26 +573,12 @@ async fn recurring_actions_are_managed_paused_and_resumed() {
         (status, error["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_cron"))
     );
-    let (status, error) = call(
-        &server,
-        Method::DELETE,
-        "/v1/recurring/device-heartbeat",
-        None,
-        None,
-    )
-    .await;
+    let (status, error) = delete(&server, "/v1/recurring/device-heartbeat").await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("declared_in_script"))
     );
-    let (status, _) = call(
-        &server,
-        Method::DELETE,
-        &format!("/v1/recurring/{id}"),
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = delete(&server, &format!("/v1/recurring/{id}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = post(&server, &format!("/v1/recurring/{id}/pause"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

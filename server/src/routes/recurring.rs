@@ -94,26 +94,27 @@ pub async fn remove(
 
 pub async fn pause(
     state: Shared,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    caller: Extension<Caller>,
+    id: Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    visible(&state, &caller, &id)?;
-    Ok(Json(json!(state.recurring.set_status(
-        &id,
-        Status::Paused,
-        wall_clock_ms()
-    )?)))
+    set_status(state, caller, id, Status::Paused)
 }
 
 pub async fn resume(
     state: Shared,
+    caller: Extension<Caller>,
+    id: Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(state, caller, id, Status::Active)
+}
+
+fn set_status(
+    state: Shared,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    status: Status,
 ) -> Result<Json<Value>, ApiError> {
     visible(&state, &caller, &id)?;
-    Ok(Json(json!(state.recurring.set_status(
-        &id,
-        Status::Active,
-        wall_clock_ms()
-    )?)))
+    let entry = state.recurring.set_status(&id, status, wall_clock_ms())?;
+    Ok(Json(json!(entry)))
 }

@@ -116,6 +116,10 @@ pub async fn get(server: &Server, uri: &str) -> (StatusCode, Value) {
     call(server, Method::GET, uri, None, None).await
 }
 
+pub async fn delete(server: &Server, uri: &str) -> (StatusCode, Value) {
+    call(server, Method::DELETE, uri, None, None).await
+}
+
 pub async fn post(server: &Server, uri: &str, body: Value) -> (StatusCode, Value) {
     call(server, Method::POST, uri, Some(body), None).await
 }
