@@ -1,4 +1,4 @@
-//! `acteon`: check, format, explain, import, test and run `.acteon` scripts.
+//! `acteon`: check, format, explain, import, test, run and serve `.acteon` scripts.
 //!
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
@@ -32,6 +32,7 @@ enum Command {
     Test(commands::test::Args),
     Run(commands::run::Args),
     Produce(commands::produce::Args),
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Produce(args) => commands::produce::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -17,6 +17,7 @@ use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
+use crate::operators::dedup::SharedWindows;
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::source::{source, Lines, SourceSettings};
@@ -46,6 +47,8 @@ pub struct Assembly {
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
     /// The first worker of this process: it writes the process's audit.
     pub audit_leader: u64,
+    /// Dedup windows kept beyond this dataflow (a served engine's reloads).
+    pub dedup_windows: Option<SharedWindows>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
@@ -67,6 +70,7 @@ pub fn assemble(
         views,
         chains,
         audit_leader,
+        dedup_windows,
     } = assembly;
     let epochs = settings.epochs;
     let watermark = Arc::clone(&settings.watermark);
@@ -89,7 +93,13 @@ pub fn assemble(
         decisions.push(exceeded);
         admitted
     };
-    decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
+    decisions.push(rules(
+        scope,
+        flows,
+        evaluator,
+        (epochs, max_lateness_ms),
+        dedup_windows,
+    ));
     let decisions = scope.concatenate(decisions);
     let audit = match chains {
         None => vec![deliver(decisions, providers, renderer), rejected],
@@ -133,8 +143,8 @@ fn rules<'s>(
     scope: Scope<'s, u64>,
     flows: Stream<'s, u64, Vec<Flow>>,
     evaluator: Arc<Evaluator>,
-    epochs: Epochs,
-    max_lateness_ms: u64,
+    (epochs, max_lateness_ms): (Epochs, u64),
+    dedup_windows: Option<SharedWindows>,
 ) -> Stream<'s, u64, Vec<Decision>> {
     let uses = |gate: Gate| {
         evaluator
@@ -154,8 +164,12 @@ fn rules<'s>(
         let mut decided: Vec<Stream<'_, LoopTime, Vec<Decision>>> = vec![evaluated.decisions];
         let mut resumes = Vec::new();
         if dedups {
-            let (passed, repeated) =
-                dedup::dedup(evaluated.dedup, Arc::clone(&evaluator), max_lateness_ms);
+            let (passed, repeated) = dedup::dedup(
+                evaluated.dedup,
+                Arc::clone(&evaluator),
+                max_lateness_ms,
+                dedup_windows,
+            );
             resumes.push(passed);
             decided.push(repeated);
         }

@@ -9,6 +9,7 @@ use crate::chains::{ChainBook, ChainError};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
+use crate::operators::dedup::{DedupMemory, SharedWindows};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::{ProviderCall, ProviderFactory};
@@ -51,6 +52,11 @@ pub struct RunConfig {
     pub chains: ChainStore,
     /// This process is one of several running one dataflow; `None` runs alone.
     pub cluster: Option<Cluster>,
+    /// Told the run's live state once it starts (the HTTP API reads it while the run goes on).
+    pub observer: Option<Arc<dyn RunObserver>>,
+    /// Dedup windows to keep beyond this run: a later run given the same memory still drops
+    /// repeats for its unchanged dedup rules (a served engine's reload).
+    pub dedup_memory: Option<DedupMemory>,
 }
 
 /// Timely's cluster mode: every process runs `workers` workers of one dataflow, connected over
@@ -80,6 +86,12 @@ impl Cluster {
     }
 }
 
+/// Watches a run from outside while it goes on.
+pub trait RunObserver: Send + Sync + std::fmt::Debug {
+    /// Called once, before the first action is read: the providers' breaker states and figures.
+    fn started(&self, health: &ProviderHealth);
+}
+
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
@@ -95,6 +107,8 @@ impl Default for RunConfig {
             live_providers: None,
             chains: ChainStore::new(),
             cluster: None,
+            observer: None,
+            dedup_memory: None,
         }
     }
 }
@@ -217,6 +231,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Delivery::Live => ProviderMode::Live(config.live_providers.clone()),
         },
     )?;
+    if let Some(observer) = &config.observer {
+        observer.started(providers.health());
+    }
     let views = Views::new();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
@@ -243,6 +260,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
         watermark: Arc::new(AtomicI64::new(i64::MIN)),
+        dedup_identities: Arc::new(match config.dedup_memory {
+            Some(_) => DedupMemory::identities(plan),
+            None => Vec::new(),
+        }),
         chains,
         plan: plan.clone(),
         providers: providers.clone(),
@@ -332,6 +353,12 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                     audit_leader: first as u64,
+                    dedup_windows: shared.config.dedup_memory.as_ref().map(|memory| {
+                        SharedWindows {
+                            memory: memory.clone(),
+                            identities: Arc::clone(&shared.dedup_identities),
+                        }
+                    }),
                 },
                 lines,
                 (write, flush),
@@ -388,6 +415,8 @@ struct Shared {
     /// The largest event time any worker of this process has read: a feed's caught-up workers
     /// follow it, and chains still running when the input ends time out from it.
     watermark: Arc<AtomicI64>,
+    /// With [`RunConfig::dedup_memory`]: each rule's identity in the memory.
+    dedup_identities: Arc<Vec<String>>,
     chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
