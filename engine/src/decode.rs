@@ -1,11 +1,17 @@
 //! Decoding one JSON line into an [`Action`], or the reason it cannot be one.
 //!
-//! Each line is parsed once; fields are moved out of the parsed object, never re-serialized.
+//! Each line is parsed once, straight into the action's fields: the envelope's keys are matched
+//! without being allocated and no intermediate JSON tree is built for it; only the payload is a
+//! JSON value, as the action carries it. A line that does not decode that way (not an object, a
+//! field of the wrong type, a repeated key) is parsed again as a JSON value to say exactly why,
+//! which costs only on bad input (or a valid line with a repeated key, decided the same way).
 
 use crate::action::{Action, Position};
 use crate::time::parse_rfc3339_ms;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A line that is not an action, with what could be read of it for the audit record.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -60,6 +66,19 @@ pub fn decode(
             line.len()
         )));
     }
+    match decode_envelope(line, position, default_time_ms, clock_time_ms) {
+        Some(action) => Ok(action),
+        None => decode_value(line, position, default_time_ms, clock_time_ms),
+    }
+}
+
+/// The slow path: the line as a JSON value, then its fields, each checked with its reason.
+fn decode_value(
+    line: &[u8],
+    position: Position,
+    default_time_ms: i64,
+    clock_time_ms: Option<i64>,
+) -> Result<Action, Rejection> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| Rejection::new(format!("not JSON: {e}")))?;
     let Value::Object(mut object) = value else {
@@ -68,6 +87,122 @@ pub fn decode(
     match fields(&mut object, position, default_time_ms, clock_time_ms) {
         Ok(action) => Ok(action),
         Err(reason) => Err(Rejection::new(reason).with_fields(&object)),
+    }
+}
+
+/// The fast path: the action, or `None` when the line is anything but a valid action with each
+/// key once (the slow path then decides, with the reason).
+fn decode_envelope(
+    line: &[u8],
+    position: Position,
+    default_time_ms: i64,
+    clock_time_ms: Option<i64>,
+) -> Option<Action> {
+    // A derived struct visitor would also take a JSON array; only an object is an action.
+    let first = line
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\n' | b'\t' | b'\r'));
+    if first != Some(&b'{') {
+        return None;
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    let envelope = Envelope::deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    let created_ms = match &envelope.created_at {
+        Some(text) => Some(parse_rfc3339_ms(text)?),
+        None => None,
+    };
+    Some(Action {
+        id: envelope.id.unwrap_or_else(|| generated_id(position)),
+        namespace: envelope.namespace?,
+        tenant: envelope.tenant?,
+        action_type: envelope.action_type?,
+        provider: envelope.provider,
+        payload: Value::Object(envelope.payload.unwrap_or_default()),
+        metadata: envelope.metadata.unwrap_or_default(),
+        dedup_key: envelope.dedup_key,
+        created_at: envelope.created_at,
+        event_time_ms: clock_time_ms.or(created_ms).unwrap_or(default_time_ms),
+        position,
+    })
+}
+
+/// An action's fields as the fast path reads them; `None` is absent or null.
+#[derive(Default)]
+struct Envelope {
+    id: Option<String>,
+    namespace: Option<String>,
+    tenant: Option<String>,
+    action_type: Option<String>,
+    provider: Option<String>,
+    payload: Option<Map<String, Value>>,
+    metadata: Option<BTreeMap<String, String>>,
+    dedup_key: Option<String>,
+    created_at: Option<String>,
+}
+
+/// A key of the envelope, matched on the borrowed text.
+#[derive(serde::Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum FieldName {
+    Id,
+    Namespace,
+    Tenant,
+    ActionType,
+    Provider,
+    Payload,
+    Metadata,
+    DedupKey,
+    CreatedAt,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Envelope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Envelope, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an action object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+        let mut envelope = Envelope::default();
+        // One bit per known key: a repeated key goes to the slow path, which keeps the last.
+        let mut seen = 0u16;
+        while let Some(key) = map.next_key::<FieldName>()? {
+            if key != FieldName::Other {
+                let bit = 1 << key as u16;
+                if seen & bit != 0 {
+                    return Err(de::Error::custom("repeated key"));
+                }
+                seen |= bit;
+            }
+            match key {
+                FieldName::Id => envelope.id = map.next_value()?,
+                FieldName::Namespace => envelope.namespace = map.next_value()?,
+                FieldName::Tenant => envelope.tenant = map.next_value()?,
+                FieldName::ActionType => envelope.action_type = map.next_value()?,
+                FieldName::Provider => envelope.provider = map.next_value()?,
+                FieldName::Payload => envelope.payload = map.next_value()?,
+                FieldName::Metadata => envelope.metadata = map.next_value()?,
+                FieldName::DedupKey => envelope.dedup_key = map.next_value()?,
+                FieldName::CreatedAt => envelope.created_at = map.next_value()?,
+                // Parsed as a value, not skipped: skipping checks neither nesting depth nor
+                // UTF-8, and the line must be accepted exactly when the slow path would.
+                FieldName::Other => {
+                    map.next_value::<Value>()?;
+                }
+            }
+        }
+        Ok(envelope)
     }
 }
 
@@ -220,6 +355,85 @@ mod tests {
         }
         let big = decode(b"{}", Position::Line(1), 1, 0, None).unwrap_err();
         assert!(big.reason.contains("over the limit"));
+    }
+
+    #[test]
+    fn the_fast_path_decides_as_the_json_value_path() {
+        let lines = [
+            // Accepted, and by the fast path.
+            (true, r#"{"namespace":"n","tenant":"t","action_type":"a"}"#),
+            (
+                true,
+                r#" {"id":"i","namespace":"n","tenant":"t","action_type":"a","provider":"p","payload":{"v":[1,2.5,{"x":null}],"s":"é"},"metadata":{"k":"v","j":"w"},"dedup_key":"d","created_at":"2026-11-28T09:00:00.123Z","extra":{"deep":[true]}} "#,
+            ),
+            (
+                true,
+                r#"{"id":null,"namespace":"n","tenant":"t","action_type":"a","provider":null,"payload":null,"metadata":null,"dedup_key":null,"created_at":null}"#,
+            ),
+            (
+                true,
+                r#"{"namespace":"n","tenant":"t\"q","action_type":"a","payload":{}}"#,
+            ),
+            // Decided by the slow path: repeated keys are accepted there, with the last value.
+            (
+                false,
+                r#"{"namespace":"n","namespace":"m","tenant":"t","action_type":"a"}"#,
+            ),
+            (
+                false,
+                r#"{"namespace":"n","tenant":"t","action_type":"a","metadata":{"k":1,"k":"v"}}"#,
+            ),
+            (false, r#"{"namespace":"n","tenant":"t","action_type":1}"#),
+            (
+                false,
+                r#"{"namespace":null,"tenant":"t","action_type":"a"}"#,
+            ),
+            (
+                false,
+                r#"{"namespace":"n","tenant":"t","action_type":"a","payload":[]}"#,
+            ),
+            (
+                false,
+                r#"{"namespace":"n","tenant":"t","action_type":"a","metadata":[]}"#,
+            ),
+            (
+                false,
+                r#"{"namespace":"n","tenant":"t","action_type":"a","created_at":"x"}"#,
+            ),
+            (
+                false,
+                r#"{"namespace":"n","tenant":"t","action_type":"a"} x"#,
+            ),
+            (false, r#"["n","t","a"]"#),
+            (false, ""),
+        ];
+        for (fast, line) in lines {
+            let slow = decode_value(line.as_bytes(), Position::Line(3), 5, None);
+            let envelope = decode_envelope(line.as_bytes(), Position::Line(3), 5, None);
+            assert_eq!(envelope.is_some(), fast, "{line}");
+            if let Some(action) = envelope {
+                assert_eq!(Ok(action), slow, "{line}");
+            }
+            assert_eq!(line_at(line, 3), slow, "{line}");
+        }
+        let deep = format!(
+            r#"{{"namespace":"n","tenant":"t","action_type":"a","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(line_at(&deep, 1).unwrap_err().reason.contains("not JSON"));
+        let not_utf8 =
+            b"{\"namespace\":\"n\",\"tenant\":\"t\",\"action_type\":\"a\",\"x\":\"\xff\"}";
+        let rejection = decode(not_utf8, Position::Line(1), 1 << 20, 5, None).unwrap_err();
+        assert!(
+            rejection.reason.contains("not JSON"),
+            "{}",
+            rejection.reason
+        );
+    }
+
+    fn line_at(text: &str, line: u64) -> Result<Action, Rejection> {
+        decode(text.as_bytes(), Position::Line(line), 1 << 20, 5, None)
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //!
 //! Field paths become accessors, regexes and constants are built once, and the tests of all
 //! rules go into one predicate table: a test written in many rules is evaluated at most once
-//! per action (memoized until a `modify` changes the payload).
+//! per action (memoized until a `modify` changes the payload). An index built with the
+//! evaluator ([`index`]) finds the rules an action can match by hash lookups on the fields
+//! rules require to equal a string, so the cost of an action grows with the rules it could
+//! match, not with the rules in the plan.
 
 mod field;
+mod index;
 mod merge_patch;
 mod predicate;
 
@@ -14,6 +18,7 @@ pub use predicate::{Constant, Test};
 
 use crate::action::Action;
 use acteon_dsl::plan::{Condition, Plan, RuleAction};
+use index::{Cursors, RuleIndex};
 use predicate::Predicate;
 use regex::Regex;
 use serde_json::Value;
@@ -108,6 +113,8 @@ pub enum Evaluation {
 pub struct Scratch {
     generation: u64,
     memo: Vec<(u64, bool)>,
+    /// The index's buckets for the action being evaluated; kept to reuse the allocation.
+    cursors: Cursors,
 }
 
 impl Scratch {
@@ -123,6 +130,7 @@ impl Scratch {
 pub struct Evaluator {
     rules: Vec<CompiledRule>,
     predicates: Vec<Predicate>,
+    index: RuleIndex,
 }
 
 impl Evaluator {
@@ -180,10 +188,12 @@ impl Evaluator {
                     },
                 },
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let index = RuleIndex::new(&rules, &table.predicates);
         Evaluator {
             rules,
             predicates: table.predicates,
+            index,
         }
     }
 
@@ -203,35 +213,88 @@ impl Evaluator {
     /// Runs the rules from `start` on: scope first, then the condition. `modify` patches the
     /// payload in place and evaluation goes on.
     pub fn evaluate(&self, action: &mut Action, start: u32, scratch: &mut Scratch) -> Evaluation {
+        // The cursors are moved out so the memo can be borrowed beside them, and put back to
+        // keep their allocation for the next action.
+        let mut cursors = std::mem::take(&mut scratch.cursors);
+        let evaluation = self.evaluate_candidates(action, start, scratch, &mut cursors);
+        scratch.cursors = cursors;
+        evaluation
+    }
+
+    fn evaluate_candidates(
+        &self,
+        action: &mut Action,
+        start: u32,
+        scratch: &mut Scratch,
+        cursors: &mut Cursors,
+    ) -> Evaluation {
         scratch.begin(self.predicates.len());
-        for (index, rule) in self.rules.iter().enumerate().skip(start as usize) {
-            if !rule.in_scope(action) {
-                continue;
-            }
-            if let Some(condition) = &rule.condition {
-                if !self.holds(condition, action, scratch) {
-                    continue;
-                }
-            }
-            let rule_index = index as u32;
-            match &rule.kind {
-                RuleKind::Modify { patch } => {
-                    merge_patch(&mut action.payload, patch);
-                    // Memoized tests may have read the payload the patch just changed.
-                    scratch.begin(self.predicates.len());
-                }
-                kind => {
-                    return match kind.gate() {
-                        Some(gate) => Evaluation::Gate {
-                            rule: rule_index,
-                            gate,
-                        },
-                        None => Evaluation::Terminal { rule: rule_index },
+        self.index.candidates(action, start, cursors);
+        while let Some(rule_index) = self.index.next(cursors) {
+            let rule = &self.rules[rule_index as usize];
+            match self.decide(rule, rule_index, action, scratch) {
+                Step::Skip => {}
+                Step::Patched => {
+                    if self.index.rebucket_after(rule_index) {
+                        // The patch may have changed a field the buckets were chosen by.
+                        self.index.candidates(action, rule_index + 1, cursors);
                     }
                 }
+                Step::Stop(evaluation) => return evaluation,
             }
         }
         Evaluation::NoMatch
+    }
+
+    /// Evaluation as a scan of every rule from `start`: what the index must agree with.
+    #[cfg(test)]
+    fn evaluate_linearly(
+        &self,
+        action: &mut Action,
+        start: u32,
+        scratch: &mut Scratch,
+    ) -> Evaluation {
+        scratch.begin(self.predicates.len());
+        for (index, rule) in self.rules.iter().enumerate().skip(start as usize) {
+            if let Step::Stop(evaluation) = self.decide(rule, index as u32, action, scratch) {
+                return evaluation;
+            }
+        }
+        Evaluation::NoMatch
+    }
+
+    /// One rule on the action: skipped (out of scope, condition false), applied (`modify`), or
+    /// where evaluation stops.
+    fn decide(
+        &self,
+        rule: &CompiledRule,
+        rule_index: u32,
+        action: &mut Action,
+        scratch: &mut Scratch,
+    ) -> Step {
+        if !rule.in_scope(action) {
+            return Step::Skip;
+        }
+        if let Some(condition) = &rule.condition {
+            if !self.holds(condition, action, scratch) {
+                return Step::Skip;
+            }
+        }
+        match &rule.kind {
+            RuleKind::Modify { patch } => {
+                merge_patch(&mut action.payload, patch);
+                // Memoized tests may have read the payload the patch just changed.
+                scratch.begin(self.predicates.len());
+                Step::Patched
+            }
+            kind => Step::Stop(match kind.gate() {
+                Some(gate) => Evaluation::Gate {
+                    rule: rule_index,
+                    gate,
+                },
+                None => Evaluation::Terminal { rule: rule_index },
+            }),
+        }
     }
 
     fn holds(&self, node: &Node, action: &Action, scratch: &mut Scratch) -> bool {
@@ -259,6 +322,13 @@ impl CompiledRule {
             .is_none_or(|ns| ns == action.namespace)
             && self.tenant.as_deref().is_none_or(|t| t == action.tenant)
     }
+}
+
+/// What one rule did to an action.
+enum Step {
+    Skip,
+    Patched,
+    Stop(Evaluation),
 }
 
 /// Builds the shared predicate table: equal tests get one slot.
