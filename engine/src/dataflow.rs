@@ -15,6 +15,7 @@
 
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
+use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
 use crate::operators::deliver::deliver;
@@ -44,6 +45,8 @@ pub struct Assembly {
     pub views: Views,
     /// The plan's chains and where their statuses go; `None` when no rule starts a chain.
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
+    /// With checkpoints: every stateful operator saves its state for them and restores it.
+    pub checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
@@ -64,7 +67,9 @@ pub fn assemble(
         providers,
         views,
         chains,
+        checkpointer,
     } = assembly;
+    let audited = checkpointer.clone();
     let epochs = settings.epochs;
     let max_lateness_ms = settings.max_lateness_ms;
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
@@ -81,11 +86,17 @@ pub fn assemble(
     let flows = if quotas.is_empty() {
         flows
     } else {
-        let (admitted, exceeded) = quota::quota(flows, quotas);
+        let (admitted, exceeded) = quota::quota(flows, quotas, checkpointer.clone());
         decisions.push(exceeded);
         admitted
     };
-    decisions.push(rules(scope, flows, evaluator, epochs, max_lateness_ms));
+    let settings = RuleSettings {
+        evaluator,
+        epochs,
+        max_lateness_ms,
+        checkpointer,
+    };
+    decisions.push(rules(scope, flows, settings));
     let decisions = scope.concatenate(decisions);
     let audit = match chains {
         None => vec![deliver(decisions, providers, renderer), rejected],
@@ -118,19 +129,31 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(audit, write, written) {
+    if let Some(completed) = audit_writer::audit_writer(audit, write, written, audited) {
         completed.probe_with(&probe);
     }
+}
+
+/// What the rule loop's operators share.
+struct RuleSettings {
+    evaluator: Arc<Evaluator>,
+    epochs: Epochs,
+    max_lateness_ms: u64,
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// The rule loop: returns every decision made inside it.
 fn rules<'s>(
     scope: Scope<'s, u64>,
     flows: Stream<'s, u64, Vec<Flow>>,
-    evaluator: Arc<Evaluator>,
-    epochs: Epochs,
-    max_lateness_ms: u64,
+    settings: RuleSettings,
 ) -> Stream<'s, u64, Vec<Decision>> {
+    let RuleSettings {
+        evaluator,
+        epochs,
+        max_lateness_ms,
+        checkpointer,
+    } = settings;
     let uses = |gate: Gate| {
         evaluator
             .rules()
@@ -149,14 +172,22 @@ fn rules<'s>(
         let mut decided: Vec<Stream<'_, LoopTime, Vec<Decision>>> = vec![evaluated.decisions];
         let mut resumes = Vec::new();
         if dedups {
-            let (passed, repeated) =
-                dedup::dedup(evaluated.dedup, Arc::clone(&evaluator), max_lateness_ms);
+            let (passed, repeated) = dedup::dedup(
+                evaluated.dedup,
+                Arc::clone(&evaluator),
+                max_lateness_ms,
+                checkpointer.clone(),
+            );
             resumes.push(passed);
             decided.push(repeated);
         }
         if throttles {
-            let (admitted, throttled) =
-                throttle::throttle(evaluated.throttle, Arc::clone(&evaluator), max_lateness_ms);
+            let (admitted, throttled) = throttle::throttle(
+                evaluated.throttle,
+                Arc::clone(&evaluator),
+                max_lateness_ms,
+                checkpointer.clone(),
+            );
             resumes.push(admitted);
             decided.push(throttled);
         }
@@ -165,11 +196,16 @@ fn rules<'s>(
                 evaluated.group,
                 Arc::clone(&evaluator),
                 epochs,
+                checkpointer.clone(),
             ));
         }
         if schedules {
-            let (released, scheduled) =
-                schedule::schedule(evaluated.schedule, Arc::clone(&evaluator), epochs);
+            let (released, scheduled) = schedule::schedule(
+                evaluated.schedule,
+                Arc::clone(&evaluator),
+                epochs,
+                checkpointer.clone(),
+            );
             resumes.push(released);
             decided.push(scheduled);
         }

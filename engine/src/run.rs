@@ -6,6 +6,8 @@ use crate::audit::sink::{JsonLinesWriter, RecordSink};
 use crate::audit::AuditError;
 use crate::chains::status::ChainStore;
 use crate::chains::{ChainBook, ChainError};
+use crate::checkpoint::store::Layout;
+use crate::checkpoint::{CheckpointError, Checkpointer, StateStore};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
@@ -49,6 +51,15 @@ pub struct RunConfig {
     pub live_providers: Option<Arc<dyn ProviderFactory>>,
     /// Where every chain's status goes, and where cancels come from; clone it to read.
     pub chains: ChainStore,
+    /// Durable state: checkpoints taken at an interval, the newest restored at start.
+    pub checkpoints: Option<CheckpointConfig>,
+}
+
+/// Where checkpoints go and how often they are taken.
+#[derive(Debug, Clone)]
+pub struct CheckpointConfig {
+    pub store: Arc<dyn StateStore>,
+    pub interval: Duration,
 }
 
 impl Default for RunConfig {
@@ -65,6 +76,7 @@ impl Default for RunConfig {
             max_lateness_ms: 0,
             live_providers: None,
             chains: ChainStore::new(),
+            checkpoints: None,
         }
     }
 }
@@ -119,6 +131,8 @@ pub enum EngineError {
     Config(String),
     #[error("cannot open the feed: {0}")]
     Feed(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("the dataflow failed: {0}")]
     Dataflow(String),
 }
@@ -172,10 +186,25 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         },
     )?;
     let views = Views::new();
+    let checkpointer = match &config.checkpoints {
+        Some(checkpoints) => Some(Arc::new(Checkpointer::open(
+            Arc::clone(&checkpoints.store),
+            checkpoints.interval,
+            Epochs::new(config.epoch_ms),
+            config.workers,
+            Layout::of(plan),
+        )?)),
+        None => None,
+    };
+    let resume = checkpointer
+        .as_ref()
+        .and_then(|c| c.restored())
+        .map(|r| r.manifest.positions.clone())
+        .unwrap_or_default();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
         Input::Feed(feed) => (0..config.workers)
-            .map(|index| feed.open(index, config.workers).map(Some))
+            .map(|index| feed.open(index, config.workers, &resume).map(Some))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Feed)?,
         _ => Vec::new(),
@@ -210,6 +239,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         memory_audit: matches!(config.audit, AuditOutput::Memory),
         outputs: Mutex::new(Some((audit_file, dead_letter))),
         config: config.clone(),
+        checkpointer: checkpointer.clone(),
     });
     let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
         let shared = Arc::clone(&shared);
@@ -236,7 +266,8 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         let write = move |line: AuditLine| sink.borrow_mut().write(line, memory_audit);
         // Live, what is written is flushed per batch of epochs: a feed commits behind it.
         let sink = Rc::clone(&written);
-        let live = feed.is_some();
+        // So is what a checkpoint covers: it is complete only once its audit is out.
+        let live = feed.is_some() || shared.checkpointer.is_some();
         let flush = move || {
             if live {
                 sink.borrow_mut().finish();
@@ -253,6 +284,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                 _ => Some((index, peers)),
             },
             hold_epochs,
+            checkpointer: shared.checkpointer.clone(),
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),
@@ -282,12 +314,16 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .chains
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
+                    checkpointer: shared.checkpointer.clone(),
                 },
                 lines,
                 (write, flush),
                 Rc::clone(&lines_read),
             )
         });
+        if let Some(checkpointer) = &shared.checkpointer {
+            checkpointer.built();
+        }
         while worker.has_dataflows() {
             worker.step_or_park(None);
         }
@@ -306,7 +342,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         health: providers.health().clone(),
         elapsed: Duration::ZERO,
     };
-    for result in guards.join() {
+    let results = guards.join();
+    if let Some(checkpointer) = &checkpointer {
+        checkpointer.finish();
+    }
+    for result in results {
         let (inputs, written) = result.map_err(EngineError::Dataflow)?;
         if let Some(error) = written.error {
             return Err(EngineError::Dataflow(format!(
@@ -343,6 +383,7 @@ struct Shared {
     memory_audit: bool,
     #[allow(clippy::type_complexity)]
     outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
+    checkpointer: Option<Arc<Checkpointer>>,
     /// Each worker's part of a feed, taken by the worker.
     readers: Mutex<Vec<Option<Box<dyn FeedReader>>>>,
     config: RunConfig,

@@ -1,0 +1,169 @@
+//! Checkpoints in process: a run over the first part of an input leaves checkpoints; a run
+//! over the whole input restores the newest (or, when it is corrupt, the previous one) and
+//! decides every action after the checkpoint exactly as an uninterrupted run does, and none
+//! before it again.
+
+use acteon_dsl::plan::Plan;
+use acteon_engine::checkpoint::{DirectoryStore, StateStore};
+use acteon_engine::{run, AuditOutput, CheckpointConfig, Input, RunConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SCRIPT: &str = r#"
+provider sink log
+quota "t1" 400 per 10s block
+rule once priority 1 when action_type == "reading" then dedup within 20s
+rule calm priority 2 when action_type == "alert" then throttle 3 per 5s by payload.device
+rule later priority 3 when action_type == "report" then schedule after 4s
+rule batch priority 4 when action_type == "metric" then group by payload.device wait 3s max 7
+"#;
+
+fn plan(script: &str) -> Plan {
+    let compiled = acteon_dsl::compile_str("checkpoints.acteon", script);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.unwrap()
+}
+
+/// `count` actions 10 ms apart: repeated readings, alert bursts, reports, metrics.
+fn input(count: u64) -> Vec<String> {
+    let kinds = ["reading", "alert", "report", "metric"];
+    (0..count)
+        .map(|i| {
+            let mix = i.wrapping_mul(2_654_435_761) % 1000;
+            let kind = kinds[(mix % 4) as usize];
+            let ms = 1_700_000_000_000 + i * 10;
+            serde_json::json!({
+                "id": format!("a{i}"),
+                "namespace": "iot",
+                "tenant": if mix % 3 == 0 { "t1" } else { "t2" },
+                "action_type": kind,
+                "provider": "sink",
+                "dedup_key": format!("k{}", mix % 97),
+                "created_at": acteon_engine::time::format_rfc3339_ms(ms as i64),
+                "payload": { "device": format!("d{}", mix % 5) },
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// Audit record id -> (outcome, event time in ms).
+fn outcomes(
+    plan: &Plan,
+    lines: Vec<String>,
+    store: Option<&Path>,
+) -> BTreeMap<String, (String, i64)> {
+    let report = run(
+        plan,
+        RunConfig {
+            input: Input::Lines(lines),
+            audit: AuditOutput::Memory,
+            checkpoints: store.map(|dir| CheckpointConfig {
+                store: Arc::new(DirectoryStore::open(dir).unwrap()),
+                interval: Duration::ZERO,
+            }),
+            ..RunConfig::default()
+        },
+    )
+    .unwrap();
+    report
+        .audit
+        .into_iter()
+        .map(|r| {
+            let at = acteon_engine::time::parse_rfc3339_ms(&r.dispatched_at).unwrap();
+            (r.id, (format!("{:?}", r.outcome), at))
+        })
+        .collect()
+}
+
+/// The restored run decides what the uninterrupted one decides, from `epoch` on; with the
+/// first run's records before `epoch`, every record is there once.
+fn assert_resumed(
+    whole: &BTreeMap<String, (String, i64)>,
+    first: &BTreeMap<String, (String, i64)>,
+    resumed: &BTreeMap<String, (String, i64)>,
+    epoch: u64,
+) {
+    for (id, decided) in resumed {
+        assert_eq!(
+            whole.get(id),
+            Some(decided),
+            "{id} is decided as without a restart"
+        );
+        assert!(
+            decided.1 >= epoch as i64,
+            "{id} was decided again after the restart"
+        );
+    }
+    for (id, decided) in whole {
+        let before = first.get(id).filter(|(_, at)| *at < epoch as i64);
+        assert!(
+            before == Some(decided) || resumed.contains_key(id),
+            "{id} ({decided:?}) is lost across the restart"
+        );
+    }
+}
+
+/// An uninterrupted run, and a first run over part of the input that left checkpoints.
+struct Interrupted {
+    plan: Plan,
+    lines: Vec<String>,
+    whole: BTreeMap<String, (String, i64)>,
+    dir: tempfile::TempDir,
+    first: BTreeMap<String, (String, i64)>,
+    store: DirectoryStore,
+}
+
+fn interrupted() -> Interrupted {
+    let plan = plan(SCRIPT);
+    let lines = input(20_000);
+    let whole = outcomes(&plan, lines.clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let first = outcomes(&plan, lines[..12_000].to_vec(), Some(dir.path()));
+    let store = DirectoryStore::open(dir.path()).unwrap();
+    Interrupted {
+        plan,
+        lines,
+        whole,
+        dir,
+        first,
+        store,
+    }
+}
+
+#[test]
+fn a_restored_run_decides_the_rest_as_an_uninterrupted_one() {
+    let run = interrupted();
+    let (plan, store) = (&run.plan, &run.store);
+    let newest = store.load(store.sequences().unwrap()[0]).unwrap();
+    let resumed = outcomes(plan, run.lines.clone(), Some(run.dir.path()));
+    assert!(resumed.len() > 1000, "the restored run decided the rest");
+    assert_resumed(&run.whole, &run.first, &resumed, newest.manifest.epoch);
+}
+
+#[test]
+fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
+    let run = interrupted();
+    let (plan, store) = (&run.plan, &run.store);
+    let sequences = store.sequences().unwrap();
+    assert!(sequences.len() >= 2, "the first run left two checkpoints");
+    let newest = store.load(sequences[0]).unwrap().manifest.epoch;
+    let previous = store.load(sequences[1]).unwrap().manifest.epoch;
+    assert!(previous < newest);
+    // Flip a byte of the newest checkpoint's dedup part.
+    let part = store.path_of(sequences[0]).join("dedup.0.part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&part, bytes).unwrap();
+
+    let resumed = outcomes(plan, run.lines.clone(), Some(run.dir.path()));
+    assert_resumed(&run.whole, &run.first, &resumed, previous);
+    let earliest = resumed.values().map(|(_, at)| *at).min().unwrap();
+    assert!(
+        earliest < newest as i64,
+        "the run resumed from the previous checkpoint, not the corrupt one"
+    );
+}
