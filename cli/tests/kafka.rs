@@ -3,106 +3,18 @@
 //! uses its own topic and group; every wait is bounded.
 
 use acteon_kafka::simulator::{Building, Mix, Simulator, START_MS};
-use acteon_kafka::{dead_letter_topic, TopicWriter, ERROR_HEADER};
+use acteon_kafka::{dead_letter_topic, ERROR_HEADER};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-const BROKER: &str = "127.0.0.1:9092";
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn seed(file: &str) -> PathBuf {
-    repo().join("pipelines/aws-event-pipeline").join(file)
-}
-
-/// Fails (never skips) when the broker is not there.
-fn require_broker() {
-    let address: SocketAddr = BROKER.parse().unwrap();
-    if TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err() {
-        panic!("no Kafka broker on {BROKER}: run `scripts/services.sh up kafka` (scripts/test.sh does)");
-    }
-}
-
-/// A topic and group name no other test or run has used.
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
-}
-
-fn produce(topic: &str, records: impl IntoIterator<Item = (Option<String>, String)>) {
-    acteon_kafka::ensure_topic(BROKER, &BTreeMap::new(), topic, 3).unwrap();
-    let writer = TopicWriter::new(BROKER, &BTreeMap::new()).unwrap();
-    for (key, line) in records {
-        let partition = if key.is_none() { Some(0) } else { None };
-        writer
-            .send(topic, (key.as_deref(), partition), line.as_bytes(), None)
-            .unwrap();
-    }
-    writer.flush(Duration::from_secs(60)).unwrap();
-}
-
-fn acteon(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_acteon"))
-        .args(args)
-        .current_dir(repo())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the acteon binary runs")
-}
-
-/// Waits for the run to exit by itself (bounded); kills it and fails past `limit`.
-fn finish(mut child: Child, limit: Duration) {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "acteon run failed: {status}");
-            return;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("acteon run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The audit's records (a line cut short by a kill is skipped).
-fn audit(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
-}
-
-fn run_args<'a>(script: &'a str, url: &'a str, audit: &'a str, dry_run: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        script,
-        "--source",
-        url,
-        "--exit-when-idle",
-        "3s",
-        "--audit",
-        audit,
-        "--dry-run",
-        dry_run,
-    ]
-}
+use common::*;
 
 /// (action, outcome, target, rule) of every record.
 fn facts(records: &[Value]) -> BTreeSet<(String, String, String, String)> {

@@ -196,6 +196,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         )?)),
         None => None,
     };
+    if checkpointer.is_some() && starts_chains_of(plan) {
+        tracing::warn!("running chains are not in checkpoints: a chain still running at a crash is not resumed");
+    }
     let resume = checkpointer
         .as_ref()
         .and_then(|c| c.restored())
@@ -214,11 +217,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         _ => None,
     };
     let hold_epochs = longest_hold_ms(plan).div_ceil(config.epoch_ms.max(1)) + 1;
-    let starts_chains = plan
-        .rules
-        .iter()
-        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }));
-    let chains = match starts_chains {
+    let chains = match starts_chains_of(plan) {
         true => Some(Arc::new(ChainBook::new(plan)?)),
         false => None,
     };
@@ -396,6 +395,13 @@ enum SharedInput {
     Stdin,
     /// The largest event time any worker's part of the feed has read.
     Feed(Arc<AtomicI64>),
+}
+
+/// Whether a rule of the plan starts a chain.
+fn starts_chains_of(plan: &Plan) -> bool {
+    plan.rules
+        .iter()
+        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }))
 }
 
 /// How long after its own epoch an action's effects may still be pending: the longest

@@ -11,14 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const SCRIPT: &str = r#"
-provider sink log
-quota "t1" 400 per 10s block
-rule once priority 1 when action_type == "reading" then dedup within 20s
-rule calm priority 2 when action_type == "alert" then throttle 3 per 5s by payload.device
-rule later priority 3 when action_type == "report" then schedule after 4s
-rule batch priority 4 when action_type == "metric" then group by payload.device wait 3s max 7
-"#;
+/// The crash test's pipeline: dedup, throttle, quota, schedule and group.
+const SCRIPT: &str = include_str!("../../cli/tests/durable.acteon");
 
 fn plan(script: &str) -> Plan {
     let compiled = acteon_dsl::compile_str("checkpoints.acteon", script);
@@ -37,7 +31,7 @@ fn input(count: u64) -> Vec<String> {
             serde_json::json!({
                 "id": format!("a{i}"),
                 "namespace": "iot",
-                "tenant": if mix % 3 == 0 { "t1" } else { "t2" },
+                "tenant": if mix % 3 == 0 { "east" } else { "west" },
                 "action_type": kind,
                 "provider": "sink",
                 "dedup_key": format!("k{}", mix % 97),

@@ -154,7 +154,8 @@ struct Lanes {
 impl Lanes {
     fn emitted(&mut self, lane: i32, offset: i64, epoch: u64) {
         let state = self.lanes.entry(lane).or_default();
-        state.next = Some(offset + 1);
+        // Records emitted again from a restored cut were read before its positions.
+        state.next = Some(state.next.map_or(offset + 1, |next| next.max(offset + 1)));
         let unfinished = &mut state.unfinished;
         match unfinished.back_mut() {
             Some((last, run_offset)) if *last == epoch => *run_offset = offset,

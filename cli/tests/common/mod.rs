@@ -1,0 +1,105 @@
+//! Helpers of the tests that run `acteon` over the real Kafka broker (127.0.0.1:9092): the
+//! broker check, unique names, producing, running and killing the binary, reading audits.
+#![allow(dead_code)]
+
+use acteon_kafka::TopicWriter;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const BROKER: &str = "127.0.0.1:9092";
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn seed(file: &str) -> PathBuf {
+    repo().join("pipelines/aws-event-pipeline").join(file)
+}
+
+/// Fails (never skips) when the broker is not there.
+pub fn require_broker() {
+    let address: SocketAddr = BROKER.parse().unwrap();
+    if TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err() {
+        panic!("no Kafka broker on {BROKER}: run `scripts/services.sh up kafka` (scripts/test.sh does)");
+    }
+}
+
+/// A topic and group name no other test or run has used.
+pub fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+pub fn produce(topic: &str, records: impl IntoIterator<Item = (Option<String>, String)>) {
+    acteon_kafka::ensure_topic(BROKER, &BTreeMap::new(), topic, 3).unwrap();
+    let writer = TopicWriter::new(BROKER, &BTreeMap::new()).unwrap();
+    for (key, line) in records {
+        let partition = if key.is_none() { Some(0) } else { None };
+        writer
+            .send(topic, (key.as_deref(), partition), line.as_bytes(), None)
+            .unwrap();
+    }
+    writer.flush(Duration::from_secs(60)).unwrap();
+}
+
+pub fn acteon(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_acteon"))
+        .args(args)
+        .current_dir(repo())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the acteon binary runs")
+}
+
+/// Waits for the run to exit by itself (bounded); kills it and fails past `limit`.
+pub fn finish(mut child: Child, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "acteon run failed: {status}");
+            return;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("acteon run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The audit's records (a line cut short by a kill is skipped).
+pub fn audit(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+pub fn run_args<'a>(
+    script: &'a str,
+    url: &'a str,
+    audit: &'a str,
+    dry_run: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "run",
+        script,
+        "--source",
+        url,
+        "--exit-when-idle",
+        "3s",
+        "--audit",
+        audit,
+        "--dry-run",
+        dry_run,
+    ]
+}
