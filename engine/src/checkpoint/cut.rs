@@ -26,9 +26,12 @@ pub struct Pending {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LaneCut {
     pub lane: i32,
-    /// The next offset to read.
-    pub next: i64,
+    /// The next offset to read; `None` when nothing was read from it.
+    pub next: Option<i64>,
     pub max_seen: Option<i64>,
+    /// It had no record waiting: it does not hold the frontier back after a restore until
+    /// its next record comes.
+    pub caught_up: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -117,7 +120,11 @@ impl SourceCheckpoints {
                 .range(epoch..)
                 .flat_map(|(_, p)| p.iter().cloned())
                 .collect();
-            let positions = at.lanes.iter().map(|l| (l.lane, l.next)).collect();
+            let positions = at
+                .lanes
+                .iter()
+                .filter_map(|l| Some((l.lane, l.next?)))
+                .collect();
             self.participant.cut(epoch, encode(&at), positions);
         }
         if let Some(to) = to {

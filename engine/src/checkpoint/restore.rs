@@ -101,3 +101,50 @@ fn holds_state(action: &RuleAction) -> bool {
             | RuleAction::Chain { .. }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::store::{Checkpoint, Manifest, RuleIdentity, FORMAT};
+
+    fn identity(name: &str, ttl_ms: u64) -> RuleIdentity {
+        RuleIdentity {
+            name: name.into(),
+            action: RuleAction::Dedup { ttl_ms, by: None },
+        }
+    }
+
+    #[test]
+    fn rules_that_kept_name_and_action_keep_their_state() {
+        let old = Layout {
+            rules: vec![
+                identity("a", 1000),
+                identity("b", 1000),
+                identity("c", 1000),
+            ],
+            quotas: Vec::new(),
+        };
+        let checkpoint = Checkpoint {
+            manifest: Manifest {
+                format: FORMAT,
+                sequence: 1,
+                epoch: 100,
+                workers: 1,
+                written_at_ms: 0,
+                layout: old,
+                positions: Default::default(),
+                parts: Vec::new(),
+            },
+            parts: Default::default(),
+        };
+        // `a` moved, `b` changed its TTL, `c` was removed.
+        let new = Layout {
+            rules: vec![identity("b", 2000), identity("a", 1000)],
+            quotas: Vec::new(),
+        };
+        let restored = Restored::new(checkpoint, &new);
+        assert_eq!(restored.rule(0), Some(1));
+        assert_eq!(restored.rule(1), None);
+        assert_eq!(restored.rule(2), None);
+    }
+}

@@ -284,7 +284,8 @@ pub fn source<'s>(
             for lane in cut.lanes {
                 let state = lanes.lanes.entry(lane.lane).or_default();
                 state.max_seen = lane.max_seen;
-                state.next = Some(lane.next);
+                state.next = lane.next;
+                state.caught_up = lane.caught_up;
             }
             for pending in cut.pending {
                 let clock_ms = (settings.clock == Clock::Processing).then_some(pending.default_ms);
@@ -488,12 +489,11 @@ pub fn source<'s>(
                 lanes: lanes
                     .lanes
                     .iter()
-                    .filter_map(|(&lane, state)| {
-                        Some(LaneCut {
-                            lane,
-                            next: state.next?,
-                            max_seen: state.max_seen,
-                        })
+                    .map(|(&lane, state)| LaneCut {
+                        lane,
+                        next: state.next,
+                        max_seen: state.max_seen,
+                        caught_up: state.caught_up,
                     })
                     .collect(),
                 pending: Vec::new(),
