@@ -93,7 +93,11 @@ fn main() {
         false => ("other".into(), String::new(), 0),
     });
     let store_dir = dir.path().join("key-checkpoints");
-    rate(&plan(KEYS), &input, Some((&store_dir, Duration::ZERO)));
+    rate(
+        &plan(KEYS),
+        &input,
+        Some((&store_dir, Duration::from_secs(1))),
+    );
     let store = DirectoryStore::open(&store_dir).unwrap();
     let newest = store.load(store.sequences().unwrap()[0]).unwrap();
     let live: usize = newest
