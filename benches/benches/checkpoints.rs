@@ -4,11 +4,12 @@
 //! `cargo bench -p acteon-benches --bench checkpoints`; `ACTEON_BENCH_ACTIONS` sets the
 //! throughput run's size (default 500,000).
 
+use acteon_benches::plans::compile;
+use acteon_benches::{env_count, write_lines};
 use acteon_dsl::plan::Plan;
 use acteon_engine::checkpoint::store::decode;
 use acteon_engine::checkpoint::{DirectoryStore, StateStore};
 use acteon_engine::{run, AuditOutput, CheckpointConfig, Delivery, Input, RunConfig};
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,24 +23,16 @@ provider sink log
 rule once priority 1 when action_type == "reading" then dedup within 1h
 "#;
 
-fn plan(script: &str) -> Plan {
-    acteon_dsl::compile_str("bench.acteon", script)
-        .plan
-        .expect("compiles")
-}
-
 fn write_actions(path: &Path, count: u64, line: impl Fn(u64) -> (String, String, u64)) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for i in 0..count {
+    let lines = (0..count).map(|i| {
         let (kind, key, device) = line(i);
         let at = acteon_engine::time::format_rfc3339_ms(1_790_000_000_000 + i as i64);
-        writeln!(
-            file,
-            r#"{{"id":"a{i}","namespace":"iot","tenant":"{}","action_type":"{kind}","provider":"sink","dedup_key":"{key}","created_at":"{at}","payload":{{"device":"d{device}"}}}}"#,
-            if i % 4 == 0 { "east" } else { "west" }
+        let tenant = if i % 4 == 0 { "east" } else { "west" };
+        format!(
+            r#"{{"id":"a{i}","namespace":"iot","tenant":"{tenant}","action_type":"{kind}","provider":"sink","dedup_key":"{key}","created_at":"{at}","payload":{{"device":"d{device}"}}}}"#
         )
-        .unwrap();
-    }
+    });
+    write_lines(path, lines).unwrap();
 }
 
 /// Runs `plan` over `input`; returns actions per second.
@@ -63,10 +56,7 @@ fn rate(plan: &Plan, input: &Path, checkpoints: Option<(&Path, Duration)>) -> f6
 }
 
 fn main() {
-    let actions: u64 = std::env::var("ACTEON_BENCH_ACTIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500_000);
+    let actions = env_count("ACTEON_BENCH_ACTIONS", 500_000);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("pipeline.jsonl");
     let kinds = ["reading", "alert", "report", "metric"];
@@ -78,7 +68,7 @@ fn main() {
             i / 50 % 7,
         )
     });
-    let pipeline = plan(PIPELINE);
+    let pipeline = compile("durable.acteon", PIPELINE);
     let none = rate(&pipeline, &input, None);
     let store = dir.path().join("pipeline-checkpoints");
     let every_second = rate(&pipeline, &input, Some((&store, Duration::from_secs(1))));
@@ -94,7 +84,7 @@ fn main() {
     });
     let store_dir = dir.path().join("key-checkpoints");
     rate(
-        &plan(KEYS),
+        &compile("keys.acteon", KEYS),
         &input,
         Some((&store_dir, Duration::from_secs(1))),
     );

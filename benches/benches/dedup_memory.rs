@@ -3,9 +3,9 @@
 //!
 //! `cargo bench -p acteon-benches --bench dedup_memory`
 
+use acteon_benches::{plans, write_lines};
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counts live heap bytes and remembers the peak.
@@ -30,26 +30,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-const SCRIPT: &str = "rule dedup-everything priority 1\n  then dedup within 1h\n";
-
 fn peak_heap(keys: u64) -> usize {
-    let plan = acteon_dsl::compile_str("dedup.acteon", SCRIPT)
-        .plan
-        .expect("compiles");
+    let plan = plans::dedup_heavy();
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("keys.jsonl");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    for i in 0..keys {
-        let ms = i % 1000;
-        let s = i / 1000 % 60;
-        let m = i / 60_000;
-        writeln!(
-            file,
-            "{{\"id\":\"k{i}\",\"namespace\":\"n\",\"tenant\":\"t\",\"action_type\":\"x\",\"created_at\":\"2026-11-28T09:{m:02}:{s:02}.{ms:03}Z\"}}"
-        )
-        .unwrap();
-    }
-    drop(file);
+    write_lines(&input, plans::distinct_keys(keys)).unwrap();
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     run(

@@ -1,11 +1,13 @@
-//! `acteon`: check, format, explain, import, test and run `.acteon` scripts.
+//! `acteon`: check, format, explain, import, test, run and serve `.acteon` scripts.
 //!
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
 //!   and `acteon-engine` libraries and reports the result.
+//! - `cluster`: the flags that make a run one process of several.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
 //! - `duration`: durations on the command line (`10s`).
 
+mod cluster;
 mod commands;
 mod diagnostics;
 mod duration;
@@ -30,6 +32,7 @@ enum Command {
     Test(commands::test::Args),
     Run(commands::run::Args),
     Produce(commands::produce::Args),
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Produce(args) => commands::produce::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

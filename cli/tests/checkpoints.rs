@@ -3,13 +3,14 @@
 //! run has the outcome an uninterrupted run gives it, and together they hold every record of
 //! the uninterrupted run. Every wait is bounded.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::{acteon, audit, finish, kill_when, produce, repo, require_broker, run_args};
+use support::{unique, BROKER};
 
 const ACTIONS: u64 = 100_000;
 
@@ -74,7 +75,7 @@ fn three_kills_and_restarts_give_the_outcomes_of_an_uninterrupted_run() {
     require_broker();
     let topic = unique("durable");
     // One partition, in order: the event clock then decides the same way in every run.
-    produce(&topic, (0..ACTIONS).map(|i| (None, action(i))));
+    produce(&topic, 1, (0..ACTIONS).map(|i| (None, action(i))));
     let script = repo().join("cli/tests/durable.acteon");
     let script = script.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -115,31 +116,16 @@ fn three_kills_and_restarts_give_the_outcomes_of_an_uninterrupted_run() {
             finish(child, Duration::from_secs(300));
             break;
         }
-        let mut child = child;
         // Killed at a random point: the first run once it stored a checkpoint, the others
         // after a random number of audit records (restarts always leave input to read).
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let records = 2_000 + (seed % 30_000) as usize;
-        let started = Instant::now();
-        let due = |audited: usize| match run {
+        kill_when(child, Duration::from_secs(120), || match run {
             0 => newest_checkpoint(Path::new(&checkpoints)) > 0,
-            _ => audited >= records,
-        };
-        while !due(outcomes(Path::new(&audit_path)).len()) {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "run {run} ended before it was killed"
-            );
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "run {run} is too slow"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+            _ => outcomes(Path::new(&audit_path)).len() >= records,
+        });
         eprintln!(
             "run {run} killed after {} records, checkpoint {}",
             outcomes(Path::new(&audit_path)).len(),

@@ -12,9 +12,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-mod common;
+mod support;
 
-use common::*;
+use support::{acteon, audit, finish, kill_when, produce, produce_simulated, require_broker};
+use support::{run_args, seed, unique, BROKER};
 
 /// (action, outcome, target, rule) of every record.
 fn facts(records: &[Value]) -> BTreeSet<(String, String, String, String)> {
@@ -37,7 +38,7 @@ fn the_seed_pipeline_from_kafka_gives_the_expected_outcomes() {
     require_broker();
     let topic = unique("seed-telemetry");
     let telemetry = std::fs::read_to_string(seed("telemetry.jsonl")).unwrap();
-    produce(&topic, telemetry.lines().map(|l| (None, l.to_owned())));
+    produce(&topic, 3, telemetry.lines().map(|l| (None, l.to_owned())));
 
     let dir = tempfile::tempdir().unwrap();
     let (from_kafka, from_file) = (
@@ -150,6 +151,7 @@ fn malformed_records_go_to_the_dead_letter_topic_and_are_audited_rejected() {
     assert!(bad.len() > 20, "the mix has malformed records");
     produce(
         &topic,
+        3,
         lines
             .iter()
             .map(|(device, line)| (Some(device.clone()), line.clone())),
@@ -220,14 +222,7 @@ fn a_killed_run_restarts_and_no_action_is_lost() {
     require_broker();
     const ACTIONS: u64 = 100_000;
     let topic = unique("crash");
-    let mut simulator = Simulator::new(Mix::SEED, Building::default(), START_MS, 10, 5);
-    produce(
-        &topic,
-        (0..ACTIONS).map(|_| {
-            let (device, line) = simulator.next_action();
-            (Some(device), line)
-        }),
-    );
+    produce_simulated(&topic, 3, ACTIONS, 5);
 
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (
@@ -241,21 +236,10 @@ fn a_killed_run_restarts_and_no_action_is_lost() {
     let dry_run = dry_run.to_str().unwrap();
 
     // Killed part-way: once a third of the actions are audited.
-    let mut child = acteon(&run_args(script, &url, first.to_str().unwrap(), dry_run));
-    let started = Instant::now();
-    while audit(&first).len() < (ACTIONS / 3) as usize {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it was killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the run is too slow"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let child = acteon(&run_args(script, &url, first.to_str().unwrap(), dry_run));
+    kill_when(child, Duration::from_secs(300), || {
+        audit(&first).len() >= (ACTIONS / 3) as usize
+    });
 
     finish(
         acteon(&run_args(script, &url, second.to_str().unwrap(), dry_run)),

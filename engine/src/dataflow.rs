@@ -6,7 +6,7 @@
 //!   │                │    ▲                                               ││
 //!   │                │    └───────────────── feedback ◄──────────────────┘│
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
-//!   │                          ├─► deliver ─► audit writer (worker 0)
+//!   │                          ├─► deliver ─► audit writer (each process's first worker)
 //!   │                          └─► chain (chain_started, exchanged by chain id) ─► audit writer
 //!   └─ rejected lines ─────────────────────────► audit writer
 //! ```
@@ -18,6 +18,7 @@ use crate::chains::ChainBook;
 use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
+use crate::operators::dedup::SharedWindows;
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::source::{source, Lines, SourceSettings};
@@ -47,10 +48,14 @@ pub struct Assembly {
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
     /// With checkpoints: every stateful operator saves its state for them and restores it.
     pub checkpointer: Option<Arc<Checkpointer>>,
+    /// The first worker of this process: it writes the process's audit.
+    pub audit_leader: u64,
+    /// Dedup windows kept beyond this dataflow (a served engine's reloads).
+    pub dedup_windows: Option<SharedWindows>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
-/// worker 0) and `written` is called after each batch of completed epochs; `lines_read` counts
+/// the process's first worker) and `written` is called after each batch of completed epochs; `lines_read` counts
 /// the input lines this worker decoded.
 pub fn assemble(
     scope: Scope<'_, u64>,
@@ -68,9 +73,12 @@ pub fn assemble(
         views,
         chains,
         checkpointer,
+        audit_leader,
+        dedup_windows,
     } = assembly;
     let audited = checkpointer.clone();
     let epochs = settings.epochs;
+    let watermark = Arc::clone(&settings.watermark);
     let max_lateness_ms = settings.max_lateness_ms;
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
     let probe = ProbeHandle::new();
@@ -95,6 +103,7 @@ pub fn assemble(
         epochs,
         max_lateness_ms,
         checkpointer,
+        dedup_windows,
     };
     decisions.push(rules(scope, flows, settings));
     let decisions = scope.concatenate(decisions);
@@ -116,6 +125,7 @@ pub fn assemble(
                 store,
                 renderer: Rc::clone(&renderer),
                 epochs,
+                watermark,
             };
             let decided = scope.concatenate(parts.into_iter().chain([started]));
             vec![
@@ -129,7 +139,9 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(audit, write, written, audited) {
+    if let Some(completed) =
+        audit_writer::audit_writer(audit, audit_leader, write, written, audited)
+    {
         completed.probe_with(&probe);
     }
 }
@@ -140,6 +152,7 @@ struct RuleSettings {
     epochs: Epochs,
     max_lateness_ms: u64,
     checkpointer: Option<Arc<Checkpointer>>,
+    dedup_windows: Option<SharedWindows>,
 }
 
 /// The rule loop: returns every decision made inside it.
@@ -153,6 +166,7 @@ fn rules<'s>(
         epochs,
         max_lateness_ms,
         checkpointer,
+        dedup_windows,
     } = settings;
     let uses = |gate: Gate| {
         evaluator
@@ -177,6 +191,7 @@ fn rules<'s>(
                 Arc::clone(&evaluator),
                 max_lateness_ms,
                 checkpointer.clone(),
+                dedup_windows,
             );
             resumes.push(passed);
             decided.push(repeated);

@@ -34,6 +34,6 @@ pub mod run;
 pub mod time;
 
 pub use run::{
-    run, run_test, AuditOutput, CheckpointConfig, Clock, Delivery, EngineError, Input, RunConfig,
-    RunReport, TestOutcome,
+    run, run_test, AuditOutput, CheckpointConfig, Clock, Cluster, Delivery, EngineError, Input,
+    RunConfig, RunObserver, RunReport, TestOutcome,
 };

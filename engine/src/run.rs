@@ -11,6 +11,7 @@ use crate::checkpoint::{CheckpointError, Checkpointer, StateStore};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
+use crate::operators::dedup::{DedupMemory, SharedWindows};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
 use crate::provider::{ProviderCall, ProviderFactory};
@@ -51,6 +52,13 @@ pub struct RunConfig {
     pub live_providers: Option<Arc<dyn ProviderFactory>>,
     /// Where every chain's status goes, and where cancels come from; clone it to read.
     pub chains: ChainStore,
+    /// This process is one of several running one dataflow; `None` runs alone.
+    pub cluster: Option<Cluster>,
+    /// Told the run's live state once it starts (the HTTP API reads it while the run goes on).
+    pub observer: Option<Arc<dyn RunObserver>>,
+    /// Dedup windows to keep beyond this run: a later run given the same memory still drops
+    /// repeats for its unchanged dedup rules (a served engine's reload).
+    pub dedup_memory: Option<DedupMemory>,
     /// Durable state: checkpoints taken at an interval, the newest restored at start.
     pub checkpoints: Option<CheckpointConfig>,
 }
@@ -60,6 +68,39 @@ pub struct RunConfig {
 pub struct CheckpointConfig {
     pub store: Arc<dyn StateStore>,
     pub interval: Duration,
+}
+
+/// Timely's cluster mode: every process runs `workers` workers of one dataflow, connected over
+/// TCP. Keyed state is exchanged to its owner wherever it lives; each process reads its share
+/// of the input (a file's lines, a feed's partitions) and writes the audit of the decisions
+/// made in it.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// This process's index in `addresses`.
+    pub process: usize,
+    /// `host:port` of every process, in process order.
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    fn timely(&self, workers: usize) -> timely::Config {
+        timely::Config {
+            communication: timely::CommunicationConfig::Cluster {
+                threads: workers,
+                process: self.process,
+                addresses: self.addresses.clone(),
+                report: false,
+                zerocopy: false,
+            },
+            worker: timely::WorkerConfig::default(),
+        }
+    }
+}
+
+/// Watches a run from outside while it goes on.
+pub trait RunObserver: Send + Sync + std::fmt::Debug {
+    /// Called once, before the first action is read: the providers' breaker states and figures.
+    fn started(&self, health: &ProviderHealth);
 }
 
 impl Default for RunConfig {
@@ -76,6 +117,9 @@ impl Default for RunConfig {
             max_lateness_ms: 0,
             live_providers: None,
             chains: ChainStore::new(),
+            cluster: None,
+            observer: None,
+            dedup_memory: None,
             checkpoints: None,
         }
     }
@@ -161,6 +205,30 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
     if config.workers == 0 {
         return Err(EngineError::Config("at least one worker is needed".into()));
     }
+    // Worker indices are global: this process's workers are `first..first + workers`.
+    let (first, peers, timely_config) = match &config.cluster {
+        Some(cluster) if cluster.process >= cluster.addresses.len() => {
+            return Err(EngineError::Config(format!(
+                "process {} of a cluster of {}: processes count from 0",
+                cluster.process,
+                cluster.addresses.len()
+            )))
+        }
+        Some(cluster) => (
+            cluster.process * config.workers,
+            cluster.addresses.len() * config.workers,
+            cluster.timely(config.workers),
+        ),
+        None => (0, config.workers, timely::Config::process(config.workers)),
+    };
+    // A checkpoint is one process's state at an epoch its own workers agreed on; processes
+    // of a cluster would each pick their own epochs, and no set of their checkpoints would be
+    // one consistent cut of the keyed state they exchange.
+    if config.cluster.is_some() && config.checkpoints.is_some() {
+        return Err(EngineError::Config(
+            "checkpoints are not supported in a cluster (--processes > 1) yet".into(),
+        ));
+    }
     if let Input::File(path) = &config.input {
         File::open(path).map_err(|source| EngineError::Input {
             path: path.clone(),
@@ -185,6 +253,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Delivery::Live => ProviderMode::Live(config.live_providers.clone()),
         },
     )?;
+    if let Some(observer) = &config.observer {
+        observer.started(providers.health());
+    }
     let views = Views::new();
     let checkpointer = match &config.checkpoints {
         Some(checkpoints) => Some(Arc::new(Checkpointer::open(
@@ -206,8 +277,8 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         .unwrap_or_default();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
-        Input::Feed(feed) => (0..config.workers)
-            .map(|index| feed.open(index, config.workers, &resume).map(Some))
+        Input::Feed(feed) => (first..first + config.workers)
+            .map(|index| feed.open(index, peers, &resume).map(Some))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Feed)?,
         _ => Vec::new(),
@@ -224,6 +295,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
     let shared = Arc::new(Shared {
         evaluator: Arc::new(Evaluator::new(plan)),
+        watermark: Arc::new(AtomicI64::new(i64::MIN)),
+        dedup_identities: Arc::new(match config.dedup_memory {
+            Some(_) => DedupMemory::identities(plan),
+            None => Vec::new(),
+        }),
         chains,
         plan: plan.clone(),
         providers: providers.clone(),
@@ -232,7 +308,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             Input::Lines(lines) => SharedInput::Lines(Arc::new(lines.clone())),
             Input::File(path) => SharedInput::File(path.clone()),
             Input::Stdin => SharedInput::Stdin,
-            Input::Feed(_) => SharedInput::Feed(Arc::new(AtomicI64::new(i64::MIN))),
+            Input::Feed(_) => SharedInput::Feed,
         },
         readers: Mutex::new(readers),
         memory_audit: matches!(config.audit, AuditOutput::Memory),
@@ -240,13 +316,14 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         config: config.clone(),
         checkpointer: checkpointer.clone(),
     });
-    let guards = timely::execute(timely::Config::process(config.workers), move |worker| {
+    let guards = timely::execute(timely_config, move |worker| {
         let shared = Arc::clone(&shared);
         let index = worker.index() as u64;
         let peers = worker.peers() as u64;
+        let local = worker.index() - first;
         let lines_read = Rc::new(Cell::new(0u64));
         let written = Rc::new(RefCell::new(Written::default()));
-        let outputs = if index == 0 {
+        let outputs = if local == 0 {
             shared.outputs.lock().ok().and_then(|mut o| o.take())
         } else {
             None
@@ -279,10 +356,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             max_lateness_ms: config.max_lateness_ms,
             max_action_bytes: config.max_action_bytes,
             share: match shared.input {
-                SharedInput::Stdin | SharedInput::Feed(_) => None,
+                SharedInput::Stdin | SharedInput::Feed => None,
                 _ => Some((index, peers)),
             },
             hold_epochs,
+            watermark: Arc::clone(&shared.watermark),
             checkpointer: shared.checkpointer.clone(),
         };
         let renderer = Rc::new(Renderer {
@@ -297,7 +375,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             .readers
             .lock()
             .ok()
-            .and_then(|mut readers| readers.get_mut(index as usize).and_then(Option::take));
+            .and_then(|mut readers| readers.get_mut(local).and_then(Option::take));
         let lines = move |activator| input.open(index, activator, reader);
         worker.dataflow::<u64, _, _>(|scope| {
             assemble(
@@ -314,6 +392,13 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                     checkpointer: shared.checkpointer.clone(),
+                    audit_leader: first as u64,
+                    dedup_windows: shared.config.dedup_memory.as_ref().map(|memory| {
+                        SharedWindows {
+                            memory: memory.clone(),
+                            identities: Arc::clone(&shared.dedup_identities),
+                        }
+                    }),
                 },
                 lines,
                 (write, flush),
@@ -374,6 +459,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    /// The largest event time any worker of this process has read: a feed's caught-up workers
+    /// follow it, and chains still running when the input ends time out from it.
+    watermark: Arc<AtomicI64>,
+    /// With [`RunConfig::dedup_memory`]: each rule's identity in the memory.
+    dedup_identities: Arc<Vec<String>>,
     chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
@@ -393,8 +483,7 @@ enum SharedInput {
     File(PathBuf),
     Lines(Arc<Vec<String>>),
     Stdin,
-    /// The largest event time any worker's part of the feed has read.
-    Feed(Arc<AtomicI64>),
+    Feed,
 }
 
 /// Whether a rule of the plan starts a chain.
@@ -428,8 +517,8 @@ impl SharedInput {
         reader: Option<Box<dyn FeedReader>>,
     ) -> Lines {
         match self {
-            SharedInput::Feed(watermark) => match reader {
-                Some(reader) => Lines::Feed { reader, watermark },
+            SharedInput::Feed => match reader {
+                Some(reader) => Lines::Feed { reader },
                 None => Lines::Empty,
             },
             SharedInput::File(path) => match File::open(&path) {

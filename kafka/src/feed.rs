@@ -11,6 +11,7 @@
 
 use crate::producer::{ensure_topic, TopicWriter};
 use crate::KafkaError;
+use crate::LOOKUP_TIMEOUT;
 use acteon_dsl::plan::{KafkaSource, RecordFormat, StartOffset};
 use acteon_engine::action::Position;
 use acteon_engine::feed::{Feed, FeedReader, Polled};
@@ -33,9 +34,6 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(250);
 
 /// The header of a dead-lettered record that holds the reason.
 pub const ERROR_HEADER: &str = "acteon-error";
-
-/// How long metadata and committed-offset look-ups may take.
-const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The feed, shared by every worker.
 pub struct KafkaFeed {

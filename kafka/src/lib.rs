@@ -19,6 +19,11 @@ pub use producer::{ensure_topic, TopicWriter};
 
 use acteon_dsl::plan::{KafkaSource, RecordFormat, StartOffset};
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long metadata, topic creation and committed-offset look-ups may take: past it, a broker
+/// that does not answer is an error rather than a silent wait.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {

@@ -2,7 +2,7 @@
 //! setup, which counts deliveries and failures so callers can tell when a write is durable;
 //! and creating topics.
 
-use crate::KafkaError;
+use crate::{KafkaError, LOOKUP_TIMEOUT};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -145,10 +145,17 @@ pub fn ensure_topic(
     let admin: AdminClient<DefaultClientContext> = config
         .create()
         .map_err(|e| KafkaError::Client(e.to_string()))?;
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    // Both timeouts: without the request timeout an unreachable broker makes this wait for
+    // ever, with librdkafka retrying the connection quietly.
+    let options = AdminOptions::new()
+        .request_timeout(Some(LOOKUP_TIMEOUT))
+        .operation_timeout(Some(LOOKUP_TIMEOUT));
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let results = block_on(admin.create_topics([&new], &options))
-        .map_err(|e| KafkaError::Client(format!("creating {topic}: {e}")))?;
+    let results = block_on(admin.create_topics([&new], &options)).map_err(|e| {
+        KafkaError::Client(format!(
+            "creating {topic} on {brokers} (is a broker listening there?): {e}"
+        ))
+    })?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

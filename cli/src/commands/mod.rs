@@ -6,4 +6,5 @@ pub mod fmt;
 pub mod import;
 pub mod produce;
 pub mod run;
+pub mod serve;
 pub mod test;

@@ -60,6 +60,8 @@ pub struct Args {
     /// How often a checkpoint is taken (with --checkpoint-dir).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, default_value = "10s")]
     checkpoint_interval: std::time::Duration,
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -72,10 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(plan) = compile_or_report(&args.file) else {
         return Ok(ExitCode::from(1));
     };
+    let cluster = args.cluster.cluster()?;
     // One runtime for every AWS call of the run: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
     // Settled before a Kafka feed is opened: a missing flag is reported at once.
-    let audit = audit_output(&args, &plan, &aws)?;
+    let audit = audit_output(args.audit.as_ref(), &plan, &aws)?;
     use acteon_dsl::plan::Source;
     let kafka = |source| -> anyhow::Result<Input> {
         let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
@@ -108,10 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ClockArg::Processing => Clock::Processing,
         },
         audit,
-        delivery: match &args.dry_run {
-            Some(dir) => Delivery::DryRunDir(dir.clone()),
-            None => Delivery::Live,
-        },
+        delivery: delivery(args.dry_run.as_ref()),
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
         live_providers: Some(aws.clone()),
@@ -122,6 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }),
             None => None,
         },
+        cluster,
         ..RunConfig::default()
     };
     let report = acteon_engine::run(&plan, config)?;
@@ -137,14 +138,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--dry-run DIR` records every call there; otherwise calls are made.
+pub(crate) fn delivery(dry_run: Option<&PathBuf>) -> Delivery {
+    match dry_run {
+        Some(dir) => Delivery::DryRunDir(dir.clone()),
+        None => Delivery::Live,
+    }
+}
+
 /// `--audit` wins; otherwise the script's own audit sink.
-fn audit_output(
-    args: &Args,
+pub(crate) fn audit_output(
+    audit: Option<&PathBuf>,
     plan: &acteon_dsl::plan::Plan,
     aws: &AwsProviders,
 ) -> anyhow::Result<AuditOutput> {
     use acteon_dsl::plan::AuditSink;
-    Ok(match (&args.audit, &plan.audit.sink) {
+    Ok(match (audit, &plan.audit.sink) {
         (Some(path), _) => AuditOutput::File(path.clone()),
         (None, AuditSink::File { path: Some(path) }) => AuditOutput::File(path.into()),
         (None, AuditSink::Memory) => AuditOutput::Memory,

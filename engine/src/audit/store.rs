@@ -1,12 +1,15 @@
 //! The in-memory audit store: what `sink = memory` keeps, and what `GET /v1/audit` reads while
 //! the dataflow appends. Records keep the order they were appended in (the audit writer's
-//! order), and a cursor is a position in that order, so paging is stable while records arrive.
+//! order), and a cursor is a position in that order, so paging is stable while records arrive
+//! and while expired ones are reaped (a reaped record leaves an empty place until every record
+//! before it is gone too).
 
 use crate::audit::record::AuditRecord;
 use crate::audit::AuditError;
 use acteon_dsl::plan::Outcome;
 use chrono::DateTime;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
 
 /// Default and largest page sizes, as the older gateway's API has them.
@@ -16,7 +19,24 @@ pub const MAX_PAGE_LIMIT: usize = 1000;
 /// Shared by cloning: every clone sees the same records.
 #[derive(Debug, Clone, Default)]
 pub struct AuditStore {
-    records: Arc<RwLock<Vec<Stored>>>,
+    records: Arc<RwLock<Log>>,
+}
+
+/// The records by position: `places[i]` is position `first + i`; `None` once reaped.
+#[derive(Debug, Default)]
+struct Log {
+    first: usize,
+    places: VecDeque<Option<Stored>>,
+    live: usize,
+}
+
+impl Log {
+    fn iter(&self) -> impl Iterator<Item = (usize, &Stored)> {
+        self.places
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((self.first + i, s.as_ref()?)))
+    }
 }
 
 #[derive(Debug)]
@@ -24,6 +44,8 @@ struct Stored {
     record: AuditRecord,
     /// `dispatched_at` parsed once, for time-range queries; `None` if it is not RFC 3339.
     dispatched_ms: Option<i64>,
+    /// `expires_at` parsed once, for the reaper.
+    expires_ms: Option<i64>,
 }
 
 /// Filters of a query; every one given must hold. `None` places no constraint.
@@ -91,29 +113,60 @@ impl AuditStore {
 
     /// Appends in the given order, after every record already stored.
     pub fn append(&self, records: impl IntoIterator<Item = AuditRecord>) {
-        let stored: Vec<Stored> = records
+        let millis = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        let stored: Vec<Option<Stored>> = records
             .into_iter()
-            .map(|record| Stored {
-                dispatched_ms: DateTime::parse_from_rfc3339(&record.dispatched_at)
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-                record,
+            .map(|record| {
+                Some(Stored {
+                    dispatched_ms: millis(&record.dispatched_at),
+                    expires_ms: record.expires_at.as_deref().and_then(millis),
+                    record,
+                })
             })
             .collect();
-        self.write().extend(stored);
+        let mut log = self.write();
+        log.live += stored.len();
+        log.places.extend(stored);
     }
 
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read().live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        self.len() == 0
     }
 
     /// Every record, in order.
     pub fn records(&self) -> Vec<AuditRecord> {
-        self.read().iter().map(|s| s.record.clone()).collect()
+        self.read().iter().map(|(_, s)| s.record.clone()).collect()
+    }
+
+    /// Drops every record whose `expires_at` is at or before `now_ms` (the retention reaper);
+    /// returns how many were dropped. Cursors given out before stay valid.
+    pub fn reap(&self, now_ms: i64) -> usize {
+        let mut log = self.write();
+        let mut reaped = 0;
+        for place in log.places.iter_mut() {
+            if place
+                .as_ref()
+                .and_then(|s| s.expires_ms)
+                .is_some_and(|expires| expires <= now_ms)
+            {
+                *place = None;
+                reaped += 1;
+            }
+        }
+        while matches!(log.places.front(), Some(None)) {
+            log.places.pop_front();
+            log.first += 1;
+        }
+        log.live -= reaped;
+        reaped
     }
 
     pub fn query(&self, query: &AuditQuery) -> Result<AuditPage, AuditError> {
@@ -125,11 +178,10 @@ impl AuditStore {
             .limit
             .unwrap_or(DEFAULT_PAGE_LIMIT)
             .clamp(1, MAX_PAGE_LIMIT);
-        let stored = self.read();
-        let mut matching = stored
+        let log = self.read();
+        let mut matching = log
             .iter()
-            .enumerate()
-            .skip(start)
+            .skip(start.saturating_sub(log.first))
             .filter(|(_, s)| query.matches(s));
         let records: Vec<AuditRecord> = matching
             .by_ref()
@@ -144,13 +196,13 @@ impl AuditStore {
         })
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Stored>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
         // A writer that panicked left whole records behind (`extend` of built values): the
         // data is still consistent, so a poisoned lock is used as it is.
         self.records.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Stored>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Log> {
         self.records.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -343,6 +395,37 @@ mod tests {
             })
             .unwrap_err();
         assert!(matches!(error, AuditError::BadCursor(ref c) if c == "bogus"));
+    }
+
+    #[test]
+    fn reaping_drops_expired_records_and_keeps_cursors() {
+        let store = AuditStore::new();
+        store.append((0..4).map(|n| {
+            let mut r = record(n, "hq", Outcome::Executed);
+            r.expires_at = Some(format!("2026-11-28T10:00:{n:02}.000Z"));
+            r
+        }));
+        let first = store
+            .query(&AuditQuery {
+                limit: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        let cursor = first.next_cursor.unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-28T10:00:02Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(store.reap(now), 3);
+        assert_eq!(store.len(), 1);
+        assert_eq!(ids(&store.query(&AuditQuery::default()).unwrap()), ["r3"]);
+        let rest = store
+            .query(&AuditQuery {
+                cursor: Some(cursor),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(ids(&rest), ["r3"]);
+        assert_eq!(store.reap(now), 0);
     }
 
     #[test]

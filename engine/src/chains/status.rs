@@ -108,6 +108,15 @@ impl ChainStore {
         running
     }
 
+    /// Forgets the chains that finished before `before_us` (wall clock, Unix microseconds):
+    /// the cleanup of finished chains. Returns how many were forgotten.
+    pub fn forget_finished(&self, before_us: i64) -> usize {
+        let mut statuses = self.write();
+        let before = statuses.len();
+        statuses.retain(|_, s| s.finished_at_us.is_none_or(|at| at >= before_us));
+        before - statuses.len()
+    }
+
     pub(crate) fn register(&self, operator: SyncActivator) {
         lock(&self.inner.operators).push(operator);
     }

@@ -1,11 +1,12 @@
-//! The audit writer: one per dataflow (every line goes to worker 0), writing each completed
-//! epoch's lines sorted by (event time, input position, record place), so a replay writes a
-//! byte-identical audit whatever the number of workers.
+//! The audit writer: one per process (every line goes to its process's first worker, so a
+//! decision is audited where it is made, and a one-process run has one audit), writing each
+//! completed epoch's lines sorted by (event time, input position, record place), so a replay
+//! writes a byte-identical audit whatever the number of workers.
 //!
 //! Holds each epoch's lines, and a capability for the epoch on its (dataless) output, until the
 //! input frontier passes the epoch; then writes the lines, calls `written` (which flushes), and
 //! drops the capability. So a probe on the output passes an epoch only once its audit is out,
-//! which is what a feed's offset commits wait for. With checkpoints, worker 0's writer then
+//! which is what a feed's offset commits wait for. With checkpoints, the process's writer then
 //! marks every checkpoint whose epoch its input frontier passed as audited.
 
 use super::AuditLine;
@@ -17,20 +18,22 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-/// `write` receives every audit line, in written order; `written` is called after each batch
-/// of completed epochs. Returns the completion stream (no data; its frontier is the point).
+/// `write` receives every audit line of this process, in written order, on worker `leader` (the
+/// process's first worker); `written` is called after each batch of completed epochs. Returns
+/// the completion stream (no data; its frontier is the point).
 pub fn audit_writer<'s>(
     lines: Vec<Stream<'s, u64, Vec<AuditLine>>>,
+    leader: u64,
     mut write: impl FnMut(AuditLine) + 'static,
     mut written: impl FnMut() + 'static,
     checkpointer: Option<Arc<Checkpointer>>,
 ) -> Option<Stream<'s, u64, Vec<()>>> {
     let scope = lines.first().map(Stream::scope)?;
-    let checkpointer = checkpointer.filter(|_| scope.index() == 0);
+    let checkpointer = checkpointer.filter(|_| scope.index() as u64 == leader);
     let mut builder = OperatorBuilder::new("AuditWriter".to_owned(), scope);
     let mut inputs: Vec<_> = lines
         .into_iter()
-        .map(|stream| builder.new_input(stream, Exchange::new(|_: &AuditLine| 0)))
+        .map(|stream| builder.new_input(stream, Exchange::new(move |_: &AuditLine| leader)))
         .collect();
     let (_output, completed) = builder.new_output::<Vec<()>>();
     builder.build(move |_capabilities| {

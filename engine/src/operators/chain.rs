@@ -15,11 +15,13 @@
 //!
 //! Time: a chain's timeout and a step's retry backoff are timers on the input frontier. A
 //! timer fires once the frontier passes its epoch: on the event clock when the input's event
-//! times do, on the processing clock when the wall clock does, and at the end of the input in
-//! any case (the end of a finite input is the end of time: a chain still waiting then times
-//! out). Timers fire in time order, and answers that arrive at once (dry-run providers) are
-//! taken before the next timer, so a replay with dry-run providers gives the same audit every
-//! run. A step result arriving after its chain ended is ignored.
+//! times do, on the processing clock when the wall clock does. Once the input has ended there
+//! is no frontier left to follow, but calls are still in flight (a real Lambda answers in its
+//! own time): the timers left then run on the wall clock, each for what remained of it when the
+//! input ended, so a chain of a finite input completes if its providers answer within its
+//! timeout and times out if they do not. Timers fire in time order, and answers that arrive at
+//! once (dry-run providers) are taken before the next timer, so a replay with dry-run providers
+//! gives the same audit every run. A step result arriving after its chain ended is ignored.
 
 use super::{route, AuditLine, DeadLetter, Flow, Renderer};
 use crate::action::Action;
@@ -35,8 +37,10 @@ use serde_json::{json, Map, Value};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -57,6 +61,9 @@ pub struct ChainSettings {
     pub store: ChainStore,
     pub renderer: Rc<Renderer>,
     pub epochs: Epochs,
+    /// The largest event time this process has read: where event time stands when the input
+    /// ends.
+    pub watermark: Arc<AtomicI64>,
 }
 
 /// Events handled per activation before yielding to other operators; the operator then
@@ -90,12 +97,18 @@ pub fn chain<'s>(
             timers: BTreeMap::new(),
             next_token: 0,
             frontier: Some(0),
+            input_ended: None,
+            wake: None,
             sender,
             activator,
             emitted: Vec::new(),
         };
         move |frontiers| {
-            chains.frontier = frontiers[0].frontier().iter().next().copied();
+            let frontier = frontiers[0].frontier().iter().next().copied();
+            if let (None, Some(last)) = (frontier, chains.frontier) {
+                chains.input_ended = Some((Instant::now(), chains.time_at_end(last)));
+            }
+            chains.frontier = frontier;
             input.for_each(|cap, data| {
                 let Some(cap) = cap.retain_least(0) else {
                     return;
@@ -125,11 +138,17 @@ struct Chains {
     running: HashMap<String, Running>,
     /// Provider call token -> chain id.
     in_flight: HashMap<u64, String>,
-    /// (epoch, sequence) -> timer; the sequence keeps timers of one epoch in creation order.
-    timers: BTreeMap<(u64, u64), Timer>,
+    /// (epoch, sequence) -> (timer, its length in ms); the sequence keeps timers of one epoch
+    /// in creation order.
+    timers: BTreeMap<(u64, u64), (Timer, u64)>,
     next_token: u64,
     /// The input frontier's time; `None` once the input has ended.
     frontier: Option<u64>,
+    /// When the input ended, and the frontier's last time before: timers left then run on the
+    /// wall clock from there.
+    input_ended: Option<(Instant, u64)>,
+    /// The wall-clock wake-up asked for, if any (after the input ended).
+    wake: Option<Instant>,
     sender: Sender<(u64, CallResult)>,
     activator: SyncActivator,
     /// Audit lines of this activation, each with the capability to send it at.
@@ -232,7 +251,7 @@ impl Chains {
             .settings
             .epochs
             .of(time_ms.saturating_add(compiled.timeout_ms as i64));
-        self.timer(deadline, Timer::Deadline(id.clone()));
+        self.timer(deadline, compiled.timeout_ms, Timer::Deadline(id.clone()));
         let steps = compiled.steps.len();
         self.running.insert(
             id.clone(),
@@ -256,10 +275,67 @@ impl Chains {
         self.run_step(&id);
     }
 
-    fn timer(&mut self, epoch: u64, timer: Timer) {
+    fn timer(&mut self, epoch: u64, length_ms: u64, timer: Timer) {
         let sequence = self.next_token;
         self.next_token += 1;
-        self.timers.insert((epoch, sequence), timer);
+        self.timers.insert((epoch, sequence), (timer, length_ms));
+    }
+
+    /// The epoch time stood at when the input ended (its frontier went from `last` to none): on
+    /// the event clock the latest event time read (the frontier may have jumped past it), on
+    /// the processing clock now.
+    fn time_at_end(&self, last: u64) -> u64 {
+        let epochs = self.settings.epochs;
+        match self.settings.renderer.clock {
+            Clock::Event => match self.settings.watermark.load(Ordering::Relaxed) {
+                i64::MIN => last,
+                latest => last.max(epochs.of(latest)),
+            },
+            Clock::Processing => epochs.of(wall_clock_ms()),
+        }
+    }
+
+    /// Whether `timer` still has work: its chain runs (and, for a retry, waits on it).
+    fn is_live(&self, timer: &Timer) -> bool {
+        match timer {
+            Timer::Deadline(id) => self.running.contains_key(id),
+            Timer::Retry { chain_id, .. } => self
+                .running
+                .get(chain_id)
+                .is_some_and(|r| r.waiting == Waiting::Backoff),
+        }
+    }
+
+    /// Whether the first timer, at `epoch` and `length_ms` long, is due. On the frontier while
+    /// there is one; after the input ended, on the wall clock, asking to be woken when it is due.
+    fn is_due(&mut self, epoch: u64, length_ms: u64, live: bool) -> bool {
+        if let Some(time) = self.frontier {
+            return time > epoch;
+        }
+        let Some((ended_at, last)) = self.input_ended else {
+            return true;
+        };
+        if !live {
+            return true;
+        }
+        let remaining_ms = epoch
+            .saturating_sub(last)
+            .saturating_mul(self.settings.epochs.length_ms())
+            .min(length_ms);
+        let due = ended_at + Duration::from_millis(remaining_ms);
+        let now = Instant::now();
+        if now >= due {
+            return true;
+        }
+        if self.wake.is_none_or(|wake| wake <= now || wake > due) {
+            self.wake = Some(due);
+            let activator = self.activator.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(due - now);
+                let _ = activator.activate();
+            });
+        }
+        false
     }
 
     /// Takes cancels, answers and due timers until none is left (or the activation's share
@@ -285,13 +361,18 @@ impl Chains {
                 self.answer(token, result);
                 continue;
             }
-            let Some(entry) = self.timers.first_entry() else {
+            let Some((&(epoch, sequence), (timer, length_ms))) = self.timers.first_key_value()
+            else {
                 return;
             };
-            if self.frontier.is_some_and(|time| time <= entry.key().0) {
+            let (length_ms, live) = (*length_ms, self.is_live(timer));
+            if !self.is_due(epoch, length_ms, live) {
                 return;
             }
-            match entry.remove() {
+            let Some((timer, _)) = self.timers.remove(&(epoch, sequence)) else {
+                return;
+            };
+            match timer {
                 Timer::Deadline(id) => {
                     if let Some(running) = self.running.get(&id) {
                         let timeout_ms = self.settings.book.chain(running.chain).timeout_ms;
@@ -422,7 +503,7 @@ impl Chains {
             } + backoff;
             let epoch = self.settings.epochs.of(due_ms);
             let chain_id = id.to_owned();
-            self.timer(epoch, Timer::Retry { chain_id, due_ms });
+            self.timer(epoch, backoff as u64, Timer::Retry { chain_id, due_ms });
             return;
         }
         let index = running.step;

@@ -6,6 +6,10 @@
 //! index from expiry to keys that forgets keys once their TTL has passed. With checkpoints,
 //! the keys and their expiries are saved before the first time at or after a checkpoint's
 //! epoch is decided, and restored (to the worker the exchange sends each key to) at start.
+//!
+//! With a [`DedupMemory`] (a served engine), every window opened is also written there, and a
+//! key this operator has not seen is looked up there: a later dataflow running a changed plan
+//! (a reload) then still drops repeats for the dedup rules that did not change.
 
 use super::evaluate::LoopTime;
 use super::{frontier_epoch, owns, route, Decision, Flow, HeldByTime};
@@ -16,7 +20,7 @@ use acteon_dsl::plan::Outcome;
 use serde_json::{Map, Value};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -41,12 +45,69 @@ fn dedup_key(evaluator: &Evaluator, flow: &Flow) -> DedupKey {
     (rule, action.tenant.clone(), key)
 }
 
+/// Dedup windows shared by successive dataflows, keyed by rule identity (its name and its
+/// dedup settings: a rule whose settings change starts afresh), tenant and key. Clones share.
+#[derive(Debug, Clone, Default)]
+pub struct DedupMemory {
+    windows: Arc<Mutex<HashMap<WindowKey, i64>>>,
+}
+
+/// (rule identity, tenant, key).
+type WindowKey = (String, String, String);
+
+/// Windows written between two sweeps of expired ones.
+const SWEEP_EVERY: usize = 4096;
+
+impl DedupMemory {
+    pub fn new() -> DedupMemory {
+        DedupMemory::default()
+    }
+
+    /// The identity of each rule of `plan`, by rule index: what must not change for a rule's
+    /// windows to carry over.
+    pub fn identities(plan: &acteon_dsl::plan::Plan) -> Vec<String> {
+        plan.rules
+            .iter()
+            .map(|rule| {
+                let settings = serde_json::to_string(&rule.action).unwrap_or_default();
+                format!("{}\n{settings}", rule.name)
+            })
+            .collect()
+    }
+
+    fn expiry(&self, identity: &str, tenant: &str, key: &str) -> Option<i64> {
+        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        windows
+            .get(&(identity.to_owned(), tenant.to_owned(), key.to_owned()))
+            .copied()
+    }
+
+    fn open(&self, identity: &str, tenant: &str, key: &str, expiry: i64, now: i64) {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        windows.insert(
+            (identity.to_owned(), tenant.to_owned(), key.to_owned()),
+            expiry,
+        );
+        if windows.len().is_multiple_of(SWEEP_EVERY) {
+            windows.retain(|_, &mut expiry| expiry > now);
+        }
+    }
+}
+
+/// A [`DedupMemory`] and the identities of the running plan's rules.
+#[derive(Debug, Clone)]
+pub struct SharedWindows {
+    pub memory: DedupMemory,
+    pub identities: Arc<Vec<String>>,
+}
+
 /// Returns the actions that pass (to resume at the next rule) and the `deduplicated` decisions.
 pub fn dedup<'s>(
     flows: Stream<'s, LoopTime, Vec<Flow>>,
     evaluator: Arc<Evaluator>,
     max_lateness_ms: u64,
     checkpointer: Option<Arc<Checkpointer>>,
+    shared: Option<SharedWindows>,
 ) -> (
     Stream<'s, LoopTime, Vec<Flow>>,
     Stream<'s, LoopTime, Vec<Decision>>,
@@ -118,7 +179,14 @@ pub fn dedup<'s>(
                     };
                     let now = flow.action.event_time_ms;
                     let key = dedup_key(&evaluator, &flow);
-                    match expiries.get(&key) {
+                    let identity = shared
+                        .as_ref()
+                        .and_then(|s| Some((&s.memory, s.identities.get(rule as usize)?)));
+                    let known = expiries.get(&key).copied().or_else(|| {
+                        let (memory, identity) = identity?;
+                        memory.expiry(identity, &key.1, &key.2)
+                    });
+                    match known.as_ref() {
                         Some(&expiry) if now < expiry => {
                             let mut details = Map::new();
                             details.insert("dedup_key".into(), Value::String(key.2));
@@ -132,6 +200,9 @@ pub fn dedup<'s>(
                         }
                         _ => {
                             let expiry = now + ttl_ms as i64;
+                            if let Some((memory, identity)) = identity {
+                                memory.open(identity, &key.1, &key.2, expiry, now);
+                            }
                             expiries.insert(key.clone(), expiry);
                             by_expiry.push(Reverse((expiry, key)));
                             flow.next_rule = rule + 1;

@@ -59,11 +59,10 @@ pub enum Lines {
     Memory(Arc<Vec<String>>, usize),
     /// Lines read by a thread (stdin), which wakes the source when it sends.
     Channel(Receiver<String>),
-    /// This worker's part of a feed; `watermark` is the largest event time any worker's feed
-    /// has read, which a worker whose lanes are all caught up follows.
+    /// This worker's part of a feed; a worker whose lanes are all caught up follows the
+    /// settings' watermark.
     Feed {
         reader: Box<dyn FeedReader>,
-        watermark: Arc<AtomicI64>,
     },
     Empty,
 }
@@ -217,6 +216,8 @@ pub struct SourceSettings {
     /// How many epochs after its own an action may still be held (schedules, groups, chains):
     /// a feed's positions are complete only once the probe passes their epoch plus this.
     pub hold_epochs: u64,
+    /// The largest event time any worker of this process has read (`i64::MIN`: none yet).
+    pub watermark: Arc<AtomicI64>,
     /// With checkpoints: the feed commits only the positions of stored checkpoints.
     pub checkpointer: Option<Arc<Checkpointer>>,
 }
@@ -482,6 +483,9 @@ pub fn source<'s>(
                     session.give(rejected_line(&renderer, position, time_ms, rejection, text));
                 }
             }
+            if let Some(seen) = max_seen {
+                settings.watermark.fetch_max(seen, Ordering::Relaxed);
+            }
 
             let cut = || SourceCut {
                 max_seen,
@@ -510,12 +514,7 @@ pub fn source<'s>(
             // The capabilities move forward only: to the lateness bound on the event clock,
             // to the wall clock's epoch on the processing clock.
             let progress_ms = match &lines {
-                Lines::Feed { watermark, .. } => {
-                    if let Some(seen) = max_seen {
-                        watermark.fetch_max(seen, Ordering::Relaxed);
-                    }
-                    lanes.progress_ms(watermark)
-                }
+                Lines::Feed { .. } => lanes.progress_ms(&settings.watermark),
                 _ => max_seen,
             };
             let target = match settings.clock {

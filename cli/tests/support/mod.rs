@@ -1,7 +1,9 @@
-//! Helpers of the tests that run `acteon` over the real Kafka broker (127.0.0.1:9092): the
-//! broker check, unique names, producing, running and killing the binary, reading audits.
+//! What the tests that run the binary against the broker share: the repository, the seed's
+//! files, unique names, producing to a topic, running `acteon` with bounded waits, reading an
+//! audit. Each test binary uses a part of it.
 #![allow(dead_code)]
 
+use acteon_kafka::simulator::{Building, Mix, Simulator, START_MS};
 use acteon_kafka::TopicWriter;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -37,8 +39,14 @@ pub fn unique(name: &str) -> String {
     format!("{name}-{}-{nanos}", std::process::id())
 }
 
-pub fn produce(topic: &str, records: impl IntoIterator<Item = (Option<String>, String)>) {
-    acteon_kafka::ensure_topic(BROKER, &BTreeMap::new(), topic, 3).unwrap();
+/// Sends `records` (key, line) to `topic`, created with `partitions` when missing; a record
+/// without a key goes to partition 0.
+pub fn produce(
+    topic: &str,
+    partitions: i32,
+    records: impl IntoIterator<Item = (Option<String>, String)>,
+) {
+    acteon_kafka::ensure_topic(BROKER, &BTreeMap::new(), topic, partitions).unwrap();
     let writer = TopicWriter::new(BROKER, &BTreeMap::new()).unwrap();
     for (key, line) in records {
         let partition = if key.is_none() { Some(0) } else { None };
@@ -46,7 +54,20 @@ pub fn produce(topic: &str, records: impl IntoIterator<Item = (Option<String>, S
             .send(topic, (key.as_deref(), partition), line.as_bytes(), None)
             .unwrap();
     }
-    writer.flush(Duration::from_secs(60)).unwrap();
+    writer.flush(Duration::from_secs(180)).unwrap();
+}
+
+/// Sends `count` simulated seed-mix actions (keyed by device, ids `action-0`...) to `topic`.
+pub fn produce_simulated(topic: &str, partitions: i32, count: u64, seed: u64) {
+    let mut simulator = Simulator::new(Mix::SEED, Building::default(), START_MS, 10, seed);
+    produce(
+        topic,
+        partitions,
+        (0..count).map(|_| {
+            let (device, line) = simulator.next_action();
+            (Some(device), line)
+        }),
+    );
 }
 
 pub fn acteon(args: &[&str]) -> Child {
@@ -73,6 +94,22 @@ pub fn finish(mut child: Child, limit: Duration) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits (bounded by `limit`, polling) until `due` holds, then kills the run with SIGKILL;
+/// fails if the run ends by itself first.
+pub fn kill_when(mut child: Child, limit: Duration, mut due: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !due() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        assert!(started.elapsed() < limit, "the run is too slow");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
 }
 
 /// The audit's records (a line cut short by a kill is skipped).

@@ -1,0 +1,410 @@
+//! The end-to-end benchmark suite: the seed pipeline with dry-run providers from a file and from
+//! Kafka, a paced run for decision latency, a dedup-heavy run with 1,000,000 live keys, a
+//! group-heavy run, generated rule sets of 10, 100 and 1,000 rules, and the per-core cost of
+//! decoding and evaluating. It prints a table and writes the figures as JSON.
+//!
+//! Each workload runs in its own process (this binary again, with `--workload NAME`), so the
+//! peak memory it reports is its own.
+//!
+//! `scripts/bench.sh` starts the broker and runs it; or, with the broker up,
+//! `cargo bench -p acteon-benches --bench suite -- [--only NAME,...] [--json PATH]`.
+//! `ACTEON_BENCH_SCALE` (default 1) multiplies every workload's size.
+
+use acteon_benches::evaluate::{decide, decoded};
+use acteon_benches::kafka::{broker_is_up, compare, BROKER};
+use acteon_benches::memory::{peak_rss_bytes, rss_bytes};
+use acteon_benches::paced::{quantile, PacedFeed, WrittenAt};
+use acteon_benches::{plans, write_lines};
+use acteon_dsl::plan::Plan;
+use acteon_engine::action::Position;
+use acteon_engine::decode::decode;
+use acteon_engine::eval::{Evaluator, Scratch};
+use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
+use acteon_kafka::simulator::{actions, Building, Mix, Simulator, START_MS};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A workload: its name, what it shows, and its run (which returns one row per figure set).
+struct Workload {
+    name: &'static str,
+    what: &'static str,
+    run: fn(f64) -> Vec<Value>,
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "per-core",
+        what: "decode, and the compiled rules (seed; 10, 100, 1,000 generated), one thread",
+        run: per_core,
+    },
+    Workload {
+        name: "seed-file",
+        what: "the seed pipeline, JSON lines to the audit file, 1 and 2 workers",
+        run: seed_file,
+    },
+    Workload {
+        name: "seed-latency",
+        what: "the seed pipeline at 1,000 actions/s: ingest to audit",
+        run: seed_latency,
+    },
+    Workload {
+        name: "dedup-heavy",
+        what: "1,000,000 distinct dedup keys live",
+        run: dedup_heavy,
+    },
+    Workload {
+        name: "group-heavy",
+        what: "every reading grouped by device (30 s, max 20)",
+        run: group_heavy,
+    },
+    Workload {
+        name: "rules",
+        what: "100 and 1,000 generated rules, end to end",
+        run: rules,
+    },
+    Workload {
+        name: "kafka",
+        what: "the seed pipeline from Kafka beside a plain consumer",
+        run: kafka,
+    },
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let scale: f64 = std::env::var("ACTEON_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    if let Some(name) = value("--workload") {
+        let workload = WORKLOADS
+            .iter()
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("no workload {name}"));
+        for row in (workload.run)(scale) {
+            println!("{row}");
+        }
+        return;
+    }
+    let only: Option<Vec<String>> =
+        value("--only").map(|list| list.split(',').map(str::to_owned).collect());
+    let json_path = value("--json").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-suite.json")
+    });
+    let chosen: Vec<&Workload> = WORKLOADS
+        .iter()
+        .filter(|w| only.as_ref().is_none_or(|o| o.iter().any(|n| n == w.name)))
+        .collect();
+    let progress = ProgressBar::new(chosen.len() as u64).with_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("a template")
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for workload in chosen {
+        progress.set_message(format!("{}: {}", workload.name, workload.what));
+        if workload.name == "kafka" && !broker_is_up() {
+            progress.println(format!(
+                "kafka: no broker on {BROKER}; start it with `scripts/services.sh up kafka` (scripts/bench.sh does)"
+            ));
+            progress.inc(1);
+            continue;
+        }
+        let output = Command::new(std::env::current_exe().expect("this binary"))
+            .args(["--workload", workload.name])
+            .output()
+            .expect("the workload runs");
+        if !output.status.success() {
+            progress.println(format!(
+                "{} failed ({}):\n{}",
+                workload.name,
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Ok(row) = serde_json::from_str::<Value>(line) {
+                rows.push(row);
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    print!("{}", table(&rows));
+    println!(
+        "suite: {:.0} s on {} cores (scale {scale})",
+        started.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let document =
+        json!({ "scale": scale, "seconds": started.elapsed().as_secs_f64(), "rows": rows });
+    match std::fs::write(&json_path, format!("{document:#}\n")) {
+        Ok(()) => println!("figures: {}", json_path.display()),
+        Err(error) => eprintln!("cannot write {}: {error}", json_path.display()),
+    }
+}
+
+/// One row: what was measured, how many actions, their rate, and what else the workload knows.
+fn row(name: &str, actions: u64, elapsed: Duration, extra: Value) -> Value {
+    let mut row = json!({
+        "workload": name,
+        "actions": actions,
+        "seconds": elapsed.as_secs_f64(),
+        "actions_per_s": actions as f64 / elapsed.as_secs_f64().max(1e-9),
+        "peak_rss_mib": peak_rss_bytes().map(|b| b as f64 / 1048576.0),
+    });
+    if let (Some(row), Value::Object(extra)) = (row.as_object_mut(), extra) {
+        row.extend(extra);
+    }
+    row
+}
+
+fn table(rows: &[Value]) -> String {
+    let mut out = format!(
+        "{:<34} {:>10} {:>12} {:>8} {:>8} {:>9}  {}\n",
+        "workload", "actions", "actions/s", "p50 ms", "p99 ms", "peak MiB", "notes"
+    );
+    out.push_str(&format!("{}\n", "-".repeat(100)));
+    let number = |v: &Value, digits: usize| {
+        v.as_f64()
+            .map_or("-".to_owned(), |n| format!("{n:.digits$}"))
+    };
+    for row in rows {
+        out.push_str(&format!(
+            "{:<34} {:>10} {:>12} {:>8} {:>8} {:>9}  {}\n",
+            row["workload"].as_str().unwrap_or("?"),
+            row["actions"],
+            number(&row["actions_per_s"], 0),
+            number(&row["latency_p50_ms"], 1),
+            number(&row["latency_p99_ms"], 1),
+            number(&row["peak_rss_mib"], 0),
+            row["notes"].as_str().unwrap_or("")
+        ));
+    }
+    out
+}
+
+fn scaled(scale: f64, count: u64) -> u64 {
+    ((count as f64 * scale) as u64).max(1)
+}
+
+/// Runs `plan` over `lines` written to a file, audit to a file, dry-run calls to a directory.
+fn from_file(
+    plan: &Plan,
+    lines: impl IntoIterator<Item = String>,
+    workers: usize,
+) -> (u64, Duration) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("actions.jsonl");
+    write_lines(&input, lines).expect("the input");
+    let report = run(
+        plan,
+        RunConfig {
+            input: Input::File(input),
+            workers,
+            audit: AuditOutput::File(dir.path().join("audit.jsonl")),
+            delivery: Delivery::DryRunDir(dir.path().join("dry-run")),
+            ..RunConfig::default()
+        },
+    )
+    .expect("the run");
+    (report.inputs, report.elapsed)
+}
+
+fn per_core(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 200_000);
+    let lines = actions(count, Mix::SEED, 4, 10, 1);
+    let started = Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        black_box(decode(line.as_bytes(), Position::Line(i as u64), 1 << 20, 0, None).ok());
+    }
+    let mut rows = vec![row(
+        "decode (1 core)",
+        count,
+        started.elapsed(),
+        json!({ "notes": "JSON line to action" }),
+    )];
+    let decoded = decoded(&lines);
+    let mut scratch = Scratch::default();
+    let mut evaluate = |plan: &Plan| {
+        let evaluator = Evaluator::new(plan);
+        let mut actions = decoded.clone();
+        let started = Instant::now();
+        for action in actions.iter_mut() {
+            black_box(decide(&evaluator, action, &mut scratch));
+        }
+        started.elapsed()
+    };
+    let seed = evaluate(&plans::seed());
+    rows.push(row(
+        "evaluate seed rules (1 core)",
+        count,
+        seed,
+        json!({ "notes": "decoded actions" }),
+    ));
+    let ten = evaluate(&plans::generated_rules(10));
+    for n in [10, 100, 1000] {
+        let elapsed = match n {
+            10 => ten,
+            _ => evaluate(&plans::generated_rules(n)),
+        };
+        let cost = elapsed.as_secs_f64() / ten.as_secs_f64().max(1e-9);
+        rows.push(row(
+            &format!("evaluate {n} rules (1 core)"),
+            count,
+            elapsed,
+            json!({ "cost_vs_10_rules": cost, "notes": format!("{cost:.2}x the cost of 10 rules") }),
+        ));
+    }
+    rows
+}
+
+fn seed_file(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 1_000_000);
+    let plan = plans::seed();
+    [1, 2]
+        .into_iter()
+        .map(|workers| {
+            let (inputs, elapsed) = from_file(&plan, actions(count, Mix::SEED, 4, 1, 4), workers);
+            row(
+                &format!("seed file -> audit ({workers} worker(s))"),
+                inputs,
+                elapsed,
+                json!({ "notes": "decode, rules, windows, audit file" }),
+            )
+        })
+        .collect()
+}
+
+fn seed_latency(scale: f64) -> Vec<Value> {
+    // Event time advances 1 ms per action, as fast as the wall clock at 1,000 actions/s, so
+    // windows close as they would live.
+    let count = scaled(scale, 10_000);
+    let mut simulator = Simulator::new(Mix::SEED, Building::default(), START_MS, 1, 6);
+    let lines: Vec<String> = (0..count).map(|_| simulator.next_action().1).collect();
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")["id"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    let feed = Arc::new(PacedFeed::new(lines, 1000));
+    let written = Arc::new(WrittenAt::default());
+    let report = run(
+        &plans::seed(),
+        RunConfig {
+            input: Input::Feed(feed.clone()),
+            audit: AuditOutput::Sink(written.clone()),
+            delivery: Delivery::DryRunMemory,
+            ..RunConfig::default()
+        },
+    )
+    .expect("the run");
+    let mut latencies: Vec<Duration> = feed
+        .sent()
+        .iter()
+        .zip(&ids)
+        .filter_map(|(sent, id)| Some(written.of(id)?.saturating_duration_since((*sent)?)))
+        .collect();
+    let measured = latencies.len();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (p50, p99) = (
+        quantile(&mut latencies, 0.5),
+        quantile(&mut latencies, 0.99),
+    );
+    vec![row(
+        "seed paced 1,000/s (latency)",
+        report.inputs,
+        report.elapsed,
+        json!({
+            "latency_p50_ms": ms(p50), "latency_p99_ms": ms(p99),
+            "notes": format!("ingest to first audit record, {measured} actions, 100 ms epochs"),
+        }),
+    )]
+}
+
+fn dedup_heavy(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 1_000_000);
+    let before = rss_bytes().unwrap_or(0);
+    let (inputs, elapsed) = from_file(&plans::dedup_heavy(), plans::distinct_keys(count), 1);
+    let grown = peak_rss_bytes().unwrap_or(0).saturating_sub(before);
+    let per_key = grown as f64 / count as f64;
+    vec![row(
+        "dedup-heavy (1 worker)",
+        inputs,
+        elapsed,
+        json!({ "rss_bytes_per_live_key": per_key,
+                "notes": format!("{count} keys live; peak RSS growth {per_key:.0} B/key") }),
+    )]
+}
+
+fn group_heavy(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 300_000);
+    let (inputs, elapsed) = from_file(
+        &plans::group_heavy(),
+        actions(count, Mix::SEED, 1, 10, 7),
+        1,
+    );
+    vec![row(
+        "group-heavy (1 worker)",
+        inputs,
+        elapsed,
+        json!({ "notes": "readings grouped per device, batches to a dry-run provider" }),
+    )]
+}
+
+fn rules(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 200_000);
+    [10, 100, 1000]
+        .into_iter()
+        .map(|n| {
+            let (inputs, elapsed) = from_file(
+                &plans::generated_rules(n),
+                actions(count, Mix::SEED, 1, 10, 8),
+                1,
+            );
+            row(
+                &format!("{n} rules, file -> audit (1 worker)"),
+                inputs,
+                elapsed,
+                json!({ "notes": "generated rules, most actions pass every one" }),
+            )
+        })
+        .collect()
+}
+
+fn kafka(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 300_000);
+    let figures = compare(count, 3, 1);
+    let plain = Duration::from_secs_f64(count as f64 / figures.plain_per_s.max(1e-9));
+    let pipeline = Duration::from_secs_f64(count as f64 / figures.pipeline_per_s.max(1e-9));
+    vec![
+        row(
+            "kafka plain consumer",
+            count,
+            plain,
+            json!({ "notes": "3 partitions, no processing" }),
+        ),
+        row(
+            "kafka -> seed pipeline -> audit",
+            count,
+            pipeline,
+            json!({ "ratio_to_plain": figures.ratio(),
+                    "notes": format!("{:.2} of the plain consumer's rate", figures.ratio()) }),
+        ),
+    ]
+}

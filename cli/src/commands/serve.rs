@@ -1,0 +1,110 @@
+//! `acteon serve`: the pipeline behind the HTTP API, with hot reload of the script.
+
+use super::run::{audit_output, delivery};
+use crate::diagnostics::compile_or_report;
+use acteon_aws::delivery::Policy;
+use acteon_aws::AwsProviders;
+use acteon_engine::{AuditOutput, RunConfig};
+use acteon_server::{ApiKey, Server, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Serve a script's pipeline over HTTP: dispatch actions, read the audit, chains, state,
+/// provider health and metrics; manage quotas, retention and recurring actions. The script's
+/// files are watched: a clean edit replaces the plan, one with errors is refused.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example (no service needed):\n  acteon serve pipelines/aws-event-pipeline/pipeline.acteon --dry-run target/dry-run --audit target/audit.jsonl\n  curl -s localhost:8080/v1/dispatch -H 'content-type: application/json' \\\n    -d '{\"namespace\":\"iot\",\"tenant\":\"smartbuilding-hq\",\"action_type\":\"device_lifecycle\",\"provider\":\"event-bus\"}'"
+)]
+pub struct Args {
+    /// The script (its includes are followed and watched).
+    file: PathBuf,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Require this API key (repeatable); `KEY:TENANT[,TENANT...]` limits it to tenants.
+    #[arg(long = "api-key", value_name = "KEY[:TENANTS]")]
+    api_keys: Vec<ApiKey>,
+    /// Also write the audit as JSON lines to this file (instead of the script's audit sink).
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// Record every provider call in DIR/<provider>.jsonl instead of making it.
+    #[arg(long, value_name = "DIR")]
+    dry_run: Option<PathBuf>,
+    /// Timely worker threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Largest accepted action, in bytes; larger ones get 400.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_action_bytes: usize,
+    /// Largest accepted request body, in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_body_bytes: usize,
+    /// How often the script's files are checked for changes (0s: never).
+    #[arg(long, default_value = "500ms", value_parser = crate::duration::parse)]
+    watch_interval: std::time::Duration,
+    /// Length of a dataflow epoch: a dispatch waits about this long for its decision.
+    #[arg(long, default_value = "10ms", value_parser = crate::duration::parse)]
+    epoch: std::time::Duration,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some(plan) = compile_or_report(&args.file) else {
+        return Ok(ExitCode::from(1));
+    };
+    // One runtime for every AWS call: providers and the DynamoDB audit.
+    let aws = Arc::new(AwsProviders::new(Policy::default())?);
+    let audit = match audit_output(args.audit.as_ref(), &plan, &aws) {
+        Ok(audit) => audit,
+        // Served, the audit is always kept in memory for `GET /v1/audit`: a file is optional.
+        Err(_) => AuditOutput::None,
+    };
+    let engine = RunConfig {
+        workers: args.workers.max(1),
+        audit,
+        delivery: delivery(args.dry_run.as_ref()),
+        max_action_bytes: args.max_action_bytes,
+        epoch_ms: args.epoch.as_millis().max(1) as u64,
+        live_providers: Some(aws),
+        ..RunConfig::default()
+    };
+    let mut config = ServerConfig::new(&args.file, engine);
+    config.api_keys = args.api_keys;
+    config.max_body_bytes = args.max_body_bytes;
+    config.watch_interval = (!args.watch_interval.is_zero()).then_some(args.watch_interval);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("acteon-http")
+        .build()?;
+    runtime.block_on(async move {
+        let server = Server::start(config)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+        eprintln!("Listening on {}", listener.local_addr()?);
+        server.serve(listener, shutdown_signal()).await?;
+        eprintln!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

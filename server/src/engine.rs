@@ -1,0 +1,198 @@
+//! The engine behind the API, as a sequence of generations: each generation is one
+//! `acteon_engine::run` over its own [`ApiFeed`] with one plan. A new plan (a reload, a runtime
+//! quota or retention policy) starts a new generation; once it has started, new actions go to
+//! it and the previous generation's feed ends, so it finishes what it holds (releasing held
+//! actions, finishing chains) and returns. Every generation writes to the same sink and chain
+//! store, so the audit and chain statuses outlive a reload, and the same dedup memory, so
+//! unchanged dedup rules keep their windows. Other held state (groups waiting, scheduled
+//! actions, throttle and quota windows) belongs to its generation: the old one releases its
+//! groups and scheduled actions as it ends, and the new one counts windows afresh.
+
+use crate::error::ServerError;
+use crate::feed::{ActionBytes, ApiFeed};
+use crate::sink::ServerSink;
+use acteon_dsl::plan::Plan;
+use acteon_engine::chains::status::ChainStore;
+use acteon_engine::eval::Evaluator;
+use acteon_engine::operators::dedup::DedupMemory;
+use acteon_engine::providers::breaker::ProviderHealth;
+use acteon_engine::{AuditOutput, Clock, Input, RunConfig, RunObserver};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long a new generation may take to build its providers before it counts as failed.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The plan a generation runs, compiled once for dry runs and listings.
+#[derive(Debug)]
+pub struct Generation {
+    pub number: u64,
+    pub plan: Plan,
+    pub evaluator: Evaluator,
+    sender: mpsc::Sender<ActionBytes>,
+    health: Arc<RwLock<ProviderHealth>>,
+}
+
+impl Generation {
+    pub fn sender(&self) -> mpsc::Sender<ActionBytes> {
+        self.sender.clone()
+    }
+
+    /// The breaker states and per-provider figures of this generation's providers.
+    pub fn health(&self) -> ProviderHealth {
+        self.health
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+pub struct EngineHost {
+    /// Workers, delivery, providers: everything but the input, clock, audit and chains.
+    template: RunConfig,
+    sink: Arc<ServerSink>,
+    chains: ChainStore,
+    /// Dedup windows every generation shares: a reload keeps unchanged rules' windows.
+    dedup: DedupMemory,
+    current: RwLock<Option<Arc<Generation>>>,
+    /// Running engines, the current one and those still draining.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for EngineHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHost")
+            .field("generation", &self.current().map(|g| g.number))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hands a generation's provider health to the host once the run has built its providers.
+#[derive(Debug)]
+struct Started {
+    health: Arc<RwLock<ProviderHealth>>,
+    signal: Mutex<Option<std_mpsc::Sender<()>>>,
+}
+
+impl RunObserver for Started {
+    fn started(&self, health: &ProviderHealth) {
+        *self.health.write().unwrap_or_else(|e| e.into_inner()) = health.clone();
+        if let Some(signal) = self.signal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = signal.send(());
+        }
+    }
+}
+
+impl EngineHost {
+    pub fn new(template: RunConfig, sink: Arc<ServerSink>, chains: ChainStore) -> EngineHost {
+        EngineHost {
+            template,
+            sink,
+            chains,
+            dedup: DedupMemory::new(),
+            current: RwLock::new(None),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The generation deciding new actions; `None` after shutdown.
+    pub fn current(&self) -> Option<Arc<Generation>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts a generation running `plan` and makes it current once its providers are built;
+    /// the previous generation then drains. If it cannot start, the previous one stays.
+    pub fn start(&self, plan: Plan) -> Result<Arc<Generation>, ServerError> {
+        let (feed, sender) = ApiFeed::new();
+        let health = Arc::new(RwLock::new(ProviderHealth::default()));
+        let (signal, started) = std_mpsc::channel();
+        let config = RunConfig {
+            input: Input::Feed(Arc::new(feed)),
+            // Served actions are decided as they arrive: windows follow the wall clock.
+            clock: Clock::Processing,
+            audit: AuditOutput::Sink(self.sink.clone()),
+            // Rejections are answered to the client; there is no dead-letter file to share.
+            dead_letter: None,
+            chains: self.chains.clone(),
+            dedup_memory: Some(self.dedup.clone()),
+            observer: Some(Arc::new(Started {
+                health: health.clone(),
+                signal: Mutex::new(Some(signal)),
+            })),
+            ..self.template.clone()
+        };
+        let number = self.current().map_or(1, |g| g.number + 1);
+        let generation = Arc::new(Generation {
+            number,
+            evaluator: Evaluator::new(&plan),
+            plan: plan.clone(),
+            sender,
+            health,
+        });
+        let (failed, failure) = std_mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("engine-{number}"))
+            .spawn(move || match acteon_engine::run(&plan, config) {
+                Ok(report) => tracing::info!(
+                    generation = number,
+                    actions = report.inputs,
+                    records = report.records,
+                    "engine generation finished"
+                ),
+                Err(error) => {
+                    tracing::error!(generation = number, %error, "engine generation failed");
+                    let _ = failed.send(error.to_string());
+                }
+            })
+            .map_err(|e| ServerError::Engine(e.to_string()))?;
+        // Started, or failed before starting: whichever comes first.
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if started.try_recv().is_ok() {
+                break;
+            }
+            if let Ok(error) = failure.try_recv() {
+                let _ = thread.join();
+                return Err(ServerError::Engine(error));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ServerError::Engine(
+                    "the engine did not start in time".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let mut threads = self.lock_threads();
+        // Generations that have drained are done with: only running ones are joined later.
+        threads.retain(|t| !t.is_finished());
+        threads.push(thread);
+        drop(threads);
+        // The previous generation's sender goes with it: its feed ends once in-flight
+        // requests holding a clone of it have sent.
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(generation.clone());
+        tracing::info!(generation = number, "engine generation started");
+        Ok(generation)
+    }
+
+    /// Ends every generation's feed and waits for them to finish what they hold.
+    pub fn shutdown(&self) {
+        self.current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let threads = std::mem::take(&mut *self.lock_threads());
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
