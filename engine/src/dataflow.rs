@@ -102,7 +102,7 @@ pub fn assemble(
         evaluator,
         epochs,
         max_lateness_ms,
-        checkpointer,
+        checkpointer: checkpointer.clone(),
         dedup_windows,
     };
     decisions.push(rules(scope, flows, settings));
@@ -126,6 +126,7 @@ pub fn assemble(
                 renderer: Rc::clone(&renderer),
                 epochs,
                 watermark,
+                checkpointer,
             };
             let decided = scope.concatenate(parts.into_iter().chain([started]));
             vec![

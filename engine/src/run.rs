@@ -267,9 +267,6 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         )?)),
         None => None,
     };
-    if checkpointer.is_some() && starts_chains_of(plan) {
-        tracing::warn!("running chains are not in checkpoints: a chain still running at a crash is not resumed");
-    }
     let resume = checkpointer
         .as_ref()
         .and_then(|c| c.restored())

@@ -5,7 +5,8 @@
 
 use acteon_dsl::plan::Plan;
 use acteon_engine::checkpoint::{DirectoryStore, StateStore};
-use acteon_engine::{run, AuditOutput, CheckpointConfig, Input, RunConfig};
+use acteon_engine::providers::dry_run::{Answer, Fixtures};
+use acteon_engine::{run, AuditOutput, CheckpointConfig, Delivery, Input, RunConfig, RunReport};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,17 +44,19 @@ fn input(count: u64) -> Vec<String> {
         .collect()
 }
 
-/// Audit record id -> (outcome, event time in ms).
-fn outcomes(
+/// A run over `lines` with a memory audit, checkpoints in `store` as often as it can.
+fn run_over(
     plan: &Plan,
     lines: Vec<String>,
     store: Option<&Path>,
-) -> BTreeMap<String, (String, i64)> {
-    let report = run(
+    delivery: Delivery,
+) -> RunReport {
+    run(
         plan,
         RunConfig {
             input: Input::Lines(lines),
             audit: AuditOutput::Memory,
+            delivery,
             checkpoints: store.map(|dir| CheckpointConfig {
                 store: Arc::new(DirectoryStore::open(dir).unwrap()),
                 interval: Duration::ZERO,
@@ -61,7 +64,19 @@ fn outcomes(
             ..RunConfig::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Audit record id -> (outcome, event time in ms).
+fn outcomes(
+    plan: &Plan,
+    lines: Vec<String>,
+    store: Option<&Path>,
+) -> BTreeMap<String, (String, i64)> {
+    by_id(run_over(plan, lines, store, Delivery::DryRunMemory))
+}
+
+fn by_id(report: RunReport) -> BTreeMap<String, (String, i64)> {
     report
         .audit
         .into_iter()
@@ -160,4 +175,88 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous_one() {
         earliest < newest as i64,
         "the run resumed from the previous checkpoint, not the corrupt one"
     );
+}
+
+/// A job starts a two-step chain whose second step's provider does not answer in the first
+/// run; ticks 2 ms apart move event time on for 10 s (enough lines for the source to read them
+/// in several batches, so checkpoints are taken meanwhile), and the chain times out (12 s)
+/// only after the input ended.
+const CHAINED: &str = r#"
+provider quick log
+provider slow log
+rule start priority 1 when action_type == "job" then chain work
+chain work timeout 12s {
+  step first call quick invoke { "n": 1 }
+  step second call slow invoke { "after": "{{prev.body}}" }
+}
+"#;
+
+fn chained_input() -> Vec<String> {
+    (0..5000)
+        .map(|i| {
+            let kind = if i == 0 { "job" } else { "tick" };
+            serde_json::json!({
+                "id": format!("{kind}-{i}"),
+                "namespace": "ops",
+                "tenant": "t",
+                "action_type": kind,
+                "provider": "quick",
+                "created_at": acteon_engine::time::format_rfc3339_ms(1_700_000_000_000 + i * 2),
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_chain_running_at_a_checkpoint_is_resumed_and_its_pending_step_issued_again() {
+    let plan = plan(CHAINED);
+    let lines = chained_input();
+    let answering = || {
+        Delivery::DryRunScripted(Fixtures::new().answers(
+            "slow",
+            vec![Answer::Success(serde_json::json!({"ok": true}))],
+        ))
+    };
+    let whole = by_id(run_over(&plan, lines.clone(), None, answering()));
+    let dir = tempfile::tempdir().unwrap();
+    let silent = Delivery::DryRunScripted(Fixtures::new().answers("slow", vec![Answer::Silence]));
+    let first = by_id(run_over(&plan, lines.clone(), Some(dir.path()), silent));
+    let resumed = run_over(&plan, lines, Some(dir.path()), answering());
+    let calls = resumed
+        .calls
+        .iter()
+        .filter(|c| c.provider == "slow" && c.action_id == "job-0")
+        .count();
+    assert_eq!(calls, 1, "the pending step is issued again");
+
+    // The job's records: its chain_started and first step before the checkpoint, the rest after.
+    let job = |records: BTreeMap<String, (String, i64)>| -> BTreeMap<String, (String, i64)> {
+        records
+            .into_iter()
+            .filter(|(id, _)| id.starts_with("job-0"))
+            .collect()
+    };
+    let (whole, first, resumed) = (job(whole), job(first), job(by_id(resumed)));
+    let outcomes = |records: &BTreeMap<String, (String, i64)>| -> Vec<String> {
+        records
+            .values()
+            .map(|(outcome, _)| outcome.clone())
+            .collect()
+    };
+    assert!(outcomes(&first).contains(&"ChainTimedOut".to_owned()));
+    assert_eq!(outcomes(&resumed), ["ChainStepCompleted", "ChainCompleted"]);
+    for (id, decided) in &resumed {
+        assert_eq!(
+            whole.get(id),
+            Some(decided),
+            "{id} as in an uninterrupted run"
+        );
+    }
+    for (id, decided) in &whole {
+        assert!(
+            resumed.get(id) == Some(decided) || first.get(id) == Some(decided),
+            "{id} ({decided:?}) is lost across the restart"
+        );
+    }
 }

@@ -282,17 +282,20 @@ impl Participant {
     /// The operator is about to decide times at `upto` (or its input frontier passed
     /// `upto`): saves `snapshot(E)` for every requested epoch `E <= upto` not yet saved.
     /// Called before deciding anything at `upto`, so the part holds the state of the times
-    /// before `E` only.
+    /// before `E` only. Returns the newest epoch saved now, if any.
     pub fn reach(
         &mut self,
         upto: u64,
         mut snapshot: impl FnMut(u64) -> Result<Vec<u8>, CheckpointError>,
-    ) {
+    ) -> Option<u64> {
+        let mut saved = None;
         for epoch in self.due(upto) {
             self.checkpointer
                 .add(epoch, &self.name, snapshot(epoch), Positions::new());
             self.taken = epoch;
+            saved = Some(epoch);
         }
+        saved
     }
 
     /// A source's cut at `epoch`, with the feed positions it covers.
