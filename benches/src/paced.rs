@@ -36,7 +36,12 @@ impl PacedFeed {
 }
 
 impl Feed for PacedFeed {
-    fn open(&self, index: usize, _peers: usize) -> Result<Box<dyn FeedReader>, String> {
+    fn open(
+        &self,
+        index: usize,
+        _peers: usize,
+        _resume: &std::collections::BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn FeedReader>, String> {
         let lines = match index {
             0 => Arc::clone(&self.lines),
             _ => Arc::new(Vec::new()),

@@ -3,7 +3,8 @@
 use acteon_dsl::plan::Plan;
 use std::path::Path;
 
-fn compile(name: &str, script: &str) -> Plan {
+/// Compiles a script given in memory; its diagnostics are the panic message.
+pub fn compile(name: &str, script: &str) -> Plan {
     let compiled = acteon_dsl::compile_str(name, script);
     assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
     compiled.plan.expect("no errors")

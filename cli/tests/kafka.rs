@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{acteon, audit, finish, produce, produce_simulated, require_broker, run_args};
-use support::{seed, unique, BROKER};
+use support::{acteon, audit, finish, kill_when, produce, produce_simulated, require_broker};
+use support::{run_args, seed, unique, BROKER};
 
 /// (action, outcome, target, rule) of every record.
 fn facts(records: &[Value]) -> BTreeSet<(String, String, String, String)> {
@@ -236,21 +236,10 @@ fn a_killed_run_restarts_and_no_action_is_lost() {
     let dry_run = dry_run.to_str().unwrap();
 
     // Killed part-way: once a third of the actions are audited.
-    let mut child = acteon(&run_args(script, &url, first.to_str().unwrap(), dry_run));
-    let started = Instant::now();
-    while audit(&first).len() < (ACTIONS / 3) as usize {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it was killed"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the run is too slow"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let child = acteon(&run_args(script, &url, first.to_str().unwrap(), dry_run));
+    kill_when(child, Duration::from_secs(300), || {
+        audit(&first).len() >= (ACTIONS / 3) as usize
+    });
 
     finish(
         acteon(&run_args(script, &url, second.to_str().unwrap(), dry_run)),

@@ -15,6 +15,7 @@
 
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
+use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
 use crate::operators::dedup::SharedWindows;
@@ -45,6 +46,8 @@ pub struct Assembly {
     pub views: Views,
     /// The plan's chains and where their statuses go; `None` when no rule starts a chain.
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
+    /// With checkpoints: every stateful operator saves its state for them and restores it.
+    pub checkpointer: Option<Arc<Checkpointer>>,
     /// The first worker of this process: it writes the process's audit.
     pub audit_leader: u64,
     /// Dedup windows kept beyond this dataflow (a served engine's reloads).
@@ -69,9 +72,11 @@ pub fn assemble(
         providers,
         views,
         chains,
+        checkpointer,
         audit_leader,
         dedup_windows,
     } = assembly;
+    let audited = checkpointer.clone();
     let epochs = settings.epochs;
     let watermark = Arc::clone(&settings.watermark);
     let max_lateness_ms = settings.max_lateness_ms;
@@ -89,17 +94,18 @@ pub fn assemble(
     let flows = if quotas.is_empty() {
         flows
     } else {
-        let (admitted, exceeded) = quota::quota(flows, quotas);
+        let (admitted, exceeded) = quota::quota(flows, quotas, checkpointer.clone());
         decisions.push(exceeded);
         admitted
     };
-    decisions.push(rules(
-        scope,
-        flows,
+    let settings = RuleSettings {
         evaluator,
-        (epochs, max_lateness_ms),
+        epochs,
+        max_lateness_ms,
+        checkpointer: checkpointer.clone(),
         dedup_windows,
-    ));
+    };
+    decisions.push(rules(scope, flows, settings));
     let decisions = scope.concatenate(decisions);
     let audit = match chains {
         None => vec![deliver(decisions, providers, renderer), rejected],
@@ -120,6 +126,7 @@ pub fn assemble(
                 renderer: Rc::clone(&renderer),
                 epochs,
                 watermark,
+                checkpointer,
             };
             let decided = scope.concatenate(parts.into_iter().chain([started]));
             vec![
@@ -133,19 +140,35 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(audit, audit_leader, write, written) {
+    if let Some(completed) =
+        audit_writer::audit_writer(audit, audit_leader, write, written, audited)
+    {
         completed.probe_with(&probe);
     }
+}
+
+/// What the rule loop's operators share.
+struct RuleSettings {
+    evaluator: Arc<Evaluator>,
+    epochs: Epochs,
+    max_lateness_ms: u64,
+    checkpointer: Option<Arc<Checkpointer>>,
+    dedup_windows: Option<SharedWindows>,
 }
 
 /// The rule loop: returns every decision made inside it.
 fn rules<'s>(
     scope: Scope<'s, u64>,
     flows: Stream<'s, u64, Vec<Flow>>,
-    evaluator: Arc<Evaluator>,
-    (epochs, max_lateness_ms): (Epochs, u64),
-    dedup_windows: Option<SharedWindows>,
+    settings: RuleSettings,
 ) -> Stream<'s, u64, Vec<Decision>> {
+    let RuleSettings {
+        evaluator,
+        epochs,
+        max_lateness_ms,
+        checkpointer,
+        dedup_windows,
+    } = settings;
     let uses = |gate: Gate| {
         evaluator
             .rules()
@@ -168,14 +191,19 @@ fn rules<'s>(
                 evaluated.dedup,
                 Arc::clone(&evaluator),
                 max_lateness_ms,
+                checkpointer.clone(),
                 dedup_windows,
             );
             resumes.push(passed);
             decided.push(repeated);
         }
         if throttles {
-            let (admitted, throttled) =
-                throttle::throttle(evaluated.throttle, Arc::clone(&evaluator), max_lateness_ms);
+            let (admitted, throttled) = throttle::throttle(
+                evaluated.throttle,
+                Arc::clone(&evaluator),
+                max_lateness_ms,
+                checkpointer.clone(),
+            );
             resumes.push(admitted);
             decided.push(throttled);
         }
@@ -184,11 +212,16 @@ fn rules<'s>(
                 evaluated.group,
                 Arc::clone(&evaluator),
                 epochs,
+                checkpointer.clone(),
             ));
         }
         if schedules {
-            let (released, scheduled) =
-                schedule::schedule(evaluated.schedule, Arc::clone(&evaluator), epochs);
+            let (released, scheduled) = schedule::schedule(
+                evaluated.schedule,
+                Arc::clone(&evaluator),
+                epochs,
+                checkpointer.clone(),
+            );
             resumes.push(released);
             decided.push(scheduled);
         }

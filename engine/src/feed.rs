@@ -6,13 +6,21 @@
 //! and each lane's event-time progress holds the frontier back until the lane is caught up.
 
 use crate::action::Position;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The whole feed, shared by every worker.
 pub trait Feed: Send + Sync + std::fmt::Debug {
     /// Opens worker `index`'s part of the feed (of `peers` workers). The source polls it
-    /// without blocking, backing off while it is idle.
-    fn open(&self, index: usize, peers: usize) -> Result<Box<dyn FeedReader>, String>;
+    /// without blocking, backing off while it is idle. A lane in `resume` (lane -> next
+    /// offset, from a restored checkpoint) is read from there; the others from the feed's
+    /// configured start.
+    fn open(
+        &self,
+        index: usize,
+        peers: usize,
+        resume: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn FeedReader>, String>;
 
     /// Writes a rejected record to the feed's dead-letter output. Called by the audit writer
     /// before the rejection's epoch completes; the feed must make the write durable before it

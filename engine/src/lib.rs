@@ -8,6 +8,8 @@
 //! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
+//! - [`checkpoint`]: durable state: checkpoints of every stateful operator with the feed's
+//!   positions, their stores (a directory), and restoring them.
 //! - [`time`]: clocks, epochs, RFC 3339.
 //! - [`dataflow`]: the operators assembled into one dataflow per worker.
 //! - [`operators`]: the dataflow's operators, one per file.
@@ -19,6 +21,7 @@
 pub mod action;
 pub mod audit;
 pub mod chains;
+pub mod checkpoint;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;
@@ -31,6 +34,6 @@ pub mod run;
 pub mod time;
 
 pub use run::{
-    run, run_test, AuditOutput, Clock, Cluster, Delivery, EngineError, Input, RunConfig,
-    RunObserver, RunReport, TestOutcome,
+    run, run_test, AuditOutput, CheckpointConfig, Clock, Cluster, Delivery, EngineError, Input,
+    RunConfig, RunObserver, RunReport, TestOutcome,
 };

@@ -22,7 +22,7 @@ pub struct ProviderCall {
 }
 
 /// How a call ended, after the provider's own retries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CallResult {
     pub success: bool,
     /// The response body (for a step result, what branches and templates read).

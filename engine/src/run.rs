@@ -6,6 +6,8 @@ use crate::audit::sink::{JsonLinesWriter, RecordSink};
 use crate::audit::AuditError;
 use crate::chains::status::ChainStore;
 use crate::chains::{ChainBook, ChainError};
+use crate::checkpoint::store::Layout;
+use crate::checkpoint::{CheckpointError, Checkpointer, StateStore};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
@@ -57,6 +59,15 @@ pub struct RunConfig {
     /// Dedup windows to keep beyond this run: a later run given the same memory still drops
     /// repeats for its unchanged dedup rules (a served engine's reload).
     pub dedup_memory: Option<DedupMemory>,
+    /// Durable state: checkpoints taken at an interval, the newest restored at start.
+    pub checkpoints: Option<CheckpointConfig>,
+}
+
+/// Where checkpoints go and how often they are taken.
+#[derive(Debug, Clone)]
+pub struct CheckpointConfig {
+    pub store: Arc<dyn StateStore>,
+    pub interval: Duration,
 }
 
 /// Timely's cluster mode: every process runs `workers` workers of one dataflow, connected over
@@ -109,6 +120,7 @@ impl Default for RunConfig {
             cluster: None,
             observer: None,
             dedup_memory: None,
+            checkpoints: None,
         }
     }
 }
@@ -163,6 +175,8 @@ pub enum EngineError {
     Config(String),
     #[error("cannot open the feed: {0}")]
     Feed(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("the dataflow failed: {0}")]
     Dataflow(String),
 }
@@ -207,6 +221,14 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         ),
         None => (0, config.workers, timely::Config::process(config.workers)),
     };
+    // A checkpoint is one process's state at an epoch its own workers agreed on; processes
+    // of a cluster would each pick their own epochs, and no set of their checkpoints would be
+    // one consistent cut of the keyed state they exchange.
+    if config.cluster.is_some() && config.checkpoints.is_some() {
+        return Err(EngineError::Config(
+            "checkpoints are not supported in a cluster (--processes > 1) yet".into(),
+        ));
+    }
     if let Input::File(path) = &config.input {
         File::open(path).map_err(|source| EngineError::Input {
             path: path.clone(),
@@ -235,10 +257,25 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         observer.started(providers.health());
     }
     let views = Views::new();
+    let checkpointer = match &config.checkpoints {
+        Some(checkpoints) => Some(Arc::new(Checkpointer::open(
+            Arc::clone(&checkpoints.store),
+            checkpoints.interval,
+            Epochs::new(config.epoch_ms),
+            config.workers,
+            Layout::of(plan),
+        )?)),
+        None => None,
+    };
+    let resume = checkpointer
+        .as_ref()
+        .and_then(|c| c.restored())
+        .map(|r| r.manifest.positions.clone())
+        .unwrap_or_default();
     // Each worker's part of a feed is opened here, so a feed that cannot start fails the run.
     let readers = match &config.input {
         Input::Feed(feed) => (first..first + config.workers)
-            .map(|index| feed.open(index, peers).map(Some))
+            .map(|index| feed.open(index, peers, &resume).map(Some))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Feed)?,
         _ => Vec::new(),
@@ -248,11 +285,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         _ => None,
     };
     let hold_epochs = longest_hold_ms(plan).div_ceil(config.epoch_ms.max(1)) + 1;
-    let starts_chains = plan
-        .rules
-        .iter()
-        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }));
-    let chains = match starts_chains {
+    let chains = match starts_chains_of(plan) {
         true => Some(Arc::new(ChainBook::new(plan)?)),
         false => None,
     };
@@ -278,6 +311,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         memory_audit: matches!(config.audit, AuditOutput::Memory),
         outputs: Mutex::new(Some((audit_file, dead_letter))),
         config: config.clone(),
+        checkpointer: checkpointer.clone(),
     });
     let guards = timely::execute(timely_config, move |worker| {
         let shared = Arc::clone(&shared);
@@ -305,7 +339,8 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         let write = move |line: AuditLine| sink.borrow_mut().write(line, memory_audit);
         // Live, what is written is flushed per batch of epochs: a feed commits behind it.
         let sink = Rc::clone(&written);
-        let live = feed.is_some();
+        // So is what a checkpoint covers: it is complete only once its audit is out.
+        let live = feed.is_some() || shared.checkpointer.is_some();
         let flush = move || {
             if live {
                 sink.borrow_mut().finish();
@@ -323,6 +358,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             },
             hold_epochs,
             watermark: Arc::clone(&shared.watermark),
+            checkpointer: shared.checkpointer.clone(),
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),
@@ -352,6 +388,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .chains
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
+                    checkpointer: shared.checkpointer.clone(),
                     audit_leader: first as u64,
                     dedup_windows: shared.config.dedup_memory.as_ref().map(|memory| {
                         SharedWindows {
@@ -365,6 +402,9 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                 Rc::clone(&lines_read),
             )
         });
+        if let Some(checkpointer) = &shared.checkpointer {
+            checkpointer.built();
+        }
         while worker.has_dataflows() {
             worker.step_or_park(None);
         }
@@ -383,7 +423,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         health: providers.health().clone(),
         elapsed: Duration::ZERO,
     };
-    for result in guards.join() {
+    let results = guards.join();
+    if let Some(checkpointer) = &checkpointer {
+        checkpointer.finish();
+    }
+    for result in results {
         let (inputs, written) = result.map_err(EngineError::Dataflow)?;
         if let Some(error) = written.error {
             return Err(EngineError::Dataflow(format!(
@@ -425,6 +469,7 @@ struct Shared {
     memory_audit: bool,
     #[allow(clippy::type_complexity)]
     outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
+    checkpointer: Option<Arc<Checkpointer>>,
     /// Each worker's part of a feed, taken by the worker.
     readers: Mutex<Vec<Option<Box<dyn FeedReader>>>>,
     config: RunConfig,
@@ -436,6 +481,13 @@ enum SharedInput {
     Lines(Arc<Vec<String>>),
     Stdin,
     Feed,
+}
+
+/// Whether a rule of the plan starts a chain.
+fn starts_chains_of(plan: &Plan) -> bool {
+    plan.rules
+        .iter()
+        .any(|r| matches!(r.action, acteon_dsl::plan::RuleAction::Chain { .. }))
 }
 
 /// How long after its own epoch an action's effects may still be pending: the longest

@@ -7,6 +7,7 @@
 //! engine reports complete are committed to the group, asynchronously and at most every
 //! [`COMMIT_EVERY`], after the dead-letter writes are flushed; the last ones synchronously when
 //! the run ends. Rejected records go to the dead-letter topic with the reason in a header.
+//! A run restored from a checkpoint reads each partition from the checkpoint's position.
 
 use crate::producer::{ensure_topic, TopicWriter};
 use crate::KafkaError;
@@ -144,7 +145,12 @@ pub fn dead_letter_topic(topic: &str) -> String {
 }
 
 impl Feed for KafkaFeed {
-    fn open(&self, index: usize, peers: usize) -> Result<Box<dyn FeedReader>, String> {
+    fn open(
+        &self,
+        index: usize,
+        peers: usize,
+        resume: &BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn FeedReader>, String> {
         let consumer = self.consumer().map_err(|e| e.to_string())?;
         let mine: Vec<(usize, i32)> = self
             .partitions(&consumer)
@@ -162,6 +168,10 @@ impl Feed for KafkaFeed {
             StartOffset::Committed => Offset::Stored,
         };
         for &(topic, partition) in &mine {
+            // A restored checkpoint's position wins over the group's committed offset.
+            let start = resume
+                .get(&lane(topic, partition))
+                .map_or(start, |&next| Offset::Offset(next));
             assignment
                 .add_partition_offset(&self.source.topics[topic], partition, start)
                 .map_err(|e| e.to_string())?;

@@ -36,7 +36,12 @@ impl ApiFeed {
 }
 
 impl Feed for ApiFeed {
-    fn open(&self, index: usize, _peers: usize) -> Result<Box<dyn FeedReader>, String> {
+    fn open(
+        &self,
+        index: usize,
+        _peers: usize,
+        _resume: &std::collections::BTreeMap<i32, i64>,
+    ) -> Result<Box<dyn FeedReader>, String> {
         let receiver = match index {
             0 => self
                 .receiver

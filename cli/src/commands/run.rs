@@ -3,7 +3,8 @@
 use crate::diagnostics::compile_or_report;
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
-use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
+use acteon_engine::checkpoint::DirectoryStore;
+use acteon_engine::{AuditOutput, CheckpointConfig, Clock, Delivery, Input, RunConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -52,6 +53,13 @@ pub struct Args {
     /// Largest accepted action, in bytes; larger ones are rejected.
     #[arg(long, default_value_t = 1 << 20)]
     max_action_bytes: usize,
+    /// Keep durable state here: checkpoints of every window, held action and counter, with
+    /// the feed's positions; the newest good one is restored at start.
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// How often a checkpoint is taken (with --checkpoint-dir).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, default_value = "10s")]
+    checkpoint_interval: std::time::Duration,
     #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
@@ -107,6 +115,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
         live_providers: Some(aws.clone()),
+        checkpoints: match &args.checkpoint_dir {
+            Some(dir) => Some(CheckpointConfig {
+                store: Arc::new(DirectoryStore::open(dir)?),
+                interval: args.checkpoint_interval,
+            }),
+            None => None,
+        },
         cluster,
         ..RunConfig::default()
     };

@@ -96,6 +96,22 @@ pub fn finish(mut child: Child, limit: Duration) {
     }
 }
 
+/// Waits (bounded by `limit`, polling) until `due` holds, then kills the run with SIGKILL;
+/// fails if the run ends by itself first.
+pub fn kill_when(mut child: Child, limit: Duration, mut due: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !due() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        assert!(started.elapsed() < limit, "the run is too slow");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
 /// The audit's records (a line cut short by a kill is skipped).
 pub fn audit(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)

@@ -6,10 +6,13 @@
 //! Holds each epoch's lines, and a capability for the epoch on its (dataless) output, until the
 //! input frontier passes the epoch; then writes the lines, calls `written` (which flushes), and
 //! drops the capability. So a probe on the output passes an epoch only once its audit is out,
-//! which is what a feed's offset commits wait for.
+//! which is what a feed's offset commits wait for. With checkpoints, the process's writer then
+//! marks every checkpoint whose epoch its input frontier passed as audited.
 
 use super::AuditLine;
+use crate::checkpoint::Checkpointer;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::Capability;
@@ -23,8 +26,10 @@ pub fn audit_writer<'s>(
     leader: u64,
     mut write: impl FnMut(AuditLine) + 'static,
     mut written: impl FnMut() + 'static,
+    checkpointer: Option<Arc<Checkpointer>>,
 ) -> Option<Stream<'s, u64, Vec<()>>> {
     let scope = lines.first().map(Stream::scope)?;
+    let checkpointer = checkpointer.filter(|_| scope.index() as u64 == leader);
     let mut builder = OperatorBuilder::new("AuditWriter".to_owned(), scope);
     let mut inputs: Vec<_> = lines
         .into_iter()
@@ -58,6 +63,9 @@ pub fn audit_writer<'s>(
             }
             if !released.is_empty() {
                 written();
+            }
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.audited(|epoch| frontiers.iter().all(|f| !f.less_than(&epoch)));
             }
         }
     });

@@ -22,17 +22,27 @@
 //! timeout and times out if they do not. Timers fire in time order, and answers that arrive at
 //! once (dry-run providers) are taken before the next timer, so a replay with dry-run providers
 //! gives the same audit every run. A step result arriving after its chain ended is ignored.
+//!
+//! With checkpoints, once the input frontier passes a checkpoint's epoch `E` (before anything
+//! else of that activation), every chain started before `E` is saved with its step results, its
+//! current step and its timers, and every chain's capability is moved up to `E`: a chain that
+//! runs for long then does not keep the checkpoint's audit from completing. At start the saved
+//! chains are resumed where the exchange sends their root: a step that was waiting for its
+//! answer is issued again (at least once), a retry backoff or a sub-chain goes on waiting.
 
-use super::{route, AuditLine, DeadLetter, Flow, Renderer};
+use super::{owns, route, AuditLine, DeadLetter, Flow, Renderer};
 use crate::action::Action;
 use crate::audit::record::AuditRecord;
 use crate::chains::status::{ChainState, ChainStatus, ChainStore};
 use crate::chains::template::Context;
 use crate::chains::{chain_id, sub_chain_id, ChainBook, CompiledRun};
+use crate::checkpoint::store::encode;
+use crate::checkpoint::{CheckpointError, Checkpointer, Participant, Restored};
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
 use crate::time::{format_rfc3339_ms, wall_clock_ms, wall_clock_us, Clock, Epochs};
 use acteon_dsl::plan::{OnFailure, Outcome};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
@@ -64,6 +74,8 @@ pub struct ChainSettings {
     /// The largest event time this process has read: where event time stands when the input
     /// ends.
     pub watermark: Arc<AtomicI64>,
+    /// With checkpoints: running chains are saved for them and resumed from them.
+    pub checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// Events handled per activation before yielding to other operators; the operator then
@@ -82,13 +94,23 @@ pub fn chain<'s>(
         starts,
         Exchange::new(|(flow, chain): &ChainStart| route(&(&flow.action.id, chain))),
     );
-    // Frontier changes matter only while chains run, and then a capability is held.
-    builder.set_notify_for(0, FrontierInterest::IfCapability);
+    // Frontier changes matter only while chains run, and then a capability is held; with
+    // checkpoints also when none runs, or the epochs it must save for would go unnoticed.
+    let interest = match settings.checkpointer {
+        Some(_) => FrontierInterest::Always,
+        None => FrontierInterest::IfCapability,
+    };
+    builder.set_notify_for(0, interest);
     let (lines, lines_stream) = builder.new_output::<Vec<AuditLine>>();
     let mut lines = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(lines);
 
-    builder.build(move |_capabilities| {
+    let (index, peers) = (scope.index(), scope.peers());
+    builder.build(move |mut capabilities| {
         settings.store.register(activator.clone());
+        let mut participant = settings
+            .checkpointer
+            .as_ref()
+            .map(|c| c.participant("chain", index));
         let (sender, replies) = mpsc::channel();
         let mut chains = Chains {
             settings,
@@ -103,8 +125,20 @@ pub fn chain<'s>(
             activator,
             emitted: Vec::new(),
         };
+        if let (Some(restored), Some(cap)) = (
+            participant.as_ref().and_then(Participant::restored),
+            capabilities.pop(),
+        ) {
+            chains.resume(restored, cap, (index, peers));
+        }
         move |frontiers| {
             let frontier = frontiers[0].frontier().iter().next().copied();
+            if let Some(participant) = participant.as_mut() {
+                let upto = frontier.unwrap_or(u64::MAX);
+                if let Some(epoch) = participant.reach(upto, |epoch| chains.snapshot(epoch)) {
+                    chains.hold_no_earlier_than(epoch);
+                }
+            }
             if let (None, Some(last)) = (frontier, chains.frontier) {
                 chains.input_ended = Some((Instant::now(), chains.time_at_end(last)));
             }
@@ -157,6 +191,10 @@ struct Chains {
 
 struct Running {
     chain: usize,
+    /// The exchange's hash of the root chain's start: where it and its sub-chains live.
+    home: u64,
+    /// The epoch of the root chain's `chain_started` decision.
+    started: u64,
     origin: Rc<Action>,
     /// The next record place among the origin action's records, shared with sub-chains.
     records: Rc<Cell<u32>>,
@@ -205,12 +243,16 @@ impl Chains {
             Clock::Processing => wall_clock_ms(),
         };
         let records = Rc::new(Cell::new(flow.records + 1));
+        let root = Root {
+            home: route(&(&flow.action.id, chain)),
+            started: *cap.time(),
+        };
         self.start(
             index,
             id,
             Rc::new(flow.action),
             records,
-            None,
+            (None, root),
             cap.clone(),
             time_ms,
         );
@@ -223,7 +265,7 @@ impl Chains {
         id: String,
         origin: Rc<Action>,
         records: Rc<Cell<u32>>,
-        parent: Option<String>,
+        (parent, root): (Option<String>, Root),
         cap: Capability<u64>,
         time_ms: i64,
     ) {
@@ -233,20 +275,8 @@ impl Chains {
             tracing::error!(chain = %compiled.name, "a chain without steps was started");
             return;
         }
-        self.settings.store.insert(ChainStatus {
-            chain_id: id.clone(),
-            chain: compiled.name.clone(),
-            action_id: origin.id.clone(),
-            parent: parent.clone(),
-            state: ChainState::Running,
-            current_step: None,
-            sub_chain: None,
-            path: Vec::new(),
-            results: BTreeMap::new(),
-            error: None,
-            started_at_us: wall_clock_us(),
-            finished_at_us: None,
-        });
+        let status = running_status(&id, &compiled.name, &origin.id, parent.clone(), None);
+        self.settings.store.insert(status);
         let deadline = self
             .settings
             .epochs
@@ -257,6 +287,8 @@ impl Chains {
             id.clone(),
             Running {
                 chain,
+                home: root.home,
+                started: root.started,
                 origin,
                 records,
                 parent,
@@ -473,13 +505,18 @@ impl Chains {
                     running.cap.clone(),
                     running.time_ms,
                 );
+                let root = Root {
+                    home: running.home,
+                    started: running.started,
+                };
                 self.settings.store.update(id, |status| {
                     status.state = ChainState::WaitingForSubChain;
                     status.current_step = Some(step.name.clone());
                     status.sub_chain = Some(child_id.clone());
                 });
                 let parent = Some(id.to_owned());
-                self.start(*child, child_id, origin, records, parent, cap, time_ms);
+                let family = (parent, root);
+                self.start(*child, child_id, origin, records, family, cap, time_ms);
             }
         }
     }
@@ -681,6 +718,230 @@ impl Chains {
         let order = (origin.event_time_ms, origin.position, place);
         let line = renderer.line(&mut record, order, dead_letter);
         self.emitted.push((running.cap.clone(), line));
+    }
+}
+
+/// Where a root chain and its sub-chains live, and when the root started.
+#[derive(Clone, Copy)]
+struct Root {
+    home: u64,
+    started: u64,
+}
+
+/// A running chain as a checkpoint keeps it (as JSON: step results are any JSON value).
+#[derive(Serialize, Deserialize)]
+struct SavedChain {
+    id: String,
+    /// The chain's name: it is resumed only if the plan still has a chain of that name with
+    /// as many steps.
+    chain: String,
+    origin: Action,
+    /// The next record place among the origin action's records.
+    records: u32,
+    parent: Option<String>,
+    home: u64,
+    started: u64,
+    time_ms: i64,
+    step: usize,
+    retries: u32,
+    prev: Option<usize>,
+    bodies: Vec<Option<Value>>,
+    waiting: SavedWaiting,
+    last: Option<CallResult>,
+    /// The timeout's timer: (epoch, length in ms).
+    deadline: Option<(u64, u64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum SavedWaiting {
+    /// For the current step's answer: the step is issued again.
+    Call,
+    /// For a retry's backoff: (epoch, length in ms, due time).
+    Backoff(Option<(u64, u64, i64)>),
+    SubChain(String),
+}
+
+impl Chains {
+    /// The chains started before `epoch`, each as JSON.
+    fn snapshot(&self, epoch: u64) -> Result<Vec<u8>, CheckpointError> {
+        let saved: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(_, running)| running.started < epoch)
+            .map(|(id, running)| serde_json::to_string(&self.saved(id, running)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| CheckpointError::Encode(e.to_string()))?;
+        encode(&saved)
+    }
+
+    fn saved(&self, id: &str, running: &Running) -> SavedChain {
+        let mut deadline = None;
+        let mut backoff = None;
+        for (&(epoch, _), (timer, length_ms)) in &self.timers {
+            match timer {
+                Timer::Deadline(of) if of == id => deadline = Some((epoch, *length_ms)),
+                Timer::Retry { chain_id, due_ms } if chain_id == id => {
+                    backoff = Some((epoch, *length_ms, *due_ms))
+                }
+                _ => {}
+            }
+        }
+        SavedChain {
+            id: id.to_owned(),
+            chain: self.settings.book.chain(running.chain).name.clone(),
+            origin: (*running.origin).clone(),
+            records: running.records.get(),
+            parent: running.parent.clone(),
+            home: running.home,
+            started: running.started,
+            time_ms: running.time_ms,
+            step: running.step,
+            retries: running.retries,
+            prev: running.prev,
+            bodies: running.bodies.clone(),
+            waiting: match &running.waiting {
+                Waiting::Call(_) => SavedWaiting::Call,
+                Waiting::Backoff => SavedWaiting::Backoff(backoff),
+                Waiting::SubChain(child) => SavedWaiting::SubChain(child.clone()),
+            },
+            last: running.last.clone(),
+            deadline,
+        }
+    }
+
+    /// After a checkpoint at `epoch`: every chain's records from now on belong to `epoch` or
+    /// later, so no capability needs to stay earlier.
+    fn hold_no_earlier_than(&mut self, epoch: u64) {
+        for running in self.running.values_mut() {
+            if *running.cap.time() < epoch {
+                running.cap.downgrade(&epoch);
+            }
+        }
+    }
+
+    /// Resumes the restored checkpoint's chains whose root lives on worker `index` of `peers`,
+    /// at `cap` moved to the checkpoint's epoch; steps that waited for an answer are issued
+    /// again.
+    fn resume(
+        &mut self,
+        restored: &Restored,
+        mut cap: Capability<u64>,
+        (index, peers): (usize, usize),
+    ) {
+        cap.downgrade(&restored.epoch());
+        let book = Arc::clone(&self.settings.book);
+        // The record places of one origin action are shared by its chain and sub-chains.
+        let mut places: HashMap<String, Rc<Cell<u32>>> = HashMap::new();
+        let mut reissue = Vec::new();
+        for (_, entries) in restored.parts::<Vec<String>>("chain") {
+            for entry in entries {
+                let saved: SavedChain = match serde_json::from_str(&entry) {
+                    Ok(saved) => saved,
+                    Err(error) => {
+                        tracing::error!(%error, "a checkpoint's chain is not resumed");
+                        continue;
+                    }
+                };
+                if !owns(saved.home, index, peers) {
+                    continue;
+                }
+                let chain = book
+                    .index(&saved.chain)
+                    .filter(|&c| book.chain(c).steps.len() == saved.bodies.len());
+                let Some(chain) = chain else {
+                    tracing::warn!(chain = %saved.chain, chain_id = %saved.id, "the checkpoint's running chain is dropped: the chain was changed or removed");
+                    continue;
+                };
+                let records = places
+                    .entry(saved.origin.id.clone())
+                    .or_insert_with(|| Rc::new(Cell::new(0)));
+                records.set(records.get().max(saved.records));
+                let id = saved.id;
+                let steps = book.chain(chain).steps.len();
+                let step = book.chain(chain).steps.get(saved.step);
+                self.settings.store.insert(running_status(
+                    &id,
+                    &saved.chain,
+                    &saved.origin.id,
+                    saved.parent.clone(),
+                    step.map(|s| s.name.clone()),
+                ));
+                if let Some((epoch, length_ms)) = saved.deadline {
+                    self.timer(epoch, length_ms, Timer::Deadline(id.clone()));
+                }
+                let waiting = match saved.waiting {
+                    SavedWaiting::Call => {
+                        reissue.push(id.clone());
+                        Waiting::Backoff
+                    }
+                    SavedWaiting::Backoff(timer) => {
+                        if let Some((epoch, length_ms, due_ms)) = timer {
+                            let chain_id = id.clone();
+                            self.timer(epoch, length_ms, Timer::Retry { chain_id, due_ms });
+                        }
+                        Waiting::Backoff
+                    }
+                    SavedWaiting::SubChain(child) => Waiting::SubChain(child),
+                };
+                let mut bodies = saved.bodies;
+                bodies.resize(steps, None);
+                self.running.insert(
+                    id,
+                    Running {
+                        chain,
+                        home: saved.home,
+                        started: saved.started,
+                        origin: Rc::new(saved.origin),
+                        records: Rc::clone(records),
+                        parent: saved.parent,
+                        cap: cap.clone(),
+                        time_ms: saved.time_ms,
+                        step: saved.step.min(steps - 1),
+                        retries: saved.retries,
+                        prev: saved.prev,
+                        bodies,
+                        waiting,
+                        call: None,
+                        dispatched_ms: wall_clock_ms(),
+                        last: saved.last,
+                    },
+                );
+            }
+        }
+        if !self.running.is_empty() {
+            tracing::warn!(
+                chains = self.running.len(),
+                reissued = reissue.len(),
+                "running chains resumed from the checkpoint"
+            );
+        }
+        for id in reissue {
+            self.run_step(&id);
+        }
+    }
+}
+
+/// The status of a chain that starts (or resumes) running now.
+fn running_status(
+    id: &str,
+    chain: &str,
+    action_id: &str,
+    parent: Option<String>,
+    current_step: Option<String>,
+) -> ChainStatus {
+    ChainStatus {
+        chain_id: id.to_owned(),
+        chain: chain.to_owned(),
+        action_id: action_id.to_owned(),
+        parent,
+        state: ChainState::Running,
+        current_step,
+        sub_chain: None,
+        path: Vec::new(),
+        results: BTreeMap::new(),
+        error: None,
+        started_at_us: wall_clock_us(),
+        finished_at_us: None,
     }
 }
 

@@ -3,14 +3,18 @@
 //! Exchanged by key: (rule, tenant, `by` value | dedup_key | id). Holds each loop time's
 //! actions until the frontier passes it, then decides them in (event time, position) order.
 //! State: per key the time its first sighting expires (a repeat does not extend it), and an
-//! index from expiry to keys that forgets keys once their TTL has passed.
+//! index from expiry to keys that forgets keys once their TTL has passed. With checkpoints,
+//! the keys and their expiries are saved before the first time at or after a checkpoint's
+//! epoch is decided, and restored (to the worker the exchange sends each key to) at start.
 //!
 //! With a [`DedupMemory`] (a served engine), every window opened is also written there, and a
 //! key this operator has not seen is looked up there: a later dataflow running a changed plan
 //! (a reload) then still drops repeats for the dedup rules that did not change.
 
 use super::evaluate::LoopTime;
-use super::{route, Decision, Flow, HeldByTime};
+use super::{frontier_epoch, owns, route, Decision, Flow, HeldByTime};
+use crate::checkpoint::store::encode;
+use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, RuleKind};
 use acteon_dsl::plan::Outcome;
 use serde_json::{Map, Value};
@@ -102,12 +106,14 @@ pub fn dedup<'s>(
     flows: Stream<'s, LoopTime, Vec<Flow>>,
     evaluator: Arc<Evaluator>,
     max_lateness_ms: u64,
+    checkpointer: Option<Arc<Checkpointer>>,
     shared: Option<SharedWindows>,
 ) -> (
     Stream<'s, LoopTime, Vec<Flow>>,
     Stream<'s, LoopTime, Vec<Decision>>,
 ) {
-    let mut builder = OperatorBuilder::new("Dedup".to_owned(), flows.scope());
+    let scope = flows.scope();
+    let mut builder = OperatorBuilder::new("Dedup".to_owned(), scope);
     let router = Arc::clone(&evaluator);
     let mut input = builder.new_input(
         flows,
@@ -118,15 +124,39 @@ pub fn dedup<'s>(
     let mut passed = OutputBuilder::<_, CapacityContainerBuilder<Vec<Flow>>>::from(passed);
     let mut repeated = OutputBuilder::<_, CapacityContainerBuilder<Vec<Decision>>>::from(repeated);
 
+    let (index, peers) = (scope.index(), scope.peers());
     builder.build(move |_capabilities| {
         let mut held = HeldByTime::default();
         let mut expiries: HashMap<DedupKey, i64> = HashMap::new();
         let mut by_expiry: BinaryHeap<Reverse<(i64, DedupKey)>> = BinaryHeap::new();
+        let mut participant = checkpointer.map(|c| c.participant("dedup", index));
+        if let Some(restored) = participant.as_ref().and_then(|p| p.restored()) {
+            for (_, keys) in restored.parts::<Vec<(DedupKey, i64)>>("dedup") {
+                for ((rule, tenant, key), expiry) in keys {
+                    let Some(rule) = restored.rule(rule) else {
+                        continue;
+                    };
+                    let key = (rule, tenant, key);
+                    if owns(route(&key), index, peers) {
+                        by_expiry.push(Reverse((expiry, key.clone())));
+                        expiries.insert(key, expiry);
+                    }
+                }
+            }
+        }
         move |frontiers| {
             input.for_each(|cap, data| held.hold(&cap, data, 2));
             let mut passed = passed.activate();
             let mut repeated = repeated.activate();
-            while let Some((time, caps, flows)) = held.next_ready(&frontiers[0]) {
+            let snapshot =
+                |expiries: &HashMap<DedupKey, i64>| encode(&expiries.iter().collect::<Vec<_>>());
+            while let Some(time) = held.ready_time(&frontiers[0]) {
+                if let Some(participant) = participant.as_mut() {
+                    participant.reach(time.outer, |_| snapshot(&expiries));
+                }
+                let Some((time, caps, flows)) = held.next_ready(&frontiers[0]) else {
+                    break;
+                };
                 // Late actions can still arrive this far behind the epoch: keep their keys.
                 let horizon = time.outer as i64 - max_lateness_ms as i64;
                 while let Some(Reverse((expiry, _))) = by_expiry.peek() {
@@ -180,6 +210,9 @@ pub fn dedup<'s>(
                         }
                     }
                 }
+            }
+            if let Some(participant) = participant.as_mut() {
+                participant.reach(frontier_epoch(&frontiers[0]), |_| snapshot(&expiries));
             }
         }
     });

@@ -288,6 +288,41 @@ pub fn route<K: Hash + ?Sized>(key: &K) -> u64 {
     hasher.finish()
 }
 
+/// The epoch of a dataflow time: checkpoints are taken at epochs.
+pub trait Epoch {
+    fn epoch(&self) -> u64;
+}
+
+impl Epoch for u64 {
+    fn epoch(&self) -> u64 {
+        *self
+    }
+}
+
+impl Epoch for evaluate::LoopTime {
+    fn epoch(&self) -> u64 {
+        self.outer
+    }
+}
+
+/// The earliest epoch the frontier can still deliver (`u64::MAX` once it is empty).
+pub fn frontier_epoch<T: timely::progress::Timestamp + Epoch>(
+    frontier: &timely::progress::frontier::MutableAntichain<T>,
+) -> u64 {
+    frontier
+        .frontier()
+        .iter()
+        .map(Epoch::epoch)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// Whether worker `index` of `peers` receives what an exchange routes by `hash` (state
+/// restored from a checkpoint goes where the exchange sends its keys).
+pub fn owns(hash: u64, index: usize, peers: usize) -> bool {
+    hash % peers.max(1) as u64 == index as u64
+}
+
 /// Actions held per loop time until the input frontier passes it, each time with a capability
 /// per output; the keyed operators then decide a time's actions in (event time, position)
 /// order.
@@ -325,6 +360,15 @@ impl<T: timely::progress::Timestamp + Copy> HeldByTime<T> {
             })
             .1
             .append(data);
+    }
+
+    /// The earliest held time, when the frontier has passed it.
+    pub fn ready_time(
+        &self,
+        frontier: &timely::progress::frontier::MutableAntichain<T>,
+    ) -> Option<T> {
+        let (time, _) = self.times.first_key_value()?;
+        (!frontier.less_equal(time)).then_some(*time)
     }
 
     /// The earliest held time the frontier has passed, with its actions sorted.

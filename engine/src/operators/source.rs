@@ -14,11 +14,19 @@
 //! hands them to the feed to commit. While more than [`MAX_IN_FLIGHT`] emitted records wait
 //! for the probe, it stops polling (backpressure). When a feed ends, the operator stays until
 //! the probe is done, to complete and close the feed.
+//!
+//! With checkpoints, the source cuts whenever its capability passes a checkpoint's epoch (see
+//! [`crate::checkpoint::cut`]), marks checkpoints whose audit is written, and hands the feed
+//! only the positions of stored checkpoints to commit. At start it resumes from the restored
+//! cut: its capability at the checkpoint's epoch, the cut's pending records emitted again,
+//! lines already read skipped (a feed is opened at the cut's positions).
 
 use super::{position_fields, DeadLetter};
 use super::{AuditLine, Flow, Renderer};
 use crate::action::Position;
 use crate::audit::record::AuditRecord;
+use crate::checkpoint::cut::{LaneCut, Pending, SourceCheckpoints, SourceCut};
+use crate::checkpoint::Checkpointer;
 use crate::decode::{decode, generated_id, Rejection};
 use crate::feed::{FeedReader, Polled};
 use crate::time::{format_rfc3339_ms, wall_clock_ms, Clock, Epochs};
@@ -127,6 +135,8 @@ impl Lines {
 #[derive(Default)]
 struct Lane {
     max_seen: Option<i64>,
+    /// The next offset to read.
+    next: Option<i64>,
     caught_up: bool,
     /// Runs of (epoch, last offset emitted in it), in offset order.
     unfinished: VecDeque<(u64, i64)>,
@@ -142,7 +152,10 @@ struct Lanes {
 
 impl Lanes {
     fn emitted(&mut self, lane: i32, offset: i64, epoch: u64) {
-        let unfinished = &mut self.lanes.entry(lane).or_default().unfinished;
+        let state = self.lanes.entry(lane).or_default();
+        // Records emitted again from a restored cut were read before its positions.
+        state.next = Some(state.next.map_or(offset + 1, |next| next.max(offset + 1)));
+        let unfinished = &mut state.unfinished;
         match unfinished.back_mut() {
             Some((last, run_offset)) if *last == epoch => *run_offset = offset,
             _ => unfinished.push_back((epoch, offset)),
@@ -205,6 +218,8 @@ pub struct SourceSettings {
     pub hold_epochs: u64,
     /// The largest event time any worker of this process has read (`i64::MIN`: none yet).
     pub watermark: Arc<AtomicI64>,
+    /// With checkpoints: the feed commits only the positions of stored checkpoints.
+    pub checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// Builds the source; `lines_read` counts the input lines this worker decoded; `probe` is
@@ -218,6 +233,7 @@ pub fn source<'s>(
     lines_read: Rc<Cell<u64>>,
     probe: ProbeHandle<u64>,
 ) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditLine>>) {
+    let (worker, peers) = (scope.index(), scope.peers());
     let mut builder = OperatorBuilder::new("Source".to_owned(), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
@@ -245,11 +261,74 @@ pub fn source<'s>(
         let mut by_epoch: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
         let mut rejected = Vec::new();
         let epochs = settings.epochs;
+        let mut checkpoints = settings
+            .checkpointer
+            .as_ref()
+            .map(|c| SourceCheckpoints::new(c.participant("source", worker), worker));
+        // Lines of a lines input a restored checkpoint already covers.
+        let mut skip_lines = 0;
+        if let Some(restored) = settings.checkpointer.as_ref().and_then(|c| c.restored()) {
+            let mine = match &lines {
+                Lines::Feed { reader, .. } => Some(reader.lanes()),
+                _ => None,
+            };
+            let cut = SourceCut::resume(restored, worker, peers, mine.as_deref());
+            let start = restored.epoch();
+            for cap in [flow_cap.as_mut(), rejection_cap.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                cap.downgrade(&start);
+            }
+            max_seen = cut.max_seen;
+            skip_lines = cut.lines;
+            for lane in cut.lanes {
+                let state = lanes.lanes.entry(lane.lane).or_default();
+                state.max_seen = lane.max_seen;
+                state.next = lane.next;
+                state.caught_up = lane.caught_up;
+            }
+            for pending in cut.pending {
+                let clock_ms = (settings.clock == Clock::Processing).then_some(pending.default_ms);
+                let decoded = decode(
+                    &pending.record,
+                    pending.position,
+                    settings.max_action_bytes,
+                    pending.default_ms,
+                    clock_ms,
+                );
+                let Ok(action) = decoded else { continue };
+                if let Position::Kafka { partition, offset } = pending.position {
+                    lanes.emitted(partition, offset, pending.time);
+                }
+                by_epoch
+                    .entry(pending.time)
+                    .or_default()
+                    .push(Flow::new(action, false));
+                if let Some(checkpoints) = checkpoints.as_mut() {
+                    checkpoints.emitted(pending);
+                }
+            }
+        }
         move |_frontiers| {
             if let Lines::Feed { reader, .. } = &mut lines {
                 // Called even with nothing new: the feed commits what it holds when it is due.
-                reader.completed(&lanes.completions(&probe, settings.hold_epochs));
+                // With checkpoints, what is complete is what a stored checkpoint covers.
+                let completed = lanes.completions(&probe, settings.hold_epochs);
+                match checkpoints.as_mut().map(SourceCheckpoints::newly_durable) {
+                    None => reader.completed(&completed),
+                    Some(Some(stored)) => {
+                        let mine: Vec<(i32, i64)> = stored
+                            .into_iter()
+                            .filter(|(lane, _)| lanes.lanes.contains_key(lane))
+                            .map(|(lane, next)| (lane, next - 1))
+                            .collect();
+                        reader.completed(&mine);
+                    }
+                    Some(None) => reader.completed(&[]),
+                }
             }
+
             let (Some(flow_time), Some(_)) =
                 (flow_cap.as_ref().map(|c| *c.time()), rejection_cap.as_ref())
             else {
@@ -289,6 +368,10 @@ pub fn source<'s>(
                     }
                     Read::CaughtUp(lane) => {
                         lanes.lanes.entry(lane).or_default().caught_up = true;
+                        continue;
+                    }
+                    Read::Line if line_no < skip_lines => {
+                        line_no += 1;
                         continue;
                     }
                     Read::Line => {}
@@ -353,6 +436,14 @@ pub fn source<'s>(
                             lanes.seen(lane, action.event_time_ms);
                             lanes.emitted(lane, offset, time);
                         }
+                        if let Some(checkpoints) = checkpoints.as_mut() {
+                            checkpoints.emitted(Pending {
+                                time,
+                                position,
+                                default_ms,
+                                record: buffer.clone(),
+                            });
+                        }
                         by_epoch
                             .entry(time)
                             .or_default()
@@ -396,7 +487,25 @@ pub fn source<'s>(
                 settings.watermark.fetch_max(seen, Ordering::Relaxed);
             }
 
+            let cut = || SourceCut {
+                max_seen,
+                lines: line_no,
+                lanes: lanes
+                    .lanes
+                    .iter()
+                    .map(|(&lane, state)| LaneCut {
+                        lane,
+                        next: state.next,
+                        max_seen: state.max_seen,
+                        caught_up: state.caught_up,
+                    })
+                    .collect(),
+                pending: Vec::new(),
+            };
             if ended {
+                if let Some(checkpoints) = checkpoints.as_mut() {
+                    checkpoints.advance(None, cut);
+                }
                 flow_cap = None;
                 rejection_cap = None;
                 activator.activate();
@@ -420,6 +529,9 @@ pub fn source<'s>(
                 if target > *flow_cap.time() {
                     flow_cap.downgrade(&target);
                     rejection_cap.downgrade(&target);
+                    if let Some(checkpoints) = checkpoints.as_mut() {
+                        checkpoints.advance(Some(target), cut);
+                    }
                 }
             }
             // Idle: back off from 1 ms to an epoch, so a quiet feed costs little and a busy

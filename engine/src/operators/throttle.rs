@@ -3,10 +3,14 @@
 //! Exchanged by key: (rule, tenant, `by` value). Holds each loop time's actions until the
 //! frontier passes it, then decides them in (event time, position) order. State: per key the
 //! event times of the admitted actions still inside the window (at most `limit`), and an
-//! index from the time a key goes idle to the key, to forget idle keys.
+//! index from the time a key goes idle to the key, to forget idle keys. With checkpoints, the
+//! windows are saved before the first time at or after a checkpoint's epoch is decided, and
+//! restored (to the worker the exchange sends each key to) at start.
 
 use super::evaluate::LoopTime;
-use super::{route, Decision, Flow, HeldByTime};
+use super::{frontier_epoch, owns, route, Decision, Flow, HeldByTime};
+use crate::checkpoint::store::encode;
+use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, RuleKind};
 use acteon_dsl::plan::Outcome;
 use serde_json::{Map, Value};
@@ -42,11 +46,13 @@ pub fn throttle<'s>(
     flows: Stream<'s, LoopTime, Vec<Flow>>,
     evaluator: Arc<Evaluator>,
     max_lateness_ms: u64,
+    checkpointer: Option<Arc<Checkpointer>>,
 ) -> (
     Stream<'s, LoopTime, Vec<Flow>>,
     Stream<'s, LoopTime, Vec<Decision>>,
 ) {
-    let mut builder = OperatorBuilder::new("Throttle".to_owned(), flows.scope());
+    let scope = flows.scope();
+    let mut builder = OperatorBuilder::new("Throttle".to_owned(), scope);
     let router = Arc::clone(&evaluator);
     let mut input = builder.new_input(
         flows,
@@ -58,15 +64,49 @@ pub fn throttle<'s>(
     let mut throttled =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<Decision>>>::from(throttled);
 
+    let (index, peers) = (scope.index(), scope.peers());
     builder.build(move |_capabilities| {
         let mut held = HeldByTime::default();
         let mut windows: HashMap<ThrottleKey, Window> = HashMap::new();
         let mut by_idle: BinaryHeap<Reverse<(i64, ThrottleKey)>> = BinaryHeap::new();
+        let mut participant = checkpointer.map(|c| c.participant("throttle", index));
+        if let Some(restored) = participant.as_ref().and_then(|p| p.restored()) {
+            for (_, saved) in restored.parts::<Vec<(ThrottleKey, VecDeque<i64>)>>("throttle") {
+                for ((rule, tenant, by), admitted) in saved {
+                    let Some(rule) = restored.rule(rule) else {
+                        continue;
+                    };
+                    let key = (rule, tenant, by);
+                    if owns(route(&key), index, peers) {
+                        let window = Window { admitted };
+                        by_idle.push(Reverse((
+                            idle_until(&window, &evaluator, rule),
+                            key.clone(),
+                        )));
+                        windows.insert(key, window);
+                    }
+                }
+            }
+        }
         move |frontiers| {
             input.for_each(|cap, data| held.hold(&cap, data, 2));
             let mut admitted = admitted.activate();
             let mut throttled = throttled.activate();
-            while let Some((time, caps, flows)) = held.next_ready(&frontiers[0]) {
+            let snapshot = |windows: &HashMap<ThrottleKey, Window>| {
+                encode(
+                    &windows
+                        .iter()
+                        .map(|(k, w)| (k, &w.admitted))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            while let Some(time) = held.ready_time(&frontiers[0]) {
+                if let Some(participant) = participant.as_mut() {
+                    participant.reach(time.outer, |_| snapshot(&windows));
+                }
+                let Some((time, caps, flows)) = held.next_ready(&frontiers[0]) else {
+                    break;
+                };
                 let horizon = time.outer as i64 - max_lateness_ms as i64;
                 while let Some(Reverse((idle_at, _))) = by_idle.peek() {
                     if *idle_at > horizon {
@@ -128,6 +168,9 @@ pub fn throttle<'s>(
                         ));
                     }
                 }
+            }
+            if let Some(participant) = participant.as_mut() {
+                participant.reach(frontier_epoch(&frontiers[0]), |_| snapshot(&windows));
             }
         }
     });
