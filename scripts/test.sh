@@ -30,6 +30,9 @@ step "doc tests"
 cargo test --workspace --doc --locked
 
 step "the seed pipeline's own checks and tests, through the binary"
-cargo run -q -p acteon-cli --locked -- check --deny-warnings pipelines/aws-event-pipeline/*.acteon
-cargo run -q -p acteon-cli --locked -- fmt --check pipelines/aws-event-pipeline/*.acteon
-cargo run -q -p acteon-cli --locked -- test pipelines/aws-event-pipeline/expected-outcomes.acteon
+# The binary the tests ran: `cargo run -p acteon-cli` would resolve features for that one
+# package and build the dependencies a second time.
+acteon="${CARGO_TARGET_DIR:-target}/debug/acteon"
+"$acteon" check --deny-warnings pipelines/aws-event-pipeline/*.acteon
+"$acteon" fmt --check pipelines/aws-event-pipeline/*.acteon
+"$acteon" test pipelines/aws-event-pipeline/expected-outcomes.acteon
