@@ -128,17 +128,22 @@ impl AwsProviders {
                 from_address: from_address.clone(),
                 configuration_set: configuration_set.clone(),
             }),
-            ProviderKind::Log => {
+            ProviderKind::Log | ProviderKind::Kafka { .. } => {
                 return Err(AwsError::Config {
                     provider: provider.name.clone(),
-                    reason: "the log provider is not an AWS provider".into(),
+                    reason: format!(
+                        "the {} provider is not an AWS provider",
+                        provider.kind.type_name()
+                    ),
                 })
             }
         };
         Ok(provider)
     }
 
-    fn start<B: Backend>(&self, backend: B) -> Arc<dyn Provider> {
+    /// Starts `backend` on the run's runtime behind the shared batching and retries (the
+    /// Kafka provider, outside this crate, is started here too).
+    pub fn start<B: Backend>(&self, backend: B) -> Arc<dyn Provider> {
         Arc::new(Live(Dispatcher::start(
             backend,
             self.policy,

@@ -4,18 +4,14 @@
 
 use acteon_kafka::simulator::{Building, Mix, Simulator, START_MS};
 use acteon_kafka::{dead_letter_topic, ERROR_HEADER};
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 mod support;
 
-use support::{acteon, audit, finish, kill_when, produce, produce_simulated, require_broker};
-use support::{run_args, seed, unique, BROKER};
+use support::{acteon, audit, finish, kill_when, produce, produce_simulated, read_topic};
+use support::{require_broker, run_args, seed, unique, BROKER};
 
 /// (action, outcome, target, rule) of every record.
 fn facts(records: &[Value]) -> BTreeSet<(String, String, String, String)> {
@@ -90,45 +86,6 @@ fn the_seed_pipeline_from_kafka_gives_the_expected_outcomes() {
     assert_eq!(facts(&records), facts(&audit(&from_file)));
     let calls = std::fs::read_to_string(dry_run.join("alert-fanout.jsonl")).unwrap();
     assert_eq!(calls.lines().count(), 4, "4 calls to alert-fanout");
-}
-
-/// Reads `topic` from the beginning until `count` records came (bounded).
-fn read_topic(topic: &str, count: usize) -> Vec<(Vec<u8>, BTreeMap<String, String>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", BROKER)
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics()[0].partitions() {
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).unwrap();
-    let mut records = Vec::new();
-    let started = Instant::now();
-    while records.len() < count && started.elapsed() < Duration::from_secs(30) {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            let value = String::from_utf8_lossy(h.value.unwrap_or_default());
-                            (h.key.to_owned(), value.into_owned())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            records.push((message.payload().unwrap_or_default().to_vec(), headers));
-        }
-    }
-    records
 }
 
 #[test]
@@ -208,10 +165,10 @@ fn malformed_records_go_to_the_dead_letter_topic_and_are_audited_rejected() {
         bad.len(),
         "every malformed record is dead-lettered"
     );
-    for (payload, headers) in &dead {
-        assert!(bad.contains(&&String::from_utf8_lossy(payload).into_owned()));
+    for record in &dead {
+        assert!(bad.contains(&&String::from_utf8_lossy(&record.value).into_owned()));
         assert!(
-            !headers[ERROR_HEADER].is_empty(),
+            !record.headers[ERROR_HEADER].is_empty(),
             "the reason is in a header"
         );
     }

@@ -163,9 +163,15 @@ impl Lowering<'_> {
                 configuration_set: string(block, "configuration_set"),
             },
             "log" => plan::ProviderKind::Log,
+            "kafka" => plan::ProviderKind::Kafka {
+                brokers: strings(block, "brokers"),
+                topic: required("topic"),
+                key: setting(block, "key").and_then(|s| literal_path(&s.value)),
+                properties: string_map(block, "properties"),
+            },
             _ => return None,
         };
-        let aws = (kind != plan::ProviderKind::Log).then(|| aws_connection(block));
+        let aws = kind.takes_aws().then(|| aws_connection(block));
         Some(plan::Provider {
             name: provider.name.text.clone(),
             kind,
@@ -678,9 +684,22 @@ fn non_negative(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// A literal as JSON: a duration is its milliseconds, a bare name its text.
+/// A setting naming a field: a bare root (`id`) or a dotted path.
+fn literal_path(literal: &Literal) -> Option<plan::FieldPath> {
+    match &literal.kind {
+        LiteralKind::Path(path) => field_path(path),
+        LiteralKind::Name(root) => Some(plan::FieldPath {
+            root: plan::FieldRoot::from_name(root)?,
+            segments: Vec::new(),
+        }),
+        _ => None,
+    }
+}
+
+/// A literal as JSON: a duration is its milliseconds, a bare name or a path its text.
 fn value(literal: &Literal) -> Value {
     match &literal.kind {
+        LiteralKind::Path(path) => Value::String(crate::fmt::path_text(path)),
         LiteralKind::String(s) | LiteralKind::Name(s) => Value::String(s.clone()),
         LiteralKind::Number(n) => Value::Number(n.clone()),
         LiteralKind::Bool(b) => Value::Bool(*b),

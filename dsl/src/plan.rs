@@ -146,6 +146,15 @@ pub enum ProviderKind {
         configuration_set: Option<String>,
     },
     Log,
+    /// Each call becomes one record on `topic`: the payload as JSON, keyed by the value at
+    /// `key` (default: the action id), with the action's identity in headers.
+    Kafka {
+        brokers: Vec<String>,
+        topic: String,
+        key: Option<FieldPath>,
+        /// librdkafka settings (TLS, SASL, tuning) over the producer's defaults.
+        properties: BTreeMap<String, String>,
+    },
 }
 
 impl ProviderKind {
@@ -159,7 +168,13 @@ impl ProviderKind {
             ProviderKind::AwsS3 { .. } => "aws-s3",
             ProviderKind::Email { .. } => "email",
             ProviderKind::Log => "log",
+            ProviderKind::Kafka { .. } => "kafka",
         }
+    }
+
+    /// Whether the kind is reached through AWS (and so takes the AWS connection settings).
+    pub fn takes_aws(&self) -> bool {
+        !matches!(self, ProviderKind::Log | ProviderKind::Kafka { .. })
     }
 }
 

@@ -95,6 +95,7 @@ cases! {
     unknown_setting => "unknown-setting",
     missing_setting => "missing-setting",
     bad_setting_value => "bad-setting-value",
+    kafka_provider => "kafka-provider",
     bad_attribute => "bad-attribute",
     repeated => "repeated",
     unknown_outcome => "unknown-outcome",

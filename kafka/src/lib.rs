@@ -8,13 +8,21 @@
 //!   dead letters.
 //! - [`producer`]: [`TopicWriter`], one record per batch, counting deliveries; topic creation.
 //! - [`simulator`]: the reproducible sensor workload (also the benchmarks' workload).
+//! - [`provider`]: the `kafka` provider type: each call a record on a topic.
+//! - [`audit`]: the audit written to a topic (`--audit kafka://HOST:PORT/TOPIC`).
+//! - [`live`]: [`LiveProviders`], the run's live providers: Kafka ones here, the rest AWS.
 //! - this file: errors and `kafka://HOST:PORT/TOPIC?group=G` addresses.
 
+pub mod audit;
 pub mod feed;
+pub mod live;
 pub mod producer;
+pub mod provider;
 pub mod simulator;
 
+pub use audit::KafkaAuditSink;
 pub use feed::{dead_letter_topic, KafkaFeed, ERROR_HEADER};
+pub use live::LiveProviders;
 pub use producer::{ensure_topic, TopicWriter};
 
 use acteon_dsl::plan::{KafkaSource, RecordFormat, StartOffset};
@@ -35,10 +43,14 @@ pub enum KafkaError {
     Config(String),
 }
 
-/// Parses `kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC][?group=G&start=earliest|latest|committed]`.
-/// Without a group the script's is kept (`base`), else `acteon`; without a start, the run
-/// resumes from the group's committed offsets. Other query keys are librdkafka properties.
-pub fn source_from_url(url: &str, base: Option<&KafkaSource>) -> Result<KafkaSource, KafkaError> {
+/// A `kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC][?KEY=VALUE&...]` address, taken apart.
+struct Address {
+    brokers: Vec<String>,
+    topics: Vec<String>,
+    query: Vec<(String, String)>,
+}
+
+fn address(url: &str) -> Result<Address, KafkaError> {
     let bad = |why: &str| KafkaError::Config(format!("{url}: {why}"));
     let rest = url
         .strip_prefix("kafka://")
@@ -57,6 +69,32 @@ pub fn source_from_url(url: &str, base: Option<&KafkaSource>) -> Result<KafkaSou
     if brokers.is_empty() || topics.is_empty() {
         return Err(bad("a host and a topic are needed"));
     }
+    let query = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| bad("query needs key=value"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Address {
+        brokers,
+        topics,
+        query,
+    })
+}
+
+/// Parses `kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC][?group=G&start=earliest|latest|committed]`.
+/// Without a group the script's is kept (`base`), else `acteon`; without a start, the run
+/// resumes from the group's committed offsets. Other query keys are librdkafka properties.
+pub fn source_from_url(url: &str, base: Option<&KafkaSource>) -> Result<KafkaSource, KafkaError> {
+    let bad = |why: &str| KafkaError::Config(format!("{url}: {why}"));
+    let Address {
+        brokers,
+        topics,
+        query,
+    } = address(url)?;
     let mut source = KafkaSource {
         brokers,
         topics,
@@ -66,14 +104,11 @@ pub fn source_from_url(url: &str, base: Option<&KafkaSource>) -> Result<KafkaSou
         properties: base.map(|b| b.properties.clone()).unwrap_or_default(),
     };
     let mut properties = BTreeMap::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| bad("query needs key=value"))?;
-        match key {
-            "group" => source.group = value.to_owned(),
+    for (key, value) in query {
+        match key.as_str() {
+            "group" => source.group = value,
             "start" => {
-                source.start = match value {
+                source.start = match value.as_str() {
                     "earliest" => StartOffset::Earliest,
                     "latest" => StartOffset::Latest,
                     "committed" => StartOffset::Committed,
@@ -81,12 +116,47 @@ pub fn source_from_url(url: &str, base: Option<&KafkaSource>) -> Result<KafkaSou
                 }
             }
             _ => {
-                properties.insert(key.to_owned(), value.to_owned());
+                properties.insert(key, value);
             }
         }
     }
     source.properties.extend(properties);
     Ok(source)
+}
+
+/// Where `--audit kafka://HOST:PORT/TOPIC[?PROPERTY=VALUE...]` sends the audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicAddress {
+    pub brokers: Vec<String>,
+    pub topic: String,
+    /// librdkafka properties.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl TopicAddress {
+    /// Whether `text` names a topic rather than a file.
+    pub fn is_url(text: &str) -> bool {
+        text.starts_with("kafka://")
+    }
+
+    /// One topic; every query key is a librdkafka property.
+    pub fn parse(url: &str) -> Result<TopicAddress, KafkaError> {
+        let Address {
+            brokers,
+            mut topics,
+            query,
+        } = address(url)?;
+        if topics.len() != 1 {
+            return Err(KafkaError::Config(format!(
+                "{url}: the audit goes to one topic"
+            )));
+        }
+        Ok(TopicAddress {
+            brokers,
+            topic: topics.remove(0),
+            properties: query.into_iter().collect(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +186,25 @@ mod tests {
             "kafka:///t",
         ] {
             assert!(source_from_url(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_audit_topic_urls() {
+        let address =
+            TopicAddress::parse("kafka://127.0.0.1:9092,b:2/audit?compression.type=lz4").unwrap();
+        assert_eq!(address.brokers, ["127.0.0.1:9092", "b:2"]);
+        assert_eq!(address.topic, "audit");
+        assert_eq!(address.properties["compression.type"], "lz4");
+        assert!(TopicAddress::is_url("kafka://a:1/t"));
+        assert!(!TopicAddress::is_url("target/audit.jsonl"));
+        for bad in [
+            "kafka://a:1/t1,t2",
+            "kafka://a:1",
+            "kafka://a:1/t?x",
+            "file.jsonl",
+        ] {
+            assert!(TopicAddress::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -49,23 +49,47 @@ pub struct TopicWriter {
 /// How long a full local queue is waited on before a send gives up.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
+/// A client of `brokers` with the script's librdkafka `properties` (TLS, SASL, tuning).
+pub(crate) fn client_config(brokers: &str, properties: &BTreeMap<String, String>) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// Every producer's settings: one record per batch (see [`TopicWriter`]), then `properties`,
+/// which override these defaults.
+pub(crate) fn producer_config(
+    brokers: &str,
+    properties: &BTreeMap<String, String>,
+) -> ClientConfig {
+    let timeout = MESSAGE_TIMEOUT.as_millis().to_string();
+    let defaults = [
+        ("linger.ms", "0"),
+        ("batch.num.messages", "1"),
+        ("queue.buffering.max.messages", "100000"),
+        ("message.timeout.ms", timeout.as_str()),
+    ];
+    let mut settings: BTreeMap<String, String> = defaults
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    settings.extend(properties.clone());
+    client_config(brokers, &settings)
+}
+
+/// How long librdkafka retries a record before it reports it failed.
+pub(crate) const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl TopicWriter {
     /// `properties` are librdkafka settings that override the defaults.
     pub fn new(
         brokers: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<TopicWriter, KafkaError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", brokers)
-            .set("linger.ms", "0")
-            .set("batch.num.messages", "1")
-            .set("queue.buffering.max.messages", "100000")
-            .set("message.timeout.ms", "30000");
-        for (key, value) in properties {
-            config.set(key, value);
-        }
-        let producer = config
+        let producer = producer_config(brokers, properties)
             .create_with_context(Deliveries::default())
             .map_err(|e| KafkaError::Client(e.to_string()))?;
         Ok(TopicWriter { producer })
@@ -137,12 +161,7 @@ pub fn ensure_topic(
     topic: &str,
     partitions: i32,
 ) -> Result<(), KafkaError> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
-    for (key, value) in properties {
-        config.set(key, value);
-    }
-    let admin: AdminClient<DefaultClientContext> = config
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers, properties)
         .create()
         .map_err(|e| KafkaError::Client(e.to_string()))?;
     // Both timeouts: without the request timeout an unreachable broker makes this wait for

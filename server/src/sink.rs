@@ -1,13 +1,13 @@
 //! Where `acteon serve` sends the engine's audit: [`ServerSink`] keeps every record in the
 //! in-memory store (read by `GET /v1/audit`), counts it for `/metrics`, answers the dispatch
 //! request waiting for that action's decision, and forwards the line to the script's own audit
-//! destination (DynamoDB, or a file). One sink serves every engine generation, so the audit and
+//! destination (DynamoDB, a file, a topic). One sink serves every engine generation, so the audit and
 //! the waiting requests survive a reload.
 
 use crate::metrics::Metrics;
 use acteon_dsl::plan::Outcome;
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::audit::sink::{JsonLinesWriter, RecordSink};
+use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::audit::store::AuditStore;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -122,43 +122,5 @@ impl RecordSink for ServerSink {
             Some(forward) => forward.finish(),
             None => Ok(()),
         }
-    }
-}
-
-/// The audit as a JSON-lines file shared by every engine generation (each run of the engine
-/// would otherwise truncate it).
-pub struct FileSink {
-    writer: Mutex<JsonLinesWriter>,
-}
-
-impl FileSink {
-    pub fn new(writer: JsonLinesWriter) -> FileSink {
-        FileSink {
-            writer: Mutex::new(writer),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, JsonLinesWriter> {
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl std::fmt::Debug for FileSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileSink")
-            .field("path", &self.lock().target().display().to_string())
-            .finish()
-    }
-}
-
-impl RecordSink for FileSink {
-    fn write_line(&self, line: &str) {
-        if let Err(error) = self.lock().write_line(line) {
-            tracing::error!(%error, "writing the audit file failed");
-        }
-    }
-
-    fn finish(&self) -> Result<(), String> {
-        self.lock().flush().map_err(|e| e.to_string())
     }
 }

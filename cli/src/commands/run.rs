@@ -3,8 +3,11 @@
 use crate::diagnostics::compile_or_report;
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
+use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::checkpoint::DirectoryStore;
 use acteon_engine::{AuditOutput, CheckpointConfig, Clock, Delivery, Input, RunConfig};
+use acteon_kafka::audit::KafkaAuditSink;
+use acteon_kafka::{LiveProviders, TopicAddress};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,9 +34,11 @@ pub struct Args {
     /// held action released first), e.g. 2s.
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     exit_when_idle: Option<std::time::Duration>,
-    /// Write the audit as JSON lines to this file (instead of the script's audit sink).
-    #[arg(long)]
-    audit: Option<PathBuf>,
+    /// Write the audit as JSON lines to this file, or to this topic:
+    /// kafka://HOST:PORT/TOPIC[?PROPERTY=VALUE] (record key: the action id). Repeat it to write
+    /// to several; instead of the script's audit sink.
+    #[arg(long, value_name = "PATH|URL")]
+    audit: Vec<String>,
     /// Record every provider call in DIR/<provider>.jsonl instead of making it.
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
@@ -78,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // One runtime for every AWS call of the run: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
     // Settled before a Kafka feed is opened: a missing flag is reported at once.
-    let audit = audit_output(args.audit.as_ref(), &plan, &aws)?;
+    let audit = audit_output(&args.audit, &plan, &aws)?;
     use acteon_dsl::plan::Source;
     let kafka = |source| -> anyhow::Result<Input> {
         let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
@@ -114,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         delivery: delivery(args.dry_run.as_ref()),
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
-        live_providers: Some(aws.clone()),
+        live_providers: Some(Arc::new(LiveProviders::new(aws.clone()))),
         checkpoints: match &args.checkpoint_dir {
             Some(dir) => Some(CheckpointConfig {
                 store: Arc::new(DirectoryStore::open(dir)?),
@@ -146,22 +151,32 @@ pub(crate) fn delivery(dry_run: Option<&PathBuf>) -> Delivery {
     }
 }
 
-/// `--audit` wins; otherwise the script's own audit sink.
+/// `--audit` wins (a file, a topic, or several of them); otherwise the script's own audit sink.
 pub(crate) fn audit_output(
-    audit: Option<&PathBuf>,
+    audit: &[String],
     plan: &acteon_dsl::plan::Plan,
     aws: &AwsProviders,
 ) -> anyhow::Result<AuditOutput> {
     use acteon_dsl::plan::AuditSink;
+    let sink = |target: &String| -> anyhow::Result<Arc<dyn RecordSink>> {
+        Ok(match TopicAddress::is_url(target) {
+            true => Arc::new(KafkaAuditSink::start(TopicAddress::parse(target)?)?),
+            false => Arc::new(FileSink::new(JsonLinesWriter::create(target)?)),
+        })
+    };
     Ok(match (audit, &plan.audit.sink) {
-        (Some(path), _) => AuditOutput::File(path.clone()),
-        (None, AuditSink::File { path: Some(path) }) => AuditOutput::File(path.into()),
-        (None, AuditSink::Memory) => AuditOutput::Memory,
-        (None, AuditSink::File { path: None }) => {
+        ([path], _) if !TopicAddress::is_url(path) => AuditOutput::File(path.into()),
+        ([target], _) => AuditOutput::Sink(sink(target)?),
+        ([_, _, ..], _) => AuditOutput::Sink(Arc::new(FanOut(
+            audit.iter().map(sink).collect::<anyhow::Result<_>>()?,
+        ))),
+        ([], AuditSink::File { path: Some(path) }) => AuditOutput::File(path.into()),
+        ([], AuditSink::Memory) => AuditOutput::Memory,
+        ([], AuditSink::File { path: None }) => {
             anyhow::bail!("the script's audit sink is a file with no path: give --audit PATH")
         }
         (
-            None,
+            [],
             AuditSink::Dynamodb {
                 table,
                 aws: connection,

@@ -5,6 +5,7 @@ use crate::diagnostics::compile_or_report;
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
 use acteon_engine::{AuditOutput, RunConfig};
+use acteon_kafka::LiveProviders;
 use acteon_server::{ApiKey, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,9 +28,11 @@ pub struct Args {
     /// Require this API key (repeatable); `KEY:TENANT[,TENANT...]` limits it to tenants.
     #[arg(long = "api-key", value_name = "KEY[:TENANTS]")]
     api_keys: Vec<ApiKey>,
-    /// Also write the audit as JSON lines to this file (instead of the script's audit sink).
-    #[arg(long)]
-    audit: Option<PathBuf>,
+    /// Also write the audit as JSON lines to this file, or to this topic:
+    /// kafka://HOST:PORT/TOPIC[?PROPERTY=VALUE] (record key: the action id). Repeat it to write
+    /// to several; instead of the script's audit sink.
+    #[arg(long, value_name = "PATH|URL")]
+    audit: Vec<String>,
     /// Record every provider call in DIR/<provider>.jsonl instead of making it.
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
@@ -56,10 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // One runtime for every AWS call: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
-    let audit = match audit_output(args.audit.as_ref(), &plan, &aws) {
+    let audit = match audit_output(&args.audit, &plan, &aws) {
         Ok(audit) => audit,
-        // Served, the audit is always kept in memory for `GET /v1/audit`: a file is optional.
-        Err(_) => AuditOutput::None,
+        // Served, the audit is always kept in memory for `GET /v1/audit`: the script's file is
+        // optional, but what `--audit` names must open.
+        Err(_) if args.audit.is_empty() => AuditOutput::None,
+        Err(error) => return Err(error),
     };
     let engine = RunConfig {
         workers: args.workers.max(1),
@@ -67,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         delivery: delivery(args.dry_run.as_ref()),
         max_action_bytes: args.max_action_bytes,
         epoch_ms: args.epoch.as_millis().max(1) as u64,
-        live_providers: Some(aws),
+        live_providers: Some(Arc::new(LiveProviders::new(aws))),
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);

@@ -92,6 +92,42 @@ fn string(file: FileId, value: &Literal, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The fields a provider call carries, so the only ones a provider setting can read (a
+/// `kafka` provider's record `key`).
+const CALL_ROOTS: [FieldRoot; 5] = [
+    FieldRoot::Id,
+    FieldRoot::Namespace,
+    FieldRoot::Tenant,
+    FieldRoot::ActionType,
+    FieldRoot::Payload,
+];
+
+/// A field a provider reads from its call: an action field ([`field`]) among [`CALL_ROOTS`].
+pub(super) fn call_field(file: FileId, path: &Path, out: &mut Vec<Diagnostic>) {
+    let before = out.len();
+    field(file, path, out);
+    if out.len() > before {
+        return;
+    }
+    if let Some(root) = FieldRoot::from_name(&path.root.text) {
+        if !CALL_ROOTS.contains(&root) {
+            let roots: Vec<&str> = CALL_ROOTS.map(FieldRoot::name).to_vec();
+            out.push(
+                Diagnostic::new(
+                    Code::BadFieldPath,
+                    file,
+                    path.root.span.clone(),
+                    format!("`{}` is not sent to providers", root.name()),
+                )
+                .with_hint(format!(
+                    "a provider's call holds only {} (and fields below payload)",
+                    roots.join(", ")
+                )),
+            );
+        }
+    }
+}
+
 /// An action field: a known root, and segments only below `payload` or `metadata`.
 fn field(file: FileId, path: &Path, out: &mut Vec<Diagnostic>) {
     match FieldRoot::from_name(&path.root.text) {

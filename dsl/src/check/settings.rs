@@ -3,10 +3,10 @@
 //! script's source, audit, background and breaker defaults, a file's scope, one breaker per
 //! provider, one quota and one retention per tenant).
 
-use super::{cron, place, quantities, span_in_string, suggestion, Context};
+use super::{conditions, cron, place, quantities, span_in_string, suggestion, Context};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::FileId;
-use crate::syntax::ast::{Block, Item, Literal, LiteralKind, SourceKind, Span};
+use crate::syntax::ast::{Block, Item, Literal, LiteralKind, Name, Path, SourceKind, Span};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -29,6 +29,12 @@ enum Kind {
     /// A provider's name, written bare.
     Provider,
     Cron,
+    /// Kafka bootstrap servers: a non-empty list of `"host:port"`.
+    Brokers,
+    /// A Kafka topic name.
+    Topic,
+    /// A field of the call a provider receives, written bare (`payload.device_id`).
+    CallField,
 }
 
 struct Key {
@@ -62,8 +68,8 @@ const AWS: [Key; 5] = [
     key("session_name", Kind::Str),
 ];
 
-/// Provider types and their own settings; `log` alone takes no AWS settings.
-const PROVIDERS: [(&str, &[Key]); 7] = [
+/// Provider types and their own settings; `log` and `kafka` take no AWS settings.
+const PROVIDERS: [(&str, &[Key]); 8] = [
     ("aws-sns", &[required("topic_arn", Kind::Str)]),
     (
         "aws-lambda",
@@ -90,10 +96,22 @@ const PROVIDERS: [(&str, &[Key]); 7] = [
         ],
     ),
     ("log", &[]),
+    (
+        "kafka",
+        &[
+            required("brokers", Kind::Brokers),
+            required("topic", Kind::Topic),
+            key("key", Kind::CallField),
+            key("properties", Kind::StringObject),
+        ],
+    ),
 ];
 
+/// Provider types reached without AWS.
+const NOT_AWS: [&str; 2] = ["log", "kafka"];
+
 const KAFKA: [Key; 6] = [
-    required("brokers", Kind::Strings { non_empty: true }),
+    required("brokers", Kind::Brokers),
     required("topics", Kind::Strings { non_empty: true }),
     required("group", Kind::Str),
     key("start", Kind::Keyword(&["earliest", "latest", "committed"])),
@@ -193,12 +211,16 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                     );
                     continue;
                 };
-                let keys: &[&[Key]] = if kind.text == "log" {
+                let keys: &[&[Key]] = if NOT_AWS.contains(&kind.text.as_str()) {
                     &[own]
                 } else {
                     &[own, &AWS]
                 };
-                let what = format!("an `{}` provider", kind.text);
+                let article = match kind.text.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    true => "an",
+                    false => "a",
+                };
+                let what = format!("{article} `{}` provider", kind.text);
                 let empty = Block {
                     settings: Vec::new(),
                     span: provider.span.clone(),
@@ -412,6 +434,9 @@ fn example(kind: Kind) -> &'static str {
         Kind::Object | Kind::StringObject => "{ ... }",
         Kind::Keyword(words) => words[0],
         Kind::Provider => "PROVIDER",
+        Kind::Brokers => "[\"127.0.0.1:9092\"]",
+        Kind::Topic => "\"alerts\"",
+        Kind::CallField => "payload.device_id",
     }
 }
 
@@ -495,6 +520,14 @@ fn value(
         )
         .with_hint(hint)
     };
+    let bad_item = |item: &Literal, message: String, hint: String| {
+        Diagnostic::new(Code::BadSettingValue, file, item.span.clone(), message).with_hint(hint)
+    };
+    // A value of the wrong kind: a string's hint repairs it with `fix`, any other shows `example`.
+    let instead = |expected: &str, fix: &dyn Fn(&str) -> String, example: &str| match &v.kind {
+        LiteralKind::String(text) => wrong(expected, fix(text)),
+        _ => wrong(expected, format!("write e.g. `{example}`")),
+    };
     let quoted = |expected: &str| match &v.kind {
         LiteralKind::Name(word) => wrong(expected, format!("write it in quotes: `\"{word}\"`")),
         _ => wrong(expected, format!("write {expected}")),
@@ -525,18 +558,14 @@ fn value(
                 .iter()
                 .find(|i| !matches!(i.kind, LiteralKind::String(_)))
             {
-                out.push(
-                    Diagnostic::new(
-                        Code::BadSettingValue,
-                        file,
-                        item.span.clone(),
-                        format!(
-                            "`{name}` must be a list of strings, not one holding {}",
-                            describe(&item.kind)
-                        ),
-                    )
-                    .with_hint("write each element in quotes"),
-                );
+                out.push(bad_item(
+                    item,
+                    format!(
+                        "`{name}` must be a list of strings, not one holding {}",
+                        describe(&item.kind)
+                    ),
+                    "write each element in quotes".into(),
+                ));
             } else if non_empty && items.is_empty() {
                 out.push(wrong(
                     "a list of at least one string",
@@ -601,7 +630,118 @@ fn value(
             "a cron expression in quotes",
             "write e.g. `\"*/5 * * * *\"`".into(),
         )),
+        (Kind::Brokers, LiteralKind::List(items)) => {
+            value(cx, file, name, Kind::Strings { non_empty: true }, v, out);
+            for item in items {
+                if let LiteralKind::String(text) = &item.kind {
+                    if let Err(reason) = host_port(text) {
+                        let hint = match text.contains(':') {
+                            true => "write each broker as \"host:port\", e.g. \"127.0.0.1:9092\""
+                                .to_string(),
+                            // Kafka's usual port is the likely omission.
+                            false => format!("add the port: `\"{text}:9092\"`"),
+                        };
+                        let message =
+                            format!("`{name}` holds \"{text}\", which is not HOST:PORT: {reason}");
+                        out.push(bad_item(item, message, hint));
+                    }
+                }
+            }
+        }
+        (Kind::Brokers, _) => out.push(instead(
+            "a list of brokers",
+            &|text| format!("write it as a list: `[\"{text}\"]`"),
+            "[\"127.0.0.1:9092\"]",
+        )),
+        (Kind::Topic, LiteralKind::String(topic)) => {
+            if let Err((bytes, reason)) = topic_name(topic) {
+                let span = match bytes {
+                    Some(bytes) => span_in_string(cx.text(file), &v.span, topic, bytes),
+                    None => v.span.clone(),
+                };
+                out.push(
+                    Diagnostic::new(
+                        Code::BadSettingValue,
+                        file,
+                        span,
+                        format!("`{name}` is not a valid Kafka topic name: {reason}"),
+                    )
+                    .with_hint(match repaired_topic(topic) {
+                        Some(fixed) => format!("write e.g. `\"{fixed}\"` ({TOPIC_RULE})"),
+                        None => format!("{TOPIC_RULE}, and not `.` or `..`"),
+                    }),
+                );
+            }
+        }
+        (Kind::Topic, _) => out.push(quoted("a topic name in quotes")),
+        (Kind::CallField, LiteralKind::Path(path)) => conditions::call_field(file, path, out),
+        (Kind::CallField, LiteralKind::Name(root)) => {
+            let path = Path {
+                root: Name {
+                    text: root.clone(),
+                    span: v.span.clone(),
+                },
+                segments: Vec::new(),
+                span: v.span.clone(),
+            };
+            conditions::call_field(file, &path, out);
+        }
+        (Kind::CallField, _) => out.push(instead(
+            "a field path",
+            &|text| format!("write it without quotes: `{text}`"),
+            "payload.device_id",
+        )),
     }
+}
+
+/// Why `text` is not `host:port`.
+fn host_port(text: &str) -> Result<(), &'static str> {
+    let (host, port) = text.rsplit_once(':').ok_or("no `:PORT`")?;
+    if host.is_empty() {
+        return Err("no host");
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(()),
+        _ => Err("the port is not a number from 1 to 65535"),
+    }
+}
+
+const TOPIC_RULE: &str = "a topic name is 1 to 249 of a-z, A-Z, 0-9, `.`, `_` and `-`";
+
+fn topic_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// `topic` with each character Kafka refuses replaced by `-`, when that makes a valid name
+/// (only a name with stray characters has an obvious repair).
+fn repaired_topic(topic: &str) -> Option<String> {
+    let fixed: String = topic
+        .chars()
+        .map(|c| if topic_char(c) { c } else { '-' })
+        .collect();
+    (fixed != topic && topic_name(&fixed).is_ok()).then_some(fixed)
+}
+
+/// Why `topic` is not a topic name Kafka accepts, and which bytes of it are wrong (`None`:
+/// the whole name).
+fn topic_name(topic: &str) -> Result<(), (Option<std::ops::Range<usize>>, &'static str)> {
+    const MAX: usize = 249;
+    if topic.is_empty() {
+        return Err((None, "it is empty"));
+    }
+    if topic == "." || topic == ".." {
+        return Err((None, "`.` and `..` are reserved"));
+    }
+    if let Some((at, c)) = topic.char_indices().find(|&(_, c)| !topic_char(c)) {
+        return Err((
+            Some(at..at + c.len_utf8()),
+            "it holds a character other than a-z, A-Z, 0-9, `.`, `_`, `-`",
+        ));
+    }
+    if topic.len() > MAX {
+        return Err((Some(MAX..topic.len()), "it is longer than 249 characters"));
+    }
+    Ok(())
 }
 
 fn describe(kind: &LiteralKind) -> String {
@@ -614,5 +754,6 @@ fn describe(kind: &LiteralKind) -> String {
         LiteralKind::Duration { text, .. } => format!("the duration {text}"),
         LiteralKind::Object(_) => "an object".to_string(),
         LiteralKind::Name(word) => format!("`{word}`"),
+        LiteralKind::Path(_) => "a field path".to_string(),
     }
 }

@@ -70,7 +70,7 @@ pub(super) fn branch_op(op: BranchOpDecl) -> &'static str {
     }
 }
 
-pub(super) fn path(path: &Path) -> String {
+pub(crate) fn path(path: &Path) -> String {
     let mut out = path.root.text.clone();
     for segment in &path.segments {
         out.push('.');

@@ -93,6 +93,7 @@ pub(super) fn literal(literal: &Literal, indent: usize, column: usize) -> String
         LiteralKind::Null => "null".to_string(),
         LiteralKind::Duration { text, .. } => text.clone(),
         LiteralKind::Name(name) => name.clone(),
+        LiteralKind::Path(path) => super::expr::path(path),
         LiteralKind::Object(value) => json(value, indent, column),
         LiteralKind::List(elements) => list(elements, indent, column),
     }

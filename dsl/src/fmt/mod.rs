@@ -9,6 +9,8 @@
 //! formatted script lowers to the same plan.
 
 mod expr;
+/// A path as written (lowering turns a path-valued setting into text with it).
+pub(crate) use expr::path as path_text;
 mod json;
 
 use crate::syntax::ast::{

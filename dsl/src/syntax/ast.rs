@@ -84,6 +84,9 @@ pub enum LiteralKind {
     Object(Value),
     /// A bare name: a reference (`fallback = dead-letter-queue`) or a keyword (`start = earliest`).
     Name(String),
+    /// A field path with at least one segment (`key = payload.device_id`); only a setting's
+    /// value can be one. A path of one name is a [`LiteralKind::Name`].
+    Path(Path),
 }
 
 // A rule is much larger than an include; boxing it would buy nothing, since a script's items

@@ -206,7 +206,7 @@ fn describe(rule: Rule) -> String {
         Rule::json_array => "a JSON array",
         Rule::block => "a settings block `{ key = value ... }`",
         Rule::setting => "a setting `key = value`",
-        Rule::path => "a field path such as `payload.value`",
+        Rule::path | Rule::setting_path => "a field path such as `payload.value`",
         Rule::path_segment | Rule::path_index => "a key or an index after `.`",
         Rule::regex => "a regex such as `/^temp-\\d+$/`",
         Rule::compare_op | Rule::op_compare | Rule::branch_compare => {
@@ -766,9 +766,18 @@ impl Walker {
             .map(|setting| {
                 let setting_span = span(&setting);
                 let mut it = children(setting);
+                let key = self.name(take(&mut it));
+                let value = take(&mut it);
+                let value = match value.as_rule() {
+                    Rule::setting_path => Literal {
+                        span: span(&value),
+                        kind: LiteralKind::Path(self.path(value)?),
+                    },
+                    _ => self.literal(value)?,
+                };
                 Ok(Setting {
-                    key: self.name(take(&mut it)),
-                    value: self.literal(take(&mut it))?,
+                    key,
+                    value,
                     span: setting_span,
                 })
             })

@@ -1,11 +1,14 @@
 //! The JSON-lines audit file. Records are rendered on the worker threads (the costly part) and
-//! one writer appends the lines in order, so the file never interleaves two records.
+//! one writer appends the lines in order, so the file never interleaves two records. Also the
+//! [`RecordSink`] interface of destinations outside the engine, the file as one of them, and
+//! several at once.
 
 use crate::audit::record::AuditRecord;
 use crate::audit::AuditError;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// One record as its line of the audit file, without the newline.
 pub fn render(record: &AuditRecord) -> String {
@@ -73,12 +76,67 @@ impl JsonLinesWriter {
     }
 }
 
+/// The audit as a JSON-lines file behind the [`RecordSink`] interface: for a file shared by
+/// every engine generation of `acteon serve` (each run of the engine would otherwise truncate
+/// it), and for a file beside another destination ([`FanOut`]).
+pub struct FileSink {
+    writer: Mutex<JsonLinesWriter>,
+}
+
+impl FileSink {
+    pub fn new(writer: JsonLinesWriter) -> FileSink {
+        FileSink {
+            writer: Mutex::new(writer),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, JsonLinesWriter> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("path", &self.lock().target().display().to_string())
+            .finish()
+    }
+}
+
+impl RecordSink for FileSink {
+    fn write_line(&self, line: &str) {
+        if let Err(error) = self.lock().write_line(line) {
+            tracing::error!(%error, "writing the audit file failed");
+        }
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        self.lock().flush().map_err(|e| e.to_string())
+    }
+}
+
+/// Every line to each of several sinks (`--audit FILE --audit kafka://...`). `finish` finishes
+/// them all, so each has stored what was written before it returns, and reports the first
+/// error.
+#[derive(Debug)]
+pub struct FanOut(pub Vec<Arc<dyn RecordSink>>);
+
+impl RecordSink for FanOut {
+    fn write_line(&self, line: &str) {
+        self.0.iter().for_each(|sink| sink.write_line(line));
+    }
+
+    fn finish(&self) -> Result<(), String> {
+        let results: Vec<Result<(), String>> = self.0.iter().map(|sink| sink.finish()).collect();
+        results.into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use acteon_dsl::plan::Outcome;
     use serde_json::{json, Value};
-    use std::sync::{Arc, Mutex};
 
     fn record(id: &str) -> AuditRecord {
         AuditRecord {
@@ -179,6 +237,46 @@ mod tests {
         writer.flush().unwrap();
         assert_eq!(shared.0.lock().unwrap().as_slice(), b"{}\n");
         assert_eq!(writer.target(), Path::new("-"));
+    }
+
+    /// Remembers lines; fails its finish when told to.
+    #[derive(Debug, Default)]
+    struct Lines {
+        lines: Mutex<Vec<String>>,
+        error: Option<String>,
+    }
+
+    impl RecordSink for Lines {
+        fn write_line(&self, line: &str) {
+            self.lines.lock().unwrap().push(line.to_owned());
+        }
+        fn finish(&self) -> Result<(), String> {
+            self.error.clone().map_or(Ok(()), Err)
+        }
+    }
+
+    #[test]
+    fn fan_out_writes_every_sink_and_finishes_all_of_them() {
+        let shared = Shared::default();
+        let file = Arc::new(FileSink::new(JsonLinesWriter::to_writer(
+            shared.clone(),
+            "-",
+        )));
+        let failing = Arc::new(Lines {
+            error: Some("down".into()),
+            ..Lines::default()
+        });
+        let fan_out = FanOut(vec![file.clone(), failing.clone()]);
+        fan_out.write_line("{\"id\":1}");
+        fan_out.write_line("{\"id\":2}");
+        assert_eq!(fan_out.finish(), Err("down".to_owned()));
+        assert_eq!(
+            shared.0.lock().unwrap().as_slice(),
+            b"{\"id\":1}\n{\"id\":2}\n",
+            "the file is flushed although another sink failed"
+        );
+        assert_eq!(failing.lines.lock().unwrap().len(), 2);
+        assert!(format!("{file:?}").contains("FileSink"));
     }
 
     #[test]

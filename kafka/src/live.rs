@@ -1,0 +1,38 @@
+//! The run's live providers: the `kafka` kind built here, every AWS kind by [`AwsProviders`].
+//! Both share the AWS side's runtime and delivery machinery (batching, retries), so a Kafka
+//! provider fails, retries and trips its breaker exactly as an AWS one does.
+
+use crate::provider::KafkaBackend;
+use acteon_aws::AwsProviders;
+use acteon_dsl::plan::{Provider as PlanProvider, ProviderKind};
+use acteon_engine::provider::{Provider, ProviderFactory};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct LiveProviders {
+    aws: Arc<AwsProviders>,
+}
+
+impl LiveProviders {
+    pub fn new(aws: Arc<AwsProviders>) -> LiveProviders {
+        LiveProviders { aws }
+    }
+}
+
+impl ProviderFactory for LiveProviders {
+    fn build(&self, provider: &PlanProvider) -> Result<Arc<dyn Provider>, String> {
+        match &provider.kind {
+            ProviderKind::Kafka {
+                brokers,
+                topic,
+                key,
+                properties,
+            } => {
+                let backend = KafkaBackend::new(brokers, topic, key.clone(), properties)
+                    .map_err(|e| e.to_string())?;
+                Ok(self.aws.start(backend))
+            }
+            _ => self.aws.build(provider),
+        }
+    }
+}
