@@ -1,4 +1,5 @@
-//! Acteon's AWS side: providers on the official aws-sdk crates and the DynamoDB audit.
+//! Acteon's AWS side: providers on the official aws-sdk crates, the DynamoDB audit and the
+//! DynamoDB checkpoint store.
 //!
 //! Module map:
 //! - [`connection`]: the SDK configuration for a script's region, endpoint and role.
@@ -8,6 +9,9 @@
 //! - [`sns`], [`sqs`], [`lambda`], [`eventbridge`], [`s3`], [`email`]: one provider each:
 //!   how a payload becomes the API call, and what the result body is.
 //! - [`audit`]: the DynamoDB audit sink (BatchWriteItem) and the audit query.
+//! - [`state`]: the DynamoDB checkpoint store (chunked parts, the manifest as commit marker).
+//! - [`dynamodb`]: BatchWriteItem with unprocessed items sent again, and retried calls, for
+//!   the audit and the checkpoint store.
 //!
 //! [`AwsProviders`] owns the run's one tokio runtime; every provider and the audit sink it
 //! builds send their calls there, so timely workers never wait on the network.
@@ -15,6 +19,7 @@
 pub mod audit;
 pub mod connection;
 pub mod delivery;
+pub mod dynamodb;
 pub mod email;
 pub mod error;
 pub mod eventbridge;
@@ -23,6 +28,7 @@ pub mod payload;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
+pub mod state;
 
 use crate::audit::{AuditTable, DynamoAuditSink};
 use crate::delivery::{Backend, Dispatcher, Policy};

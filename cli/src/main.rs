@@ -3,10 +3,12 @@
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
 //!   and `acteon-engine` libraries and reports the result.
+//! - `checkpoint`: the flags that keep durable state (a directory or a DynamoDB table).
 //! - `cluster`: the flags that make a run one process of several.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
 //! - `duration`: durations on the command line (`10s`).
 
+mod checkpoint;
 mod cluster;
 mod commands;
 mod diagnostics;

@@ -4,8 +4,7 @@ use crate::diagnostics::compile_or_report;
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
 use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
-use acteon_engine::checkpoint::DirectoryStore;
-use acteon_engine::{AuditOutput, CheckpointConfig, Clock, Delivery, Input, RunConfig};
+use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
 use acteon_kafka::audit::KafkaAuditSink;
 use acteon_kafka::{LiveProviders, TopicAddress};
 use std::path::PathBuf;
@@ -58,13 +57,8 @@ pub struct Args {
     /// Largest accepted action, in bytes; larger ones are rejected.
     #[arg(long, default_value_t = 1 << 20)]
     max_action_bytes: usize,
-    /// Keep durable state here: checkpoints of every window, held action and counter, with
-    /// the feed's positions; the newest good one is restored at start.
-    #[arg(long, value_name = "DIR")]
-    checkpoint_dir: Option<PathBuf>,
-    /// How often a checkpoint is taken (with --checkpoint-dir).
-    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, default_value = "10s")]
-    checkpoint_interval: std::time::Duration,
+    #[command(flatten)]
+    checkpoints: crate::checkpoint::CheckpointArgs,
     #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
@@ -120,13 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
         live_providers: Some(Arc::new(LiveProviders::new(aws.clone()))),
-        checkpoints: match &args.checkpoint_dir {
-            Some(dir) => Some(CheckpointConfig {
-                store: Arc::new(DirectoryStore::open(dir)?),
-                interval: args.checkpoint_interval,
-            }),
-            None => None,
-        },
+        checkpoints: args.checkpoints.config(&args.file, &plan, &aws)?,
         cluster,
         ..RunConfig::default()
     };

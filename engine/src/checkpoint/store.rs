@@ -19,6 +19,9 @@ pub enum CheckpointError {
     Corrupt { sequence: u64, reason: String },
     #[error("checkpoint state cannot be encoded: {0}")]
     Encode(String),
+    /// A store that is not a file system (a database) failed; `store` names it.
+    #[error("checkpoint store {store}: {reason}")]
+    Store { store: String, reason: String },
 }
 
 /// A rule as the checkpoint knows it: state is restored to a rule of the same name and action.
