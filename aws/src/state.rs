@@ -110,6 +110,41 @@ impl DynamoStore {
         Ok(store)
     }
 
+    /// Creates the table with the key this store needs (`pk`, `sk`: strings), billed per
+    /// request, as the seed's setup script creates `acteon_state`; for tests and first
+    /// deployments (on AWS the table takes writes once it is ACTIVE, moments after this
+    /// returns).
+    pub fn create_table(&self) -> Result<(), CheckpointError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let mut request = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest);
+        for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+            let attribute = AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| self.failure(e))?;
+            let key = KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| self.failure(e))?;
+            request = request.attribute_definitions(attribute).key_schema(key);
+        }
+        self.block_on(async {
+            request
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| self.failure(classify(e).message))
+        })
+    }
+
     /// The partition of one checkpoint's chunks and manifest.
     pub fn partition_of(&self, sequence: u64) -> String {
         format!("{}#checkpoint#{sequence:010}", self.prefix)
@@ -369,36 +404,6 @@ impl DynamoStore {
         }
         Ok(())
     }
-}
-
-/// Creates `table` with the key this store needs (`pk`, `sk`: strings), billed per request,
-/// as the seed's setup script creates `acteon_state`; for tests and first deployments (on AWS
-/// the table takes writes once it is ACTIVE, moments after this returns).
-pub async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<(), crate::error::CallError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let mut request = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest);
-    for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
-        let attribute = AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| crate::error::CallError::fatal(e.to_string()))?;
-        let key = KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(|e| crate::error::CallError::fatal(e.to_string()))?;
-        request = request.attribute_definitions(attribute).key_schema(key);
-    }
-    request.send().await.map(drop).map_err(classify)
 }
 
 /// An item holding only the key `pk`, `sk`.

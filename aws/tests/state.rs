@@ -7,7 +7,7 @@ mod support;
 
 use acteon_aws::delivery::Policy;
 use acteon_aws::dynamodb::Item;
-use acteon_aws::state::{create_table, DynamoStore, CHUNK_BYTES};
+use acteon_aws::state::{DynamoStore, CHUNK_BYTES};
 use acteon_aws::AwsProviders;
 use acteon_engine::checkpoint::store::{load_latest, Layout, FORMAT};
 use acteon_engine::checkpoint::{Checkpoint, CheckpointError, Manifest, StateStore};
@@ -31,12 +31,10 @@ struct Fixture {
 fn fixture() -> Fixture {
     require_emulator();
     let aws = Arc::new(AwsProviders::new(Policy::default()).unwrap());
-    let client = aws_sdk_dynamodb::Client::new(&aws.sdk_config(&connection()));
     let table = unique("acteon-state");
-    aws.runtime()
-        .block_on(create_table(&client, &table))
-        .unwrap();
     let store = DynamoStore::open(&aws, &table, "pipeline", &connection()).unwrap();
+    store.create_table().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&aws.sdk_config(&connection()));
     Fixture {
         aws,
         client,

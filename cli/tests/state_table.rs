@@ -6,7 +6,7 @@
 mod support;
 
 use acteon_aws::delivery::Policy;
-use acteon_aws::state::{create_table, DynamoStore};
+use acteon_aws::state::DynamoStore;
 use acteon_aws::AwsProviders;
 use acteon_dsl::plan::AwsConnection;
 use acteon_engine::checkpoint::StateStore;
@@ -20,14 +20,6 @@ use std::time::Duration;
 use support::{audit, finish, repo, unique};
 
 const ENDPOINT: &str = "http://127.0.0.1:4566";
-
-fn connection() -> AwsConnection {
-    AwsConnection {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(ENDPOINT.into()),
-        ..AwsConnection::default()
-    }
-}
 
 /// The crash test's kinds of action, 10 ms apart: repeated readings, alert bursts, reports
 /// to schedule, metrics to group.
@@ -85,12 +77,16 @@ fn a_run_restores_the_checkpoint_a_previous_run_left_in_the_table() {
         "the AWS emulator does not answer on 127.0.0.1:4566: run `scripts/services.sh up aws`"
     );
     let aws = Arc::new(AwsProviders::new(Policy::default()).unwrap());
-    let client = aws_sdk_dynamodb::Client::new(&aws.sdk_config(&connection()));
     let table = unique("acteon-state");
-    aws.runtime()
-        .block_on(create_table(&client, &table))
-        .unwrap();
     let prefix = "durable";
+    // The test's view of the table: the same connection the run's flags give.
+    let emulator = AwsConnection {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(ENDPOINT.into()),
+        ..AwsConnection::default()
+    };
+    let store = DynamoStore::open(&aws, &table, prefix, &emulator).unwrap();
+    store.create_table().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (first_input, whole_input) = (
         dir.path().join("first-input.jsonl"),
@@ -104,7 +100,6 @@ fn a_run_restores_the_checkpoint_a_previous_run_left_in_the_table() {
         !first.contains("restoring"),
         "nothing to restore yet:\n{first}"
     );
-    let store = DynamoStore::open(&aws, &table, prefix, &connection()).unwrap();
     let sequences = store.sequences().unwrap();
     assert!(
         (1..=3).contains(&sequences.len()),

@@ -9,7 +9,8 @@
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
 //! - [`checkpoint`]: durable state: checkpoints of every stateful operator with the feed's
-//!   positions, their stores (a directory), and restoring them.
+//!   positions, the store interface and the directory store (the DynamoDB one is in
+//!   `acteon-aws`), and restoring them.
 //! - [`time`]: clocks, epochs, RFC 3339.
 //! - [`dataflow`]: the operators assembled into one dataflow per worker.
 //! - [`operators`]: the dataflow's operators, one per file.

@@ -6,7 +6,8 @@
 //! the plan's rule table, so a changed script keeps the state of the rules it kept.
 //!
 //! - [`store`]: the checkpoint, its manifest and checksums, and the [`store::StateStore`] trait.
-//! - [`directory`]: the local-directory store (atomic rename, checksums, pruning).
+//! - [`directory`]: the local-directory store (atomic rename, checksums, pruning). The
+//!   DynamoDB store, for deployments without a shared disk, is `acteon_aws::state`.
 //! - [`coordinator`]: the run's [`coordinator::Checkpointer`]: requests epochs, collects the
 //!   parts of every worker's operators, and hands complete checkpoints to a writer thread.
 //! - [`cut`]: a source's cut: feed positions and the records read ahead of its capability.
