@@ -1,12 +1,14 @@
 //! DynamoDB calls that the audit sink and the checkpoint store share: BatchWriteItem with its
-//! unprocessed items sent again, and any call retried with backoff while its error is
-//! transient. BatchWriteItem succeeds as a call even when DynamoDB throttles some of its
-//! requests (they come back as unprocessed items), so a write is done only once that list is
-//! empty; both users need exactly that loop.
+//! unprocessed items sent again, BatchGetItem likewise, and any call retried with backoff
+//! while its error is transient. The batch calls succeed even when DynamoDB throttles part of
+//! them or (BatchGetItem) the response would pass 16 MB: what was left comes back as
+//! unprocessed, so a batch is done only once that list is empty.
 
 use crate::delivery::Policy;
 use crate::error::{classify, CallError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use tokio::task::JoinSet;
@@ -15,6 +17,9 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// BatchWriteItem's limit of requests per call.
 pub const BATCH: usize = 25;
+
+/// BatchGetItem's limit of keys per call.
+pub const GET_BATCH: usize = 100;
 
 /// A put of `item`, for [`write_batch`].
 pub fn put(item: Item) -> Result<WriteRequest, String> {
@@ -107,6 +112,56 @@ pub async fn write_all(
         }
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// Reads the items with `keys` (strongly consistent), [`GET_BATCH`] keys per BatchGetItem,
+/// asking again for the keys a call left unprocessed; a call that read nothing and left keys
+/// unprocessed (throttling) is followed by a backoff, and `policy.max_attempts` of those in a
+/// row end the read. Keys without an item are not in the result, which is in no order.
+pub async fn get_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut keys: Vec<Item>,
+    policy: &Policy,
+) -> Result<Vec<Item>, CallError> {
+    let mut items = Vec::new();
+    let mut starved = 0;
+    while !keys.is_empty() {
+        let batch: Vec<Item> = keys.drain(..keys.len().min(GET_BATCH)).collect();
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(batch))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| CallError::fatal(e.to_string()))?;
+        let output = with_retries(policy, || {
+            let call = client
+                .batch_get_item()
+                .request_items(table, request.clone());
+            async move { call.send().await.map_err(classify) }
+        })
+        .await?;
+        let read = output.responses().and_then(|r| r.get(table));
+        let count = read.map_or(0, Vec::len);
+        items.extend(read.into_iter().flatten().cloned());
+        let unprocessed = output
+            .unprocessed_keys()
+            .and_then(|u| u.get(table))
+            .map_or(&[][..], |u| u.keys());
+        keys.extend(unprocessed.iter().cloned());
+        if count == 0 && !unprocessed.is_empty() {
+            starved += 1;
+            if starved >= policy.max_attempts {
+                return Err(CallError::transient(format!(
+                    "{} items of {table} not read after {starved} attempts",
+                    keys.len()
+                )));
+            }
+            tokio::time::sleep(policy.backoff(starved)).await;
+        } else {
+            starved = 0;
+        }
+    }
+    Ok(items)
 }
 
 /// Runs `call` until it succeeds, fails for good, or `policy.max_attempts` attempts failed

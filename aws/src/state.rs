@@ -7,28 +7,33 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `<prefix>#checkpoint#<sequence:010>` | `part#<part name>#<chunk:05>` | `data` (binary) |
-//! | `<prefix>#checkpoint#<sequence:010>` | `manifest` | `manifest` (JSON: the manifest, and each part's chunk count) |
-//! | `<prefix>#checkpoints` | `saving#<sequence:010>` | (a save under way) |
+//! | `<prefix>#checkpoint#<sequence:010>` | `manifest` | `manifest` (the manifest's JSON, as the directory store writes it), `chunks` (part name -> chunk count) |
+//! | `<prefix>#checkpoint#<sequence:010>#<part name>#<chunk:05>` | `chunk` | `data` (binary) |
+//! | `<prefix>#checkpoints` | `saving#<sequence:010>` | `chunks` (a save under way, and what it writes) |
 //! | `<prefix>#checkpoints` | `checkpoint#<sequence:010>` | `epoch`, `bytes`, `written_at_ms` |
 //!
-//! A save, in order: the `saving#` marker; the removal of anything an earlier, crashed attempt
-//! at the same sequence left; the chunks (BatchWriteItem, 25 per call, unprocessed items sent
-//! again); the manifest, which commits the checkpoint; the `checkpoint#` listing entry; the
-//! marker's removal. A crash before the manifest leaves chunks that nothing lists or reads; a
-//! crash before the listing entry leaves a whole checkpoint that is not listed, which is the
-//! same as no save at all. So the listing names only committed checkpoints, and
-//! [`StateStore::sequences`] is one Query of one partition, newest first. A load reads the
-//! checkpoint's partition (strongly consistent, paged), joins each part's chunks and checks
-//! every part's length and CRC-32: a missing or damaged chunk makes the checkpoint
-//! [`CheckpointError::Corrupt`], and the run falls back to the previous one. A prune removes
-//! the items and listing entries of all but the newest checkpoints, and the chunks of saves
-//! that were left unfinished (their `saving#` markers) below the newest checkpoint.
+//! Every chunk is a partition of its own: DynamoDB takes at most about 1,000 write units a
+//! second per partition key, and a 29 MiB checkpoint is about 30,000 of them, which one
+//! partition would take half a minute to absorb; spread over keys, the table's partitions
+//! share the load. Since nothing has to be found by a Query, every key is computed: from the
+//! manifest's chunk counts, or from a save's marker.
 //!
-//! Chunks of a checkpoint share one partition so that a load or a removal is one paged Query;
-//! checkpoints are written at most a few times a minute by one writer, so the partition's
-//! throughput limit is not in the way. The TTL attribute of the table (`expires_at`) is not
-//! set: a checkpoint stays until a prune removes it.
+//! A save, in order: the removal of anything an earlier, crashed attempt at the same sequence
+//! left (its marker names it); the `saving#` marker, naming the chunks; the chunks
+//! (BatchWriteItem, 25 per call, unprocessed items sent again); the manifest, which commits
+//! the checkpoint; the `checkpoint#` listing entry; the marker's removal. A crash before the
+//! manifest leaves chunks that nothing lists or reads; a crash before the listing entry leaves
+//! a whole checkpoint that is not listed, which is the same as no save at all. So the listing
+//! names only committed checkpoints, and [`StateStore::sequences`] is one Query of one
+//! partition, newest first. A load reads the manifest and then the chunks (BatchGetItem,
+//! strongly consistent), joins each part's chunks and checks every part's length and CRC-32:
+//! a missing or damaged chunk makes the checkpoint [`CheckpointError::Corrupt`], and the run
+//! falls back to the previous one. A prune removes all but the newest checkpoints (chunks,
+//! then manifest, then listing entry, so that a prune cut short leaves a listed checkpoint
+//! that fails to load and is removed again, never chunks nothing names), and the items of
+//! saves left unfinished (a marker below the newest checkpoint). The table's TTL attribute
+//! (`expires_at`) is not set: a checkpoint stays until a prune removes it. One run writes a
+//! prefix at a time.
 //!
 //! The store's interface is synchronous: the checkpoint writer calls it from its own thread,
 //! and the run loads at start on the thread that called it. The calls are made on the run's
@@ -44,8 +49,7 @@ use acteon_dsl::plan::AwsConnection;
 use acteon_engine::checkpoint::{Checkpoint, CheckpointError, Manifest, StateStore};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -58,18 +62,16 @@ pub const CHUNK_BYTES: usize = 300 * 1024;
 /// provider's.
 const ATTEMPTS: u32 = 8;
 
-const MANIFEST: &str = "manifest";
-const PART: &str = "part#";
+/// The sort key of a manifest.
+pub const MANIFEST: &str = "manifest";
+/// The sort key of a chunk.
+pub const CHUNK: &str = "chunk";
 const LISTED: &str = "checkpoint#";
 const SAVING: &str = "saving#";
 
-/// The manifest item's JSON: the checkpoint's manifest, and how many chunks each part has
-/// (a part's last chunk cannot be told from a missing one otherwise).
-#[derive(Debug, Serialize, Deserialize)]
-struct Stored {
-    manifest: Manifest,
-    chunks: BTreeMap<String, u32>,
-}
+/// Part name -> how many chunks it has (a part's last chunk cannot be told from a missing one
+/// otherwise).
+type Counts = BTreeMap<String, u32>;
 
 /// Checkpoints in a DynamoDB table (see the module documentation for the layout).
 #[derive(Debug, Clone)]
@@ -101,7 +103,7 @@ impl DynamoStore {
                 ..Policy::default()
             },
         };
-        // '#' separates the key's fields: a prefix holding one could read another's items.
+        // '#' separates the key's fields: a prefix holding one could name another's items.
         if prefix.is_empty() || prefix.contains('#') {
             return Err(store.failure(format!(
                 "the prefix {prefix:?} must be non-empty and without '#'"
@@ -145,19 +147,19 @@ impl DynamoStore {
         })
     }
 
-    /// The partition of one checkpoint's chunks and manifest.
-    pub fn partition_of(&self, sequence: u64) -> String {
+    /// The partition key of a checkpoint's manifest.
+    pub fn manifest_partition(&self, sequence: u64) -> String {
         format!("{}#checkpoint#{sequence:010}", self.prefix)
     }
 
-    /// The partition of the listing and of the markers of saves under way.
-    fn listing(&self) -> String {
-        format!("{}#checkpoints", self.prefix)
+    /// The partition key of one chunk of one part of a checkpoint.
+    pub fn chunk_partition(&self, sequence: u64, part: &str, chunk: u32) -> String {
+        format!("{}#{part}#{chunk:05}", self.manifest_partition(sequence))
     }
 
-    /// The sort key of a part's chunk.
-    pub fn chunk_key(part: &str, chunk: u32) -> String {
-        format!("{PART}{part}#{chunk:05}")
+    /// The partition key of the listing and of the markers of saves under way.
+    pub fn listing_partition(&self) -> String {
+        format!("{}#checkpoints", self.prefix)
     }
 
     fn failure(&self, reason: impl std::fmt::Display) -> CheckpointError {
@@ -180,38 +182,39 @@ impl DynamoStore {
         self.aws.runtime().block_on(future)
     }
 
-    /// Every item of partition `pk` whose sort key starts with `prefix` (all with `""`), in
-    /// sort key order (reversed with `newest_first`), read strongly consistent, page by page;
-    /// `keys_only` reads just `pk` and `sk`.
-    async fn query(
+    /// The keys of the chunks of checkpoint `sequence` with `counts`.
+    fn chunk_keys(&self, sequence: u64, counts: &Counts) -> Vec<Item> {
+        counts
+            .iter()
+            .flat_map(|(part, &count)| {
+                (0..count)
+                    .map(move |chunk| key(&self.chunk_partition(sequence, part, chunk), CHUNK))
+            })
+            .collect()
+    }
+
+    /// The listing partition's items whose sort key starts with `prefix`, in sort key order
+    /// (reversed with `newest_first`), read strongly consistent, page by page.
+    async fn listing(
         &self,
-        pk: &str,
         prefix: &str,
         newest_first: bool,
-        keys_only: bool,
     ) -> Result<Vec<Item>, CheckpointError> {
+        let pk = self.listing_partition();
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let page = with_retries(&self.policy, || {
-                let mut request = self
+                let request = self
                     .client
                     .query()
                     .table_name(&self.table)
                     .consistent_read(true)
                     .scan_index_forward(!newest_first)
                     .set_exclusive_start_key(start.clone())
-                    .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()));
-                request = if prefix.is_empty() {
-                    request.key_condition_expression("pk = :pk")
-                } else {
-                    request
-                        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                        .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
-                };
-                if keys_only {
-                    request = request.projection_expression("pk, sk");
-                }
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()));
                 async move { request.send().await.map_err(classify) }
             })
             .await
@@ -222,6 +225,22 @@ impl DynamoStore {
                 return Ok(items);
             }
         }
+    }
+
+    /// One item, read strongly consistent.
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, CheckpointError> {
+        with_retries(&self.policy, || {
+            let request = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_key(Some(key(pk, sk)));
+            async move { request.send().await.map_err(classify) }
+        })
+        .await
+        .map(|output| output.item().cloned())
+        .map_err(|e| self.failure(format!("reading {pk}: {}", e.message)))
     }
 
     async fn put(&self, item: Item) -> Result<(), CheckpointError> {
@@ -238,135 +257,130 @@ impl DynamoStore {
         .map_err(|e| self.failure(e.message))
     }
 
-    async fn write_all(
-        &self,
-        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
-    ) -> Result<(), CheckpointError> {
+    async fn delete(&self, keys: Vec<Item>) -> Result<(), CheckpointError> {
+        let requests = keys
+            .into_iter()
+            .map(dynamodb::delete)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.failure(e))?;
         dynamodb::write_all(&self.client, &self.table, requests, &self.policy)
             .await
             .map_err(|e| self.failure(e))
     }
 
-    /// Deletes the items of partition `pk`, and then the listing entries `listing` (sort
-    /// keys): a removal cut short leaves a listed checkpoint that fails to load (and is
-    /// removed again by the next prune), never chunks that nothing names.
-    async fn remove(&self, pk: &str, listing: &[String]) -> Result<(), CheckpointError> {
-        let requests = self
-            .query(pk, "", false, true)
-            .await?
-            .into_iter()
-            .map(dynamodb::delete)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.failure(e))?;
-        self.write_all(requests).await?;
-        self.remove_listing(listing).await
+    /// Deletes a checkpoint's chunks (those `counts` names), then its manifest.
+    async fn remove(&self, sequence: u64, counts: Option<&Counts>) -> Result<(), CheckpointError> {
+        if let Some(counts) = counts {
+            self.delete(self.chunk_keys(sequence, counts)).await?;
+        }
+        self.delete(vec![key(&self.manifest_partition(sequence), MANIFEST)])
+            .await
     }
 
     async fn save_async(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
         let sequence = checkpoint.manifest.sequence;
-        let pk = self.partition_of(sequence);
         let marker = format!("{SAVING}{sequence:010}");
-        self.put(key(&self.listing(), &marker)).await?;
         // An earlier attempt at this sequence (a run that crashed while saving it) may have
-        // left chunks, some of which this save would not overwrite.
-        self.remove(&pk, &[]).await?;
+        // left chunks this save does not overwrite, and even its manifest.
+        if let Some(earlier) = self.get(&self.listing_partition(), &marker).await? {
+            self.remove(sequence, counts_of(&earlier).as_ref()).await?;
+        }
 
-        let mut chunks = BTreeMap::new();
+        let mut counts = Counts::new();
         let mut requests = Vec::new();
         for (name, bytes) in &checkpoint.parts {
             let mut count = 0;
             for piece in bytes.chunks(CHUNK_BYTES) {
-                let mut item = key(&pk, &Self::chunk_key(name, count));
+                let mut item = key(&self.chunk_partition(sequence, name, count), CHUNK);
                 item.insert("data".into(), AttributeValue::B(Blob::new(piece)));
                 requests.push(dynamodb::put(item).map_err(|e| self.failure(e))?);
                 count += 1;
             }
-            chunks.insert(name.clone(), count);
+            counts.insert(name.clone(), count);
         }
-        self.write_all(requests).await?;
+        let mut saving = key(&self.listing_partition(), &marker);
+        saving.insert("chunks".into(), counts_attribute(&counts));
+        self.put(saving).await?;
+        dynamodb::write_all(&self.client, &self.table, requests, &self.policy)
+            .await
+            .map_err(|e| self.failure(e))?;
 
-        let stored = Stored {
-            manifest: checkpoint.manifest.clone(),
-            chunks,
-        };
-        let json =
-            serde_json::to_string(&stored).map_err(|e| CheckpointError::Encode(e.to_string()))?;
-        let mut manifest = key(&pk, MANIFEST);
+        let json = serde_json::to_string(&checkpoint.manifest)
+            .map_err(|e| CheckpointError::Encode(e.to_string()))?;
+        let mut manifest = key(&self.manifest_partition(sequence), MANIFEST);
         manifest.insert(MANIFEST.into(), AttributeValue::S(json));
+        manifest.insert("chunks".into(), counts_attribute(&counts));
         self.put(manifest).await?;
 
-        let mut listed = key(&self.listing(), &format!("{LISTED}{sequence:010}"));
-        let number = |n: u64| AttributeValue::N(n.to_string());
-        listed.insert("epoch".into(), number(checkpoint.manifest.epoch));
-        listed.insert("bytes".into(), number(checkpoint.size()));
+        let mut listed = key(
+            &self.listing_partition(),
+            &format!("{LISTED}{sequence:010}"),
+        );
+        let number = |n: String| AttributeValue::N(n);
+        listed.insert(
+            "epoch".into(),
+            number(checkpoint.manifest.epoch.to_string()),
+        );
+        listed.insert("bytes".into(), number(checkpoint.size().to_string()));
         listed.insert(
             "written_at_ms".into(),
-            AttributeValue::N(checkpoint.manifest.written_at_ms.to_string()),
+            number(checkpoint.manifest.written_at_ms.to_string()),
         );
         self.put(listed).await?;
-        self.remove_listing(&[marker]).await
-    }
-
-    async fn remove_listing(&self, sort_keys: &[String]) -> Result<(), CheckpointError> {
-        let requests = sort_keys
-            .iter()
-            .map(|sk| dynamodb::delete(key(&self.listing(), sk)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.failure(e))?;
-        self.write_all(requests).await
+        self.delete(vec![key(&self.listing_partition(), &marker)])
+            .await
     }
 
     async fn sequences_async(&self) -> Result<Vec<u64>, CheckpointError> {
-        let listed = self.query(&self.listing(), LISTED, true, true).await?;
+        let listed = self.listing(LISTED, true).await?;
         Ok(listed
             .iter()
-            .filter_map(|item| sort_key(item)?.strip_prefix(LISTED)?.parse().ok())
+            .filter_map(|item| numbered(item, LISTED))
             .collect())
     }
 
     async fn load_async(&self, sequence: u64) -> Result<Checkpoint, CheckpointError> {
         let corrupt = |reason: String| CheckpointError::Corrupt { sequence, reason };
-        let items = self
-            .query(&self.partition_of(sequence), "", false, false)
-            .await?;
-        let mut stored = None;
-        let mut pieces: BTreeMap<(&str, u32), &[u8]> = BTreeMap::new();
-        for item in &items {
-            let Some(sk) = sort_key(item) else { continue };
-            if sk == MANIFEST {
-                let json = item
-                    .get(MANIFEST)
-                    .and_then(|v| v.as_s().ok())
-                    .ok_or_else(|| corrupt("the manifest item has no manifest".into()))?;
-                let parsed: Stored =
-                    serde_json::from_str(json).map_err(|e| corrupt(format!("manifest: {e}")))?;
-                stored = Some(parsed);
-            } else if let Some((name, chunk)) =
-                sk.strip_prefix(PART).and_then(|rest| rest.rsplit_once('#'))
-            {
-                let chunk = chunk
-                    .parse()
-                    .map_err(|_| corrupt(format!("the chunk key {sk:?} has no chunk number")))?;
-                let data = item
-                    .get("data")
-                    .and_then(|v| v.as_b().ok())
-                    .ok_or_else(|| corrupt(format!("chunk {sk:?} holds no data")))?;
-                pieces.insert((name, chunk), data.as_ref());
-            }
-        }
-        let Stored { manifest, chunks } =
-            stored.ok_or_else(|| corrupt("the manifest is missing".into()))?;
+        let item = self
+            .get(&self.manifest_partition(sequence), MANIFEST)
+            .await?
+            .ok_or_else(|| corrupt("the manifest is missing".into()))?;
+        let json = item
+            .get(MANIFEST)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| corrupt("the manifest item holds no manifest".into()))?;
+        let manifest: Manifest =
+            serde_json::from_str(json).map_err(|e| corrupt(format!("manifest: {e}")))?;
         if manifest.sequence != sequence {
             return Err(corrupt("the manifest names another sequence".into()));
         }
+        let counts =
+            counts_of(&item).ok_or_else(|| corrupt("the manifest has no chunk counts".into()))?;
+        let chunks = dynamodb::get_all(
+            &self.client,
+            &self.table,
+            self.chunk_keys(sequence, &counts),
+            &self.policy,
+        )
+        .await
+        .map_err(|e| self.failure(format!("reading checkpoint {sequence}: {}", e.message)))?;
+        let mut pieces: HashMap<&str, &[u8]> = HashMap::new();
+        for chunk in &chunks {
+            let pk = chunk.get("pk").and_then(|v| v.as_s().ok());
+            let data = chunk.get("data").and_then(|v| v.as_b().ok());
+            if let (Some(pk), Some(data)) = (pk, data) {
+                pieces.insert(pk, data.as_ref());
+            }
+        }
         let mut parts = BTreeMap::new();
         for entry in &manifest.parts {
-            let count = *chunks
+            let count = *counts
                 .get(&entry.name)
                 .ok_or_else(|| corrupt(format!("part {} has no chunk count", entry.name)))?;
             let mut bytes = Vec::with_capacity(entry.bytes as usize);
             for chunk in 0..count {
-                let piece = pieces.get(&(entry.name.as_str(), chunk)).ok_or_else(|| {
+                let pk = self.chunk_partition(sequence, &entry.name, chunk);
+                let piece = pieces.get(pk.as_str()).ok_or_else(|| {
                     corrupt(format!("chunk {chunk} of part {} is missing", entry.name))
                 })?;
                 bytes.extend_from_slice(piece);
@@ -379,28 +393,40 @@ impl DynamoStore {
     }
 
     async fn prune_async(&self, keep: usize) -> Result<(), CheckpointError> {
-        let entries = self.query(&self.listing(), "", false, true).await?;
-        let numbered = |wanted: &str| -> Vec<u64> {
-            entries
-                .iter()
-                .filter_map(|item| sort_key(item)?.strip_prefix(wanted)?.parse().ok())
-                .collect()
-        };
-        let mut listed = numbered(LISTED);
+        let mut listed: Vec<u64> = self
+            .listing(LISTED, true)
+            .await?
+            .iter()
+            .filter_map(|item| numbered(item, LISTED))
+            .collect();
         listed.sort_unstable_by(|a, b| b.cmp(a));
         for &sequence in listed.iter().skip(keep) {
+            let manifest = self
+                .get(&self.manifest_partition(sequence), MANIFEST)
+                .await?;
+            let counts = manifest.as_ref().and_then(counts_of);
+            self.remove(sequence, counts.as_ref()).await?;
             let entry = format!("{LISTED}{sequence:010}");
-            self.remove(&self.partition_of(sequence), &[entry]).await?;
+            self.delete(vec![key(&self.listing_partition(), &entry)])
+                .await?;
         }
         let newest = listed.first().copied().unwrap_or(0);
-        for sequence in numbered(SAVING) {
-            let marker = format!("{SAVING}{sequence:010}");
-            if listed.contains(&sequence) {
-                // Saved and listed, and the marker's removal was cut short.
-                self.remove_listing(&[marker]).await?;
-            } else if sequence < newest {
-                self.remove(&self.partition_of(sequence), &[marker]).await?;
+        for marker in self.listing(SAVING, false).await? {
+            let Some(sequence) = numbered(&marker, SAVING) else {
+                continue;
+            };
+            let saved = listed.contains(&sequence);
+            // A save above the newest checkpoint may be made again by this run; a listed one
+            // was saved, and only its marker's removal was cut short.
+            if !saved && sequence >= newest {
+                continue;
             }
+            if !saved {
+                self.remove(sequence, counts_of(&marker).as_ref()).await?;
+            }
+            let marker = format!("{SAVING}{sequence:010}");
+            self.delete(vec![key(&self.listing_partition(), &marker)])
+                .await?;
         }
         Ok(())
     }
@@ -414,8 +440,33 @@ fn key(pk: &str, sk: &str) -> Item {
     ])
 }
 
-fn sort_key(item: &Item) -> Option<&str> {
-    item.get("sk")?.as_s().ok().map(String::as_str)
+/// The sequence in a listing item's sort key `<prefix><sequence>`.
+fn numbered(item: &Item, prefix: &str) -> Option<u64> {
+    item.get("sk")?
+        .as_s()
+        .ok()?
+        .strip_prefix(prefix)?
+        .parse()
+        .ok()
+}
+
+fn counts_attribute(counts: &Counts) -> AttributeValue {
+    AttributeValue::M(
+        counts
+            .iter()
+            .map(|(part, count)| (part.clone(), AttributeValue::N(count.to_string())))
+            .collect(),
+    )
+}
+
+/// The `chunks` attribute of a manifest or a marker.
+fn counts_of(item: &Item) -> Option<Counts> {
+    item.get("chunks")?
+        .as_m()
+        .ok()?
+        .iter()
+        .map(|(part, count)| Some((part.clone(), count.as_n().ok()?.parse().ok()?)))
+        .collect()
 }
 
 impl StateStore for DynamoStore {
