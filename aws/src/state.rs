@@ -316,16 +316,17 @@ impl DynamoStore {
             &self.listing_partition(),
             &format!("{LISTED}{sequence:010}"),
         );
-        let number = |n: String| AttributeValue::N(n);
-        listed.insert(
-            "epoch".into(),
-            number(checkpoint.manifest.epoch.to_string()),
-        );
-        listed.insert("bytes".into(), number(checkpoint.size().to_string()));
-        listed.insert(
-            "written_at_ms".into(),
-            number(checkpoint.manifest.written_at_ms.to_string()),
-        );
+        let numbers = [
+            ("epoch", checkpoint.manifest.epoch.to_string()),
+            ("bytes", checkpoint.size().to_string()),
+            (
+                "written_at_ms",
+                checkpoint.manifest.written_at_ms.to_string(),
+            ),
+        ];
+        for (name, number) in numbers {
+            listed.insert(name.into(), AttributeValue::N(number));
+        }
         self.put(listed).await?;
         self.delete(vec![key(&self.listing_partition(), &marker)])
             .await
