@@ -54,6 +54,7 @@ fn main() {
                 tenant: "smartbuilding-hq".into(),
                 action_type: "sensor_reading".into(),
                 payload: json!({ "device_id": format!("d{}", i % 50), "value": i }),
+                idempotency_key: format!("a{i}"),
             };
             dispatcher.submit(
                 call,

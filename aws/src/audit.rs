@@ -1,35 +1,42 @@
-//! The DynamoDB audit: a sink that writes every audit record with BatchWriteItem (25 per
-//! call) from the run's runtime, and the query by namespace and tenant over time.
+//! The DynamoDB audit: a sink that writes every audit record once, with conditional
+//! TransactWriteItems (25 records per call), from the run's runtime, and the query by
+//! namespace and tenant over time.
 //!
 //! Item layout: `pk` = `<namespace>#<tenant>`, `sk` = `<dispatched_at>#<id>` (RFC 3339 sorts
 //! as time), every field of the record as its natural attribute type (strings, numbers,
 //! booleans, maps, lists, null), and `expires_at_ttl`, the record's `expires_at` in epoch
 //! seconds, which the table's TTL setting deletes on. The payload is stored as the record
-//! carries it: already redacted. A replay on the event clock writes the same keys again, so
-//! it overwrites instead of duplicating.
+//! carries it: already redacted.
+//!
+//! Beside each record, a guard item (`sk` = `~<record id>`) is put on the condition that it
+//! does not exist yet, in the same transaction: actions decided again after a restart (those
+//! read since the last checkpoint) produce records with the same ids, and these are not
+//! written a second time, even on the processing clock where their `dispatched_at` differs.
 
 use crate::delivery::Policy;
+use crate::dynamodb::Item;
 use crate::error::{classify, CallError};
 use acteon_engine::audit::sink::RecordSink;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-/// BatchWriteItem's limit.
+/// Records per transaction: two items each (guard and record), under TransactWriteItems'
+/// limit of 100.
 const BATCH: usize = 25;
-/// Batch writes in flight at once.
+/// Transactions in flight at once.
 const IN_FLIGHT: usize = 4;
 /// How long a partial batch waits for more records.
 const LINGER: Duration = Duration::from_millis(20);
-/// Attempts per batch (throttling, unprocessed items, transient errors).
+/// Attempts per batch (throttling, conflicts, transient errors).
 const ATTEMPTS: u32 = 8;
 
-type Item = HashMap<String, AttributeValue>;
 
 /// The audit table and a client for it.
 #[derive(Debug, Clone)]
@@ -88,49 +95,102 @@ impl AuditTable {
         })
     }
 
-    /// Writes `items` with BatchWriteItem, retrying unprocessed items and transient errors.
-    async fn write(&self, mut items: Vec<Item>) -> Result<(), String> {
+    /// The records of [`AuditTable::query`] over every page (of `page` records), reading at
+    /// most `max_pages` pages.
+    pub async fn query_pages(
+        &self,
+        namespace: &str,
+        tenant: &str,
+        (from, to): (Option<&str>, Option<&str>),
+        page: i32,
+        max_pages: usize,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..max_pages {
+            let read = self
+                .query(namespace, tenant, from, to, page, cursor.as_deref())
+                .await?;
+            records.extend(read.records);
+            cursor = read.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    /// Writes each record of `items` once (see [`guard`]): one transaction per batch puts,
+    /// for every record, its guard on the condition that the guard does not exist, and the
+    /// record. When guards exist, AWS cancels the whole transaction and says which: those
+    /// records were written before (a replay after a restart) and are left out, and the rest
+    /// is written again. Throttling, conflicts and transient errors are retried with backoff.
+    async fn write(&self, items: Vec<Item>) -> Result<(), String> {
         let policy = Policy::default();
+        let mut seen = HashSet::new();
+        let mut items: Vec<(Item, Item)> = items
+            .into_iter()
+            .filter_map(|item| {
+                let guard = guard(&item);
+                // A transaction may not touch one item twice.
+                let key = |name: &str| guard.get(name).and_then(|v| v.as_s().ok()).cloned();
+                seen.insert((key("pk"), key("sk"))).then_some((guard, item))
+            })
+            .collect();
         for attempt in 1..=ATTEMPTS {
-            let requests = items
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder()
+            let mut requests = Vec::with_capacity(items.len() * 2);
+            for (guard, record) in &items {
+                let put = |item: &Item, condition: Option<&str>| {
+                    Put::builder()
+                        .table_name(&self.table)
                         .set_item(Some(item.clone()))
+                        .set_condition_expression(condition.map(str::to_owned))
                         .build()
-                        .map_err(|e| e.to_string())?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, String>>()?;
+                        .map(|put| TransactWriteItem::builder().put(put).build())
+                        .map_err(|e| e.to_string())
+                };
+                requests.push(put(guard, Some("attribute_not_exists(sk)"))?);
+                requests.push(put(record, None)?);
+            }
             let result = self
                 .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
+                .transact_write_items()
+                .set_transact_items(Some(requests))
                 .send()
                 .await;
-            match result {
-                Ok(output) => {
-                    items = output
-                        .unprocessed_items()
-                        .and_then(|unprocessed| unprocessed.get(&self.table))
-                        .map(|requests| {
-                            requests
-                                .iter()
-                                .filter_map(|r| r.put_request().map(|p| p.item().clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if items.is_empty() {
-                        return Ok(());
-                    }
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            {
+                // Reasons come in request order: record `i`'s guard is request `2 i`.
+                let reasons = cancelled.cancellation_reasons();
+                let written = |i: usize| {
+                    reasons.get(2 * i).and_then(|reason| reason.code())
+                        == Some("ConditionalCheckFailed")
+                };
+                let before = items.len();
+                items = items
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !written(*i))
+                    .map(|(_, pair)| pair)
+                    .collect();
+                if items.is_empty() {
+                    return Ok(());
                 }
-                Err(error) => {
-                    let error = classify(error);
-                    if !error.transient {
-                        return Err(error.message);
-                    }
-                    tracing::debug!(attempt, error = %error.message, "audit write failed, retrying");
+                if items.len() < before {
+                    continue;
                 }
+                tracing::debug!(attempt, "audit transaction cancelled, retrying");
+            } else {
+                let error = classify(error);
+                if !error.transient {
+                    return Err(error.message);
+                }
+                tracing::debug!(attempt, error = %error.message, "audit write failed, retrying");
             }
             tokio::time::sleep(policy.backoff(attempt)).await;
         }
@@ -139,6 +199,30 @@ impl AuditTable {
             items.len()
         ))
     }
+}
+
+/// A record's guard: its partition, the sort key `~<record id>`, and its expiry. Record ids
+/// are deterministic (action id and place among its records), so a record decided again after
+/// a restart has the guard of the first one even when, on the processing clock, its
+/// `dispatched_at` and so its own sort key differ. `~` sorts after every digit, so a query
+/// over a time range never reads guards.
+fn guard(record: &Item) -> Item {
+    let id = record
+        .get("id")
+        .and_then(|id| id.as_s().ok())
+        .map_or("", String::as_str);
+    let mut guard: Item = record
+        .iter()
+        .filter(|(key, _)| matches!(key.as_str(), "pk" | "expires_at_ttl"))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    guard.insert("sk".into(), AttributeValue::S(guard_key(id)));
+    guard
+}
+
+/// The sort key of the guard of record `id`.
+pub fn guard_key(id: &str) -> String {
+    format!("~{id}")
 }
 
 fn partition(namespace: &str, tenant: &str) -> String {

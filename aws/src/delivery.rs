@@ -279,6 +279,7 @@ mod tests {
                 tenant: "t".into(),
                 action_type: "a".into(),
                 payload: Value::Null,
+                idempotency_key: (*id).into(),
             };
             dispatcher.submit(
                 call,

@@ -114,6 +114,7 @@ mod tests {
             tenant: "t".into(),
             action_type: "alert".into(),
             payload,
+            idempotency_key: "a".into(),
         }
     }
 

@@ -103,6 +103,7 @@ mod tests {
             tenant: "t".into(),
             action_type: "device_lifecycle".into(),
             payload,
+            idempotency_key: "a".into(),
         }
     }
 

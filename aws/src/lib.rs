@@ -8,10 +8,11 @@
 //! - [`payload`]: reading API fields out of an action's payload.
 //! - [`sns`], [`sqs`], [`lambda`], [`eventbridge`], [`s3`], [`email`]: one provider each:
 //!   how a payload becomes the API call, and what the result body is.
-//! - [`audit`]: the DynamoDB audit sink (BatchWriteItem) and the audit query.
+//! - [`idempotency`]: deduplication ids for FIFO targets, so replays do not repeat effects.
+//! - [`audit`]: the DynamoDB audit sink (conditional transactional writes) and the query.
 //! - [`state`]: the DynamoDB checkpoint store (chunked parts, the manifest as commit marker).
 //! - [`dynamodb`]: BatchWriteItem with unprocessed items sent again, and retried calls, for
-//!   the audit and the checkpoint store.
+//!   the checkpoint store.
 //!
 //! [`AwsProviders`] owns the run's one tokio runtime; every provider and the audit sink it
 //! builds send their calls there, so timely workers never wait on the network.
@@ -23,6 +24,7 @@ pub mod dynamodb;
 pub mod email;
 pub mod error;
 pub mod eventbridge;
+pub mod idempotency;
 pub mod lambda;
 pub mod payload;
 pub mod s3;

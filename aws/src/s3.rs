@@ -1,7 +1,9 @@
 //! `aws-s3`: PutObject, one call per action.
 //!
-//! Key: the payload's `key`, else `<namespace>/<tenant>/<action_type>/<action id>.json`;
-//! either way under the provider's `object_prefix`. Content: the payload's `body` (a string as
+//! Key: the payload's `key`, else `<namespace>/<tenant>/<action_type>/<idempotency key>.json`
+//! (the idempotency key is the action id, or `<chain id>#<step>` for a chain's step), so a
+//! replayed action overwrites its object instead of adding one; either way under the
+//! provider's `object_prefix`. Content: the payload's `body` (a string as
 //! it is, other JSON as text), else the whole payload as JSON. `content_type` defaults to
 //! `application/json` for JSON content and `text/plain; charset=utf-8` for a string body.
 //! `metadata` (an object of strings) becomes the object's user metadata.
@@ -33,7 +35,7 @@ pub fn object(call: &ProviderCall, prefix: Option<&str>) -> Result<Object, Strin
     let key = payload::string(payload, &["key"])?.unwrap_or_else(|| {
         format!(
             "{}/{}/{}/{}.json",
-            call.namespace, call.tenant, call.action_type, call.action_id
+            call.namespace, call.tenant, call.action_type, call.idempotency_key
         )
     });
     let (body, default_type) = match payload::field(payload, &["body"]) {
@@ -96,6 +98,7 @@ mod tests {
             tenant: "hq".into(),
             action_type: "sensor_reading".into(),
             payload,
+            idempotency_key: "r-1".into(),
         }
     }
 

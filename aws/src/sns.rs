@@ -2,11 +2,12 @@
 //!
 //! Message: the payload's `message` (a string as it is, other JSON as text), else the whole
 //! payload as JSON text. `subject`, `message_group_id` and `message_deduplication_id` (or
-//! `message_dedup_id`) are honoured. Result: `{message_id}`.
+//! `message_dedup_id`) are honoured. A FIFO topic (`.fifo`) is given the call's deduplication
+//! id when the payload names none (see [`crate::idempotency`]). Result: `{message_id}`.
 
 use crate::delivery::Backend;
 use crate::error::{classify, transient_code, CallError};
-use crate::payload;
+use crate::{idempotency, payload};
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_sns::types::PublishBatchRequestEntry;
 use serde_json::{json, Value};
@@ -24,17 +25,19 @@ pub struct Notification {
     pub deduplication_id: Option<String>,
 }
 
-pub fn notification(call: &ProviderCall) -> Result<Notification, String> {
+/// The notification for `call`; `fifo`: the topic is a FIFO topic.
+pub fn notification(call: &ProviderCall, fifo: bool) -> Result<Notification, String> {
     let payload = &call.payload;
     Ok(Notification {
         message: payload::field(payload, &["message"])
             .map_or_else(|| payload.to_string(), payload::text),
         subject: payload::string(payload, &["subject"])?,
         group_id: payload::string(payload, &["message_group_id"])?,
-        deduplication_id: payload::string(
-            payload,
-            &["message_deduplication_id", "message_dedup_id"],
-        )?,
+        deduplication_id: idempotency::choose(
+            payload::string(payload, &["message_deduplication_id", "message_dedup_id"])?,
+            fifo,
+            call,
+        ),
     })
 }
 
@@ -115,7 +118,7 @@ impl Backend for Sns {
     const BATCH: usize = 10;
 
     fn prepare(&self, call: &ProviderCall) -> Result<Notification, String> {
-        notification(call)
+        notification(call, idempotency::is_fifo(&self.topic_arn))
     }
 
     async fn send(&self, mut entries: Vec<Notification>) -> Vec<Result<Value, CallError>> {
@@ -139,12 +142,16 @@ mod tests {
             tenant: "t".into(),
             action_type: "sensor_reading".into(),
             payload,
+            idempotency_key: "a".into(),
         }
     }
 
     #[test]
     fn telemetry_without_a_message_is_sent_as_json_text() {
-        let sent = notification(&call(json!({ "sensor_type": "temperature", "value": 92 })));
+        let sent = notification(
+            &call(json!({ "sensor_type": "temperature", "value": 92 })),
+            false,
+        );
         assert_eq!(
             sent.unwrap().message,
             r#"{"sensor_type":"temperature","value":92}"#
@@ -153,10 +160,13 @@ mod tests {
 
     #[test]
     fn named_fields_are_honoured() {
-        let sent = notification(&call(json!({
-            "message": { "text": "hot" }, "subject": "Alert",
-            "message_group_id": "g1", "message_deduplication_id": "d1"
-        })))
+        let sent = notification(
+            &call(json!({
+                "message": { "text": "hot" }, "subject": "Alert",
+                "message_group_id": "g1", "message_deduplication_id": "d1"
+            })),
+            true,
+        )
         .unwrap();
         assert_eq!(
             sent,

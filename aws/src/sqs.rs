@@ -3,11 +3,13 @@
 //! Body: the payload's `message_body` or `message` (a string as it is, other JSON as text),
 //! else the whole payload as JSON text. `delay_seconds`, `message_group_id`,
 //! `message_deduplication_id` (or `message_dedup_id`) and `message_attributes` (an object of
-//! strings) are honoured. Result: `{message_id}`.
+//! strings) are honoured. A FIFO queue (`.fifo`) is given the call's deduplication id when the
+//! payload names none, so a replayed action is not queued twice (see [`crate::idempotency`]).
+//! Result: `{message_id}`.
 
 use crate::delivery::Backend;
 use crate::error::{classify, transient_code, CallError};
-use crate::payload;
+use crate::{idempotency, payload};
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde_json::{json, Value};
@@ -26,7 +28,8 @@ pub struct Message {
     pub attributes: Vec<(String, String)>,
 }
 
-pub fn message(call: &ProviderCall) -> Result<Message, String> {
+/// The message for `call`; `fifo`: the queue is a FIFO queue.
+pub fn message(call: &ProviderCall, fifo: bool) -> Result<Message, String> {
     let payload = &call.payload;
     let body = payload::field(payload, &["message_body", "message"])
         .map_or_else(|| payload.to_string(), payload::text);
@@ -43,10 +46,11 @@ pub fn message(call: &ProviderCall) -> Result<Message, String> {
         body,
         delay_seconds,
         group_id: payload::string(payload, &["message_group_id"])?,
-        deduplication_id: payload::string(
-            payload,
-            &["message_deduplication_id", "message_dedup_id"],
-        )?,
+        deduplication_id: idempotency::choose(
+            payload::string(payload, &["message_deduplication_id", "message_dedup_id"])?,
+            fifo,
+            call,
+        ),
         attributes: payload::string_map(payload, "message_attributes")?,
     })
 }
@@ -140,7 +144,7 @@ impl Backend for Sqs {
     const BATCH: usize = 10;
 
     fn prepare(&self, call: &ProviderCall) -> Result<Message, String> {
-        message(call)
+        message(call, idempotency::is_fifo(&self.queue_url))
     }
 
     async fn send(&self, mut entries: Vec<Message>) -> Vec<Result<Value, CallError>> {
@@ -164,17 +168,21 @@ mod tests {
             tenant: "t".into(),
             action_type: "sensor_reading".into(),
             payload,
+            idempotency_key: "a".into(),
         }
     }
 
     #[test]
     fn the_whole_payload_is_the_body_unless_one_is_named() {
-        let plain = message(&call(json!({ "device_id": "d1", "value": 3 }))).unwrap();
+        let plain = message(&call(json!({ "device_id": "d1", "value": 3 })), false).unwrap();
         assert_eq!(plain.body, r#"{"device_id":"d1","value":3}"#);
-        let named = message(&call(json!({
-            "message_body": "hello", "message_group_id": "g", "message_dedup_id": "x",
-            "delay_seconds": 5, "message_attributes": { "kind": "alert" }
-        })))
+        let named = message(
+            &call(json!({
+                "message_body": "hello", "message_group_id": "g", "message_dedup_id": "x",
+                "delay_seconds": 5, "message_attributes": { "kind": "alert" }
+            })),
+            true,
+        )
         .unwrap();
         assert_eq!(
             named,
@@ -186,6 +194,8 @@ mod tests {
                 attributes: vec![("kind".into(), "alert".into())],
             }
         );
-        assert!(message(&call(json!({ "delay_seconds": "soon" }))).is_err());
+        assert!(message(&call(json!({ "delay_seconds": "soon" })), false).is_err());
+        let fifo = message(&call(json!({ "message_group_id": "g" })), true).unwrap();
+        assert_eq!(fifo.deduplication_id.as_deref(), Some("a"));
     }
 }

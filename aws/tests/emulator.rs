@@ -2,48 +2,20 @@
 //! delivery read back through the service itself. Start it with `scripts/services.sh up aws`;
 //! these tests fail, never skip, when it is not there.
 
+mod support;
+
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
-use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
+use acteon_dsl::plan::{Provider as PlanProvider, ProviderKind};
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Once;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const ENDPOINT: &str = "http://127.0.0.1:4566";
-
-fn connection() -> AwsConnection {
-    AwsConnection {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(ENDPOINT.into()),
-        ..AwsConnection::default()
-    }
-}
-
-/// Panics with what to do when the emulator does not answer.
-fn require_emulator() {
-    let answered =
-        TcpStream::connect_timeout(&"127.0.0.1:4566".parse().unwrap(), Duration::from_secs(2))
-            .and_then(|mut stream| {
-                stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-                stream.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-                let mut head = [0u8; 12];
-                stream.read_exact(&mut head)?;
-                Ok(head.starts_with(b"HTTP/1."))
-            })
-            .unwrap_or(false);
-    assert!(
-        answered,
-        "the AWS emulator does not answer on 127.0.0.1:4566: run `scripts/services.sh up aws`"
-    );
-}
+use std::time::Duration;
+use support::{connection, require_emulator, unique};
 
 /// The seed's resources (Lambda functions included), created once per test binary.
 fn seed_resources() {
@@ -71,20 +43,6 @@ fn fixture() -> Fixture {
     Fixture { aws, config }
 }
 
-/// A name no other test run uses.
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 fn call(provider: &str, id: &str, payload: Value) -> ProviderCall {
     ProviderCall {
         provider: provider.into(),
@@ -93,6 +51,7 @@ fn call(provider: &str, id: &str, payload: Value) -> ProviderCall {
         tenant: "smartbuilding-hq".into(),
         action_type: "sensor_reading".into(),
         payload,
+        idempotency_key: id.into(),
     }
 }
 
@@ -126,12 +85,21 @@ fn provider(name: &str, kind: ProviderKind) -> PlanProvider {
     }
 }
 
+/// A queue's URL and ARN; a name ending in `.fifo` makes a FIFO queue.
 fn create_queue(fixture: &Fixture, name: &str) -> (String, String) {
     let sqs = aws_sdk_sqs::Client::new(&fixture.config);
+    let fifo = name.ends_with(".fifo");
     fixture.aws.runtime().block_on(async {
         let url = sqs
             .create_queue()
             .queue_name(name)
+            .set_attributes(fifo.then(|| {
+                [(
+                    aws_sdk_sqs::types::QueueAttributeName::FifoQueue,
+                    "true".into(),
+                )]
+                .into()
+            }))
             .send()
             .await
             .unwrap()
@@ -217,15 +185,17 @@ fn sqs_delivers_batches_that_receive_message_reads_back() {
     assert_eq!(bodies[7], json!({ "device_id": "d7", "value": 7 }));
 }
 
-#[test]
-fn sns_publishes_reach_a_subscribed_queue() {
-    let fixture = fixture();
+/// A topic with a queue subscribed (raw delivery); `suffix` `.fifo` makes both FIFO.
+fn topic_with_queue(fixture: &Fixture, suffix: &str) -> (String, String) {
     let sns = aws_sdk_sns::Client::new(&fixture.config);
-    let (url, arn) = create_queue(&fixture, &unique("sns-copy"));
+    let (url, arn) = create_queue(fixture, &format!("{}{suffix}", unique("copy")));
     let topic = fixture.aws.runtime().block_on(async {
         let topic = sns
             .create_topic()
-            .name(unique("alerts"))
+            .name(format!("{}{suffix}", unique("alerts")))
+            .set_attributes(
+                (suffix == ".fifo").then(|| [("FifoTopic".into(), "true".into())].into()),
+            )
             .send()
             .await
             .unwrap();
@@ -240,6 +210,13 @@ fn sns_publishes_reach_a_subscribed_queue() {
             .unwrap();
         topic
     });
+    (topic, url)
+}
+
+#[test]
+fn sns_publishes_reach_a_subscribed_queue() {
+    let fixture = fixture();
+    let (topic, url) = topic_with_queue(&fixture, "");
     let calls = vec![
         call(
             "alerts",
@@ -271,6 +248,96 @@ fn sns_publishes_reach_a_subscribed_queue() {
             "intrusion on floor 3",
             r#"{"sensor_type":"motion","event":"intrusion"}"#,
             r#"{"sensor_type":"temperature","value":92}"#,
+        ]
+    );
+}
+
+/// Messages waiting in a queue (moto counts exactly).
+fn waiting(fixture: &Fixture, queue_url: &str) -> usize {
+    use aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages as Waiting;
+    let sqs = aws_sdk_sqs::Client::new(&fixture.config);
+    let attributes = fixture
+        .aws
+        .runtime()
+        .block_on(
+            sqs.get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(Waiting)
+                .send(),
+        )
+        .unwrap();
+    attributes.attributes().unwrap()[&Waiting].parse().unwrap()
+}
+
+/// Delivers a call and a chain step of action `id` through `provider`, then replays both as
+/// after a restart (the same idempotency keys); every call succeeds.
+fn deliver_and_replay(fixture: &Fixture, provider: PlanProvider, id: &str, payload: Value) {
+    let delivery = call(&provider.name, id, payload);
+    let step = ProviderCall {
+        idempotency_key: acteon_engine::chains::step_key(&format!("{id}/processing"), 1),
+        ..delivery.clone()
+    };
+    for _ in 0..2 {
+        let calls = vec![delivery.clone(), step.clone()];
+        let results = deliver(fixture, provider.clone(), calls);
+        assert!(results.iter().all(|r| r.success), "{results:?}");
+    }
+}
+
+/// A new bucket and a client for it.
+fn create_bucket(fixture: &Fixture, prefix: &str) -> (aws_sdk_s3::Client, String) {
+    let s3 = acteon_aws::s3_client(&fixture.config);
+    let bucket = unique(prefix);
+    fixture
+        .aws
+        .runtime()
+        .block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    (s3, bucket)
+}
+
+#[test]
+fn replayed_calls_are_queued_once_by_fifo_queues_and_topics() {
+    let fixture = fixture();
+    let (queue, _) = create_queue(&fixture, &format!("{}.fifo", unique("replay")));
+    let kind = ProviderKind::AwsSqs {
+        queue_url: queue.clone(),
+    };
+    let group = json!({ "message_group_id": "g" });
+    deliver_and_replay(&fixture, provider("orders", kind), "o1", group.clone());
+    assert_eq!(waiting(&fixture, &queue), 2, "one message per effect");
+
+    let (topic, copy) = topic_with_queue(&fixture, ".fifo");
+    let kind = ProviderKind::AwsSns { topic_arn: topic };
+    deliver_and_replay(&fixture, provider("alerts", kind), "t1", group);
+    assert_eq!(waiting(&fixture, &copy), 2, "one notification per effect");
+}
+
+#[test]
+fn replayed_calls_overwrite_their_s3_objects() {
+    let fixture = fixture();
+    let (s3, bucket) = create_bucket(&fixture, "replay");
+    let kind = ProviderKind::AwsS3 {
+        bucket: bucket.clone(),
+        object_prefix: None,
+    };
+    deliver_and_replay(
+        &fixture,
+        provider("archive", kind),
+        "r1",
+        json!({ "value": 3 }),
+    );
+    let listed = fixture
+        .aws
+        .runtime()
+        .block_on(s3.list_objects_v2().bucket(&bucket).send())
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(
+        keys,
+        [
+            "iot/smartbuilding-hq/sensor_reading/r1.json",
+            "iot/smartbuilding-hq/sensor_reading/r1/processing#1.json",
         ]
     );
 }
@@ -368,13 +435,7 @@ fn eventbridge_events_reach_a_rule_targeting_a_queue() {
 #[test]
 fn s3_objects_read_back_with_their_type_and_metadata() {
     let fixture = fixture();
-    let s3 = acteon_aws::s3_client(&fixture.config);
-    let bucket = unique("telemetry");
-    fixture
-        .aws
-        .runtime()
-        .block_on(s3.create_bucket().bucket(&bucket).send())
-        .unwrap();
+    let (s3, bucket) = create_bucket(&fixture, "telemetry");
     let calls = vec![
         call("archive", "r1", json!({ "value": 3 })),
         call(
@@ -573,28 +634,15 @@ fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
     sink.finish().unwrap();
 
     let audit = fixture.aws.audit_table(&table, &connection());
-    let mut records = Vec::new();
-    let mut cursor = None;
-    fixture.aws.runtime().block_on(async {
-        for _ in 0..10 {
-            let page = audit
-                .query(
-                    "iot",
-                    "hq",
-                    Some("2026-11-28T09:10:00.000Z"),
-                    Some("2026-11-28T09:29:00.000Z"),
-                    7,
-                    cursor.as_deref(),
-                )
-                .await
-                .unwrap();
-            records.extend(page.records);
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-    });
+    let range = (
+        Some("2026-11-28T09:10:00.000Z"),
+        Some("2026-11-28T09:29:00.000Z"),
+    );
+    let records = fixture
+        .aws
+        .runtime()
+        .block_on(audit.query_pages("iot", "hq", range, 7, 10))
+        .unwrap();
     let ids: Vec<&str> = records
         .iter()
         .map(|r| r["action_id"].as_str().unwrap())
@@ -605,4 +653,30 @@ fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
         .collect();
     assert_eq!(ids, expected);
     assert_eq!(records[0], record(10, "hq"));
+
+    // Decided again after a restart on the processing clock: the same record ids, later
+    // `dispatched_at`s. Those already written are not written again; a new one is.
+    for i in 0..62 {
+        let mut again = record(i, if i % 3 == 0 { "other" } else { "hq" });
+        again["dispatched_at"] = json!(format!("2026-11-28T10:{:02}:00.000Z", i % 60));
+        sink.write_line(&again.to_string());
+    }
+    sink.finish().unwrap();
+    let records = fixture
+        .aws
+        .runtime()
+        .block_on(audit.query_pages("iot", "hq", (None, None), 100, 10))
+        .unwrap();
+    let replayed: Vec<&str> = records
+        .iter()
+        .filter(|r| {
+            r["dispatched_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-28T10")
+        })
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(replayed, ["a61#0"], "only the new record is written");
+    assert_eq!(records.len(), 41, "every record of the tenant once");
 }

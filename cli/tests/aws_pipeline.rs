@@ -222,22 +222,25 @@ fn clear_seed_audit(aws: &Aws) {
                 break;
             }
             for record in page.records {
-                let sk = format!(
-                    "{}#{}",
-                    record["dispatched_at"].as_str().unwrap(),
-                    record["id"].as_str().unwrap()
-                );
-                dynamodb
-                    .delete_item()
-                    .table_name("acteon_audit")
-                    .key(
-                        "pk",
-                        aws_sdk_dynamodb::types::AttributeValue::S("iot#smartbuilding-hq".into()),
-                    )
-                    .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
-                    .send()
-                    .await
-                    .unwrap();
+                let id = record["id"].as_str().unwrap();
+                // The record and its guard, which would keep the next run from writing a
+                // record of the same id.
+                let record_key = format!("{}#{id}", record["dispatched_at"].as_str().unwrap());
+                for sk in [record_key, acteon_aws::audit::guard_key(id)] {
+                    dynamodb
+                        .delete_item()
+                        .table_name("acteon_audit")
+                        .key(
+                            "pk",
+                            aws_sdk_dynamodb::types::AttributeValue::S(
+                                "iot#smartbuilding-hq".into(),
+                            ),
+                        )
+                        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+                        .send()
+                        .await
+                        .unwrap();
+                }
             }
         }
     });
@@ -246,29 +249,8 @@ fn clear_seed_audit(aws: &Aws) {
 /// Every audit record of the seed's tenant in the DynamoDB table.
 fn read_seed_audit(aws: &Aws) -> Vec<Value> {
     let table = aws.providers.audit_table("acteon_audit", &connection(4566));
-    aws.block_on(async {
-        let mut records = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..20 {
-            let page = table
-                .query(
-                    "iot",
-                    "smartbuilding-hq",
-                    None,
-                    None,
-                    100,
-                    cursor.as_deref(),
-                )
-                .await
-                .unwrap();
-            records.extend(page.records);
-            cursor = page.next_cursor;
-            if cursor.is_none() {
-                break;
-            }
-        }
-        records
-    })
+    aws.block_on(table.query_pages("iot", "smartbuilding-hq", (None, None), 100, 20))
+        .unwrap()
 }
 
 /// An action carrying keys the seed script redacts, at any depth.

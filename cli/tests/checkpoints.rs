@@ -1,7 +1,7 @@
 //! Durable state over the real broker (127.0.0.1:9092): a run with checkpoints is killed with
 //! SIGKILL at random points three times and restarted each time; every audit record of every
 //! run has the outcome an uninterrupted run gives it, and together they hold every record of
-//! the uninterrupted run. Every wait is bounded.
+//! the uninterrupted run, every chain's completion among them. Every wait is bounded.
 
 mod support;
 
@@ -15,14 +15,15 @@ use support::{unique, BROKER};
 const ACTIONS: u64 = 100_000;
 
 /// Actions 10 ms apart: readings whose dedup keys repeat, bursts of alerts per device,
-/// reports to schedule, metrics to group, over two tenants.
+/// reports to schedule, metrics to group, orders that run a chain, over two tenants.
 fn action(i: u64) -> String {
     let mix = i.wrapping_mul(2_654_435_761) % 10_000;
     let kind = match mix % 10 {
         0..=3 => "reading",
         4..=6 => "alert",
         7 => "report",
-        _ => "metric",
+        8 => "metric",
+        _ => "order",
     };
     let ms = 1_790_000_000_000 + i as i64 * 10;
     serde_json::json!({
@@ -90,6 +91,19 @@ fn three_kills_and_restarts_give_the_outcomes_of_an_uninterrupted_run() {
     );
     let whole = outcomes(Path::new(&whole_audit));
     assert!(whole.len() as u64 >= ACTIONS, "every action is audited");
+    let orders = (0..ACTIONS).filter(|i| action(*i).contains(r#""order""#));
+    let completed = |audit: &BTreeMap<String, String>| {
+        audit
+            .values()
+            .filter(|outcome| *outcome == "chain_completed")
+            .count()
+    };
+    // A sub-chain completes too: two per order.
+    assert_eq!(
+        completed(&whole),
+        2 * orders.count(),
+        "every chain completes"
+    );
 
     let url = format!("kafka://{BROKER}/{topic}?group={}", unique("killed"));
     let checkpoints = path("checkpoints");
@@ -155,5 +169,11 @@ fn three_kills_and_restarts_give_the_outcomes_of_an_uninterrupted_run() {
         "{} records lost, e.g. {:?}",
         lost.len(),
         &lost[..lost.len().min(5)]
+    );
+    // Records are keyed by id, so a chain completed again after a restart is one record.
+    assert_eq!(
+        completed(&seen),
+        completed(&whole),
+        "every chain completed once"
     );
 }

@@ -19,6 +19,11 @@ pub struct ProviderCall {
     pub tenant: String,
     pub action_type: String,
     pub payload: Value,
+    /// The same for every attempt and every replay of one effect: the action id for a
+    /// delivery, [`crate::chains::step_key`] for a chain step. Targets that can deduplicate
+    /// (FIFO queues and topics) or overwrite (S3 objects) are given it, so an action replayed
+    /// after a restart does not repeat its effect there.
+    pub idempotency_key: String,
 }
 
 /// How a call ended, after the provider's own retries.

@@ -35,6 +35,7 @@ fn call(worker: usize, n: u64) -> ProviderCall {
         tenant: "smartbuilding-hq".into(),
         action_type: "sensor_reading".into(),
         payload: json!({ "value": n }),
+        idempotency_key: format!("w{worker}-{n}"),
     }
 }
 

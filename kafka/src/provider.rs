@@ -209,6 +209,7 @@ mod tests {
             tenant: "smartbuilding-hq".into(),
             action_type: "sensor_reading".into(),
             payload: json!({ "device": { "id": "temp-7", "floor": 3 }, "value": null }),
+            idempotency_key: "a1".into(),
         }
     }
 

@@ -197,6 +197,12 @@ pub fn chain_id(origin: &Action, chain: &str) -> String {
     format!("{}/{chain}", origin.id)
 }
 
+/// The idempotency key of a chain's step: the same for the step's retries and for a replay
+/// of the chain after a restart, different for every step.
+pub fn step_key(chain_id: &str, step: usize) -> String {
+    format!("{chain_id}#{step}")
+}
+
 /// A sub-chain's id below its parent's.
 pub fn sub_chain_id(parent: &str, step: &str) -> String {
     format!("{parent}/{step}")

@@ -474,6 +474,7 @@ impl Chains {
                     tenant: running.origin.tenant.clone(),
                     action_type: action_type.clone(),
                     payload,
+                    idempotency_key: crate::chains::step_key(id, running.step),
                 };
                 running.call = Some(call.clone());
                 let token = self.next_token;

@@ -84,6 +84,7 @@ pub fn deliver<'s>(
                         tenant: action.tenant.clone(),
                         action_type: action.action_type.clone(),
                         payload: action.payload.clone(),
+                        idempotency_key: action.id.clone(),
                     };
                     let token = next_token;
                     next_token += 1;

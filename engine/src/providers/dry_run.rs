@@ -317,7 +317,8 @@ mod tests {
             [json!({
                 "provider": "alert-fanout", "action_id": "a1", "namespace": "iot",
                 "tenant": "smartbuilding-hq", "action_type": "sensor_reading",
-                "payload": { "value": 92, "queue_url": "https://sqs/q" }, "kind": "aws-sns"
+                "payload": { "value": 92, "queue_url": "https://sqs/q" },
+                "idempotency_key": "a1", "kind": "aws-sns"
             })]
         );
     }

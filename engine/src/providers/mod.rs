@@ -48,6 +48,7 @@ pub(crate) mod testing {
             tenant: "smartbuilding-hq".into(),
             action_type: "sensor_reading".into(),
             payload: json!({ "value": 92, "queue_url": "https://sqs/q" }),
+            idempotency_key: action_id.into(),
         }
     }
 }
