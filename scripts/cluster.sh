@@ -3,6 +3,7 @@
 #
 #   scripts/cluster.sh N run SCRIPT --source kafka://127.0.0.1:9092/TOPIC \
 #     --audit target/audit-{process}.jsonl --dry-run target/dry-run-{process}
+#   scripts/cluster.sh 2 serve SCRIPT --listen '127.0.0.1:808{process}'
 #
 # Every process gets --processes N --process I --hosts FILE (addresses 127.0.0.1:PORT..PORT+N-1,
 # PORT from ACTEON_CLUSTER_PORT, default 2101); a literal {process} in the arguments becomes the

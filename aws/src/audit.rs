@@ -37,7 +37,6 @@ const LINGER: Duration = Duration::from_millis(20);
 /// Attempts per batch (throttling, conflicts, transient errors).
 const ATTEMPTS: u32 = 8;
 
-
 /// The audit table and a client for it.
 #[derive(Debug, Clone)]
 pub struct AuditTable {

@@ -6,7 +6,7 @@ mod support;
 
 use acteon_aws::delivery::Policy;
 use acteon_aws::AwsProviders;
-use acteon_dsl::plan::{Provider as PlanProvider, ProviderKind};
+use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
 use aws_config::SdkConfig;
@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Once;
 use std::time::Duration;
-use support::{connection, require_emulator, unique};
+use support::{connection, require_emulator, unique, ENDPOINT};
 
 /// The seed's resources (Lambda functions included), created once per test binary.
 fn seed_resources() {

@@ -1,5 +1,6 @@
-//! Cluster mode on the real broker: two processes of one dataflow, started by
-//! `scripts/cluster.sh` on loopback, decide a topic of 8 partitions exactly as one process does.
+//! Cluster mode: two processes of one dataflow on loopback. On the real broker, started by
+//! `scripts/cluster.sh`, they decide a topic of 8 partitions exactly as one process does;
+//! served, each answers its own dispatches while keyed state is shared.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::BROKER;
 use support::{acteon, audit, finish, produce_simulated, repo, require_broker, run_args};
-use support::{seed, unique};
+use support::{http, seed, unique};
 
 const ACTIONS: u64 = 100_000;
 
@@ -121,4 +122,114 @@ fn two_processes_decide_a_topic_as_one_process_does() {
         one.len(),
         two.len()
     );
+}
+
+/// `acteon serve` as two processes: a dispatch to either is answered there, and a dedup key
+/// seen by one process is known to the other (its window lives with the key's owner, in
+/// whichever process). The plan of a served cluster is fixed: a reload is refused.
+#[test]
+fn two_served_processes_answer_their_own_dispatches_and_share_dedup_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let script = path("served.acteon");
+    std::fs::write(
+        &script,
+        "provider sink log\n\nrule once priority 1\n  when action_type == \"reading\"\n  then dedup within 60s\n",
+    )
+    .unwrap();
+    let timely = two_free_ports();
+    let hosts = path("hosts");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1:{timely}\n127.0.0.1:{}\n", timely + 1),
+    )
+    .unwrap();
+    let listen = [0, 1].map(|_| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    });
+    let _processes = KilledOnDrop(
+        (0..2)
+            .map(|i| {
+                let (process, calls) = (i.to_string(), path(&format!("calls-{i}")));
+                let args = [
+                    "serve",
+                    &script,
+                    "--listen",
+                    &listen[i],
+                    "--processes",
+                    "2",
+                    "--process",
+                    &process,
+                    "--hosts",
+                    &hosts,
+                    "--dry-run",
+                    &calls,
+                ];
+                acteon(&args)
+            })
+            .collect(),
+    );
+    let url = |i: usize, route: &str| format!("http://{}{route}", listen[i]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (0..2).any(|i| http("GET", &url(i, "/health"), None).0 != 200) {
+        assert!(
+            Instant::now() < deadline,
+            "both processes serve within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let reading = |id: String, key: usize| {
+        serde_json::json!({
+            "id": id, "namespace": "iot", "tenant": "hq", "action_type": "reading",
+            "provider": "sink", "dedup_key": format!("key-{key}"), "payload": {}
+        })
+    };
+    for key in 0..20 {
+        // Keys are owned by one worker or the other: about half of these answers crossed
+        // processes to be decided.
+        for (process, prefix, outcome) in
+            [(0, "first-", "executed"), (1, "second-", "deduplicated")]
+        {
+            let action = reading(format!("{prefix}{key}"), key);
+            let (status, answer) = http("POST", &url(process, "/v1/dispatch"), Some(&action));
+            assert_eq!(
+                (status, answer["outcome"].as_str()),
+                (200, Some(outcome)),
+                "{answer}"
+            );
+        }
+    }
+    // Each process's audit holds the records of the actions it received.
+    for (i, prefix) in [(0, "first-"), (1, "second-")] {
+        let (_, audit) = http(
+            "GET",
+            &url(i, "/v1/audit?namespace=iot&tenant=hq&limit=100"),
+            None,
+        );
+        let ids: Vec<&str> = audit["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["action_id"].as_str())
+            .collect();
+        assert_eq!(ids.len(), 20, "{audit}");
+        assert!(ids.iter().all(|id| id.starts_with(prefix)), "{ids:?}");
+    }
+    let (status, refused) = http("POST", &url(0, "/v1/rules/reload"), None);
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "cluster_plan_fixed");
+}
+
+/// Processes that serve until the test ends, however it ends.
+struct KilledOnDrop(Vec<std::process::Child>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        for process in &mut self.0 {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
+use crate::operators::audit_writer::AuditRoute;
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
 use crate::operators::dedup::SharedWindows;
 use crate::operators::deliver::deliver;
@@ -48,8 +49,8 @@ pub struct Assembly {
     pub chains: Option<(Arc<ChainBook>, ChainStore)>,
     /// With checkpoints: every stateful operator saves its state for them and restores it.
     pub checkpointer: Option<Arc<Checkpointer>>,
-    /// The first worker of this process: it writes the process's audit.
-    pub audit_leader: u64,
+    /// Which process's first worker writes each audit line.
+    pub audit_route: AuditRoute,
     /// Dedup windows kept beyond this dataflow (a served engine's reloads).
     pub dedup_windows: Option<SharedWindows>,
 }
@@ -73,7 +74,7 @@ pub fn assemble(
         views,
         chains,
         checkpointer,
-        audit_leader,
+        audit_route,
         dedup_windows,
     } = assembly;
     let audited = checkpointer.clone();
@@ -140,8 +141,7 @@ pub fn assemble(
         .concatenate(audit.iter().cloned())
         .map(|line: AuditLine| line.fact);
     install_views(facts, &views);
-    if let Some(completed) =
-        audit_writer::audit_writer(audit, audit_leader, write, written, audited)
+    if let Some(completed) = audit_writer::audit_writer(audit, audit_route, write, written, audited)
     {
         completed.probe_with(&probe);
     }

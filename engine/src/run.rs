@@ -11,6 +11,7 @@ use crate::checkpoint::{CheckpointError, Checkpointer, StateStore};
 use crate::dataflow::{assemble, Assembly};
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
+use crate::operators::audit_writer::AuditRoute;
 use crate::operators::dedup::{DedupMemory, SharedWindows};
 use crate::operators::source::{Lines, SourceSettings};
 use crate::operators::{AuditLine, Renderer};
@@ -59,6 +60,10 @@ pub struct RunConfig {
     /// Dedup windows to keep beyond this run: a later run given the same memory still drops
     /// repeats for its unchanged dedup rules (a served engine's reload).
     pub dedup_memory: Option<DedupMemory>,
+    /// In a cluster, write each action's audit records in the process whose feed lane read
+    /// it (lane `p` is process `p`'s) rather than where it was decided: a served cluster
+    /// answers a dispatch from the records of the process that received it.
+    pub audit_at_entry: bool,
     /// Durable state: checkpoints taken at an interval, the newest restored at start.
     pub checkpoints: Option<CheckpointConfig>,
 }
@@ -120,6 +125,7 @@ impl Default for RunConfig {
             cluster: None,
             observer: None,
             dedup_memory: None,
+            audit_at_entry: false,
             checkpoints: None,
         }
     }
@@ -389,7 +395,15 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                         .as_ref()
                         .map(|book| (Arc::clone(book), shared.config.chains.clone())),
                     checkpointer: shared.checkpointer.clone(),
-                    audit_leader: first as u64,
+                    audit_route: match (config.audit_at_entry, &config.cluster) {
+                        (true, Some(_)) => AuditRoute::Entry {
+                            workers: config.workers as u64,
+                            leader: first as u64,
+                        },
+                        _ => AuditRoute::Decider {
+                            leader: first as u64,
+                        },
+                    },
                     dedup_windows: shared.config.dedup_memory.as_ref().map(|memory| {
                         SharedWindows {
                             memory: memory.clone(),

@@ -115,8 +115,14 @@ impl App {
         ));
         let policies = Policies::from_script(&plan);
         engine.start(policies.overlay(&plan))?;
+        // In a cluster the script's recurring actions fire from process 0 alone: from every
+        // process, each occurrence would be dispatched once per process.
+        let script_recurring = match &config.engine.cluster {
+            Some(cluster) if cluster.process > 0 => &[][..],
+            _ => &plan.recurring[..],
+        };
         let recurring = RecurringBook::new(
-            &plan.recurring,
+            script_recurring,
             plan.background.max_recurring_per_tenant as usize,
             wall_clock_ms(),
         );
@@ -180,6 +186,19 @@ impl App {
                     diagnostics: error.to_string(),
                 }
             }
+        }
+    }
+
+    /// Whether runtime policies may change: not in a cluster, whose processes run one plan
+    /// (see [`crate::engine::EngineHost::start`]).
+    pub fn changeable(&self) -> Result<(), ApiError> {
+        match self.config.engine.cluster {
+            Some(_) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "cluster_plan_fixed",
+                ServerError::ClusterPlan.to_string(),
+            )),
+            None => Ok(()),
         }
     }
 

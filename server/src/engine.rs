@@ -109,7 +109,13 @@ impl EngineHost {
     /// Starts a generation running `plan` and makes it current once its providers are built;
     /// the previous generation then drains. If it cannot start, the previous one stays.
     pub fn start(&self, plan: Plan) -> Result<Arc<Generation>, ServerError> {
-        let (feed, sender) = ApiFeed::new();
+        // A generation of a cluster is one dataflow over every process's TCP connections:
+        // a new one would need every process to start it together.
+        if self.template.cluster.is_some() && self.current().is_some() {
+            return Err(ServerError::ClusterPlan);
+        }
+        let process = self.template.cluster.as_ref().map_or(0, |c| c.process);
+        let (feed, sender) = ApiFeed::new(process, process * self.template.workers);
         let health = Arc::new(RwLock::new(ProviderHealth::default()));
         let (signal, started) = std_mpsc::channel();
         let config = RunConfig {
@@ -121,6 +127,7 @@ impl EngineHost {
             dead_letter: None,
             chains: self.chains.clone(),
             dedup_memory: Some(self.dedup.clone()),
+            audit_at_entry: true,
             observer: Some(Arc::new(Started {
                 health: health.clone(),
                 signal: Mutex::new(Some(signal)),

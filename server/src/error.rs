@@ -66,4 +66,9 @@ pub enum ServerError {
     },
     #[error("the engine cannot start: {0}")]
     Engine(String),
+    #[error(
+        "a served cluster keeps the plan it started with: restart every process to change the \
+         script or the runtime policies"
+    )]
+    ClusterPlan,
 }

@@ -51,6 +51,13 @@ pub struct Args {
     /// Length of a dataflow epoch: a dispatch waits about this long for its decision.
     #[arg(long, default_value = "10ms", value_parser = crate::duration::parse)]
     epoch: std::time::Duration,
+    /// In a cluster every process serves HTTP on its own --listen address and answers the
+    /// requests it receives (their audit records are written there); keyed state moves to its
+    /// owner in whatever process. The plan is fixed: reloads and runtime policy changes are
+    /// refused (restart every process to change them), and the script's recurring actions
+    /// fire from process 0.
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,12 +80,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_action_bytes: args.max_action_bytes,
         epoch_ms: args.epoch.as_millis().max(1) as u64,
         live_providers: Some(Arc::new(LiveProviders::new(aws))),
+        cluster: args.cluster.cluster()?,
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);
     config.api_keys = args.api_keys;
     config.max_body_bytes = args.max_body_bytes;
-    config.watch_interval = (!args.watch_interval.is_zero()).then_some(args.watch_interval);
+    // A cluster's plan is fixed (see the cluster flags): its files are not watched.
+    config.watch_interval = (!args.watch_interval.is_zero() && config.engine.cluster.is_none())
+        .then_some(args.watch_interval);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("acteon-http")

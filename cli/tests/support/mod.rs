@@ -197,3 +197,29 @@ pub fn read_topic(topic: &str, count: usize) -> Vec<TopicRecord> {
     }
     records
 }
+
+/// An HTTP request through curl (`body`: JSON to send): the status and the JSON answer
+/// (`Null` when it is not JSON). Bounded by curl's 30 s limit.
+pub fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut curl = Command::new("curl");
+    curl.args([
+        "-sS",
+        "--max-time",
+        "30",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+    ]);
+    if let Some(body) = body {
+        curl.args(["-H", "Content-Type: application/json", "-d"])
+            .arg(body.to_string());
+    }
+    let output = curl.arg(url).output().expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (answer, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        status.trim().parse().unwrap_or(0),
+        serde_json::from_str(answer).unwrap_or(Value::Null),
+    )
+}

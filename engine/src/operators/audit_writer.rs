@@ -10,6 +10,7 @@
 //! marks every checkpoint whose epoch its input frontier passed as audited.
 
 use super::AuditLine;
+use crate::action::Position;
 use crate::checkpoint::Checkpointer;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,22 +19,52 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-/// `write` receives every audit line of this process, in written order, on worker `leader` (the
-/// process's first worker); `written` is called after each batch of completed epochs. Returns
-/// the completion stream (no data; its frontier is the point).
+/// Which worker writes an audit line: always the first worker of some process, which writes
+/// that process's audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditRoute {
+    /// The process that made the decision (`leader`: its first worker). A run's processes'
+    /// audits together are the run's audit.
+    Decider { leader: u64 },
+    /// The process whose feed read the action: feed lane `p` is read by process `p`, whose
+    /// first worker is `p * workers`. A served cluster answers each dispatch in the process
+    /// that received it, from its own records. Actions the engine made (group batches,
+    /// scheduled releases) stay with the decider (`leader`).
+    Entry { workers: u64, leader: u64 },
+}
+
+impl AuditRoute {
+    pub fn worker(&self, line: &AuditLine) -> u64 {
+        match (*self, line.order.1) {
+            (AuditRoute::Entry { workers, .. }, Position::Kafka { partition, .. }) => {
+                partition.max(0) as u64 * workers
+            }
+            (AuditRoute::Entry { leader, .. } | AuditRoute::Decider { leader }, _) => leader,
+        }
+    }
+}
+
+/// `write` receives the audit lines `route` sends to this worker, in written order; `written`
+/// is called after each batch of completed epochs. Returns the completion stream (no data;
+/// its frontier is the point).
 pub fn audit_writer<'s>(
     lines: Vec<Stream<'s, u64, Vec<AuditLine>>>,
-    leader: u64,
+    route: AuditRoute,
     mut write: impl FnMut(AuditLine) + 'static,
     mut written: impl FnMut() + 'static,
     checkpointer: Option<Arc<Checkpointer>>,
 ) -> Option<Stream<'s, u64, Vec<()>>> {
     let scope = lines.first().map(Stream::scope)?;
-    let checkpointer = checkpointer.filter(|_| scope.index() as u64 == leader);
+    // Checkpoints are taken in one process only, whose audit is all on its first worker.
+    let checkpointer = checkpointer.filter(|_| match route {
+        AuditRoute::Decider { leader } | AuditRoute::Entry { leader, .. } => {
+            scope.index() as u64 == leader
+        }
+    });
     let mut builder = OperatorBuilder::new("AuditWriter".to_owned(), scope);
     let mut inputs: Vec<_> = lines
         .into_iter()
-        .map(|stream| builder.new_input(stream, Exchange::new(move |_: &AuditLine| leader)))
+        .map(|stream| builder.new_input(stream, Exchange::new(move |line| route.worker(line))))
         .collect();
     let (_output, completed) = builder.new_output::<Vec<()>>();
     builder.build(move |_capabilities| {

@@ -94,6 +94,7 @@ pub async fn create_quota(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.changeable()?;
     let request: QuotaRequest = typed_body(&state, body).await?;
     caller.check(&request.tenant)?;
     let quota = state.policies.put_quota(None, request)?;
@@ -108,6 +109,7 @@ pub async fn update_quota(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     visible_quota(&state, &caller, &id)?;
+    state.changeable()?;
     let request: QuotaRequest = typed_body(&state, body).await?;
     caller.check(&request.tenant)?;
     let quota = state.policies.put_quota(Some(&id), request)?;
@@ -121,6 +123,7 @@ pub async fn delete_quota(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     visible_quota(&state, &caller, &id)?;
+    state.changeable()?;
     state.policies.delete_quota(&id)?;
     apply(&state.0).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -167,6 +170,7 @@ pub async fn create_retention(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.changeable()?;
     let request: RetentionRequest = typed_body(&state, body).await?;
     caller.check(&request.tenant)?;
     let policy = state.policies.put_retention(None, request)?;
@@ -181,6 +185,7 @@ pub async fn update_retention(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     visible_retention(&state, &caller, &id)?;
+    state.changeable()?;
     let request: RetentionRequest = typed_body(&state, body).await?;
     caller.check(&request.tenant)?;
     let policy = state.policies.put_retention(Some(&id), request)?;
@@ -194,6 +199,7 @@ pub async fn delete_retention(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     visible_retention(&state, &caller, &id)?;
+    state.changeable()?;
     state.policies.delete_retention(&id)?;
     apply(&state.0).await?;
     Ok(StatusCode::NO_CONTENT)

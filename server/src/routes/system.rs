@@ -77,6 +77,7 @@ pub async fn openapi() -> impl IntoResponse {
 
 /// 200 with the new generation, or 422 with the script's diagnostics (the old plan stays).
 pub async fn reload(state: Shared) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.changeable()?;
     let app = state.0.clone();
     let outcome = tokio::task::spawn_blocking(move || app.reload())
         .await
