@@ -29,6 +29,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator the `acteon` binary runs with, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A workload: its name, what it shows, and its run (which returns one row per figure set).
 struct Workload {
     name: &'static str,

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of the checkpoint layout; a checkpoint of another version is not restored.
-pub const FORMAT: u32 = 1;
+/// 2: dedup keys are fingerprints.
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
