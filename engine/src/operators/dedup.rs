@@ -32,7 +32,7 @@ use timely::dataflow::Stream;
 /// (rule, fingerprint of (tenant, key)): a key is always within its tenant. The fingerprint
 /// is SipHash-1-3 with fixed keys, 128 bits: deterministic, so a checkpoint's keys hold in the
 /// next run, and two live keys share one with probability about n²/2¹²⁹ (nil in practice).
-type DedupKey = (u32, u64, u64);
+pub type DedupKey = (u32, u64, u64);
 
 fn fingerprint(rule: u32, tenant: &str, key: &str) -> DedupKey {
     use siphasher::sip128::{Hasher128, SipHasher13};
