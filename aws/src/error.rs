@@ -1,6 +1,7 @@
 //! Errors: what goes wrong building the providers, and how a failed call is classified for
 //! retries (transient: throttling, 5xx, timeouts, connection errors; everything else is final).
 
+use acteon_delivery::CallError;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -12,31 +13,6 @@ pub enum AwsError {
     Config { provider: String, reason: String },
     #[error("the audit table {table}: {reason}")]
     Audit { table: String, reason: String },
-}
-
-/// One failed attempt of one call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    pub message: String,
-    /// Worth another attempt after a backoff.
-    pub transient: bool,
-}
-
-impl CallError {
-    /// A problem with the call itself (its payload, a client error): retrying cannot help.
-    pub fn fatal(message: impl Into<String>) -> CallError {
-        CallError {
-            message: message.into(),
-            transient: false,
-        }
-    }
-
-    pub fn transient(message: impl Into<String>) -> CallError {
-        CallError {
-            message: message.into(),
-            transient: true,
-        }
-    }
 }
 
 /// Error codes that mean "slow down" whatever the HTTP status says (AWS answers some of them

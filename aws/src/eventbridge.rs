@@ -6,8 +6,9 @@
 //! (an object or JSON text), else the whole payload. `resources` (strings) is honoured.
 //! Result: `{event_id}`.
 
-use crate::delivery::Backend;
-use crate::error::{classify, transient_code, CallError};
+use acteon_delivery::Backend;
+use crate::error::{classify, transient_code};
+use acteon_delivery::CallError;
 use crate::payload;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;

@@ -3,7 +3,6 @@
 //!
 //! Module map:
 //! - [`connection`]: the SDK configuration for a script's region, endpoint and role.
-//! - [`delivery`]: batching, concurrency limits and retries shared by every provider.
 //! - [`error`]: setup errors, and the transient/final classification of failed calls.
 //! - [`payload`]: reading API fields out of an action's payload.
 //! - [`sns`], [`sqs`], [`lambda`], [`eventbridge`], [`s3`], [`email`]: one provider each:
@@ -14,12 +13,12 @@
 //! - [`dynamodb`]: BatchWriteItem with unprocessed items sent again, and retried calls, for
 //!   the checkpoint store.
 //!
-//! [`AwsProviders`] owns the run's one tokio runtime; every provider and the audit sink it
-//! builds send their calls there, so timely workers never wait on the network.
+//! [`AwsProviders`] owns the run's [`DeliveryRuntime`] (acteon-delivery: batching, retries,
+//! the one tokio runtime); every provider and the audit sink it builds send their calls there,
+//! so timely workers never wait on the network.
 
 pub mod audit;
 pub mod connection;
-pub mod delivery;
 pub mod dynamodb;
 pub mod email;
 pub mod error;
@@ -33,21 +32,18 @@ pub mod sqs;
 pub mod state;
 
 use crate::audit::{AuditTable, DynamoAuditSink};
-use crate::delivery::{Backend, Dispatcher, Policy};
+use acteon_delivery::Policy;
 pub use crate::error::AwsError;
 use acteon_dsl::plan::{AwsConnection, EmailBackend, Provider as PlanProvider, ProviderKind};
-use acteon_engine::provider::{Provider, ProviderCall, ProviderFactory, Reply};
+use acteon_engine::provider::{Provider, ProviderFactory};
+use acteon_delivery::DeliveryRuntime;
 use aws_config::SdkConfig;
 use std::sync::{Arc, Mutex};
-use tokio::runtime::{Handle, Runtime};
-
-/// Threads of the shared runtime: the work is waiting on sockets, not computing.
-const RUNTIME_THREADS: usize = 2;
+use tokio::runtime::Handle;
 
 /// Builds AWS providers and audit sinks for a run, all on one tokio runtime.
 pub struct AwsProviders {
-    runtime: Runtime,
-    policy: Policy,
+    delivery: DeliveryRuntime,
     /// SDK configurations already loaded, one per distinct connection (credentials providers
     /// and HTTP clients are then shared by the providers that use the same connection).
     configs: Mutex<Vec<(AwsConnection, SdkConfig)>>,
@@ -56,29 +52,27 @@ pub struct AwsProviders {
 impl std::fmt::Debug for AwsProviders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsProviders")
-            .field("policy", &self.policy)
+            .field("delivery", &self.delivery)
             .finish_non_exhaustive()
     }
 }
 
 impl AwsProviders {
     pub fn new(policy: Policy) -> Result<AwsProviders, AwsError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(RUNTIME_THREADS)
-            .thread_name("acteon-aws")
-            .enable_all()
-            .build()
-            .map_err(AwsError::Runtime)?;
         Ok(AwsProviders {
-            runtime,
-            policy,
+            delivery: DeliveryRuntime::new(policy).map_err(AwsError::Runtime)?,
             configs: Mutex::new(Vec::new()),
         })
     }
 
+    /// The run's delivery runtime (the Kafka provider, outside this crate, starts there too).
+    pub fn delivery(&self) -> &DeliveryRuntime {
+        &self.delivery
+    }
+
     /// The shared runtime (tests and the HTTP API run their own AWS calls on it).
     pub fn runtime(&self) -> &Handle {
-        self.runtime.handle()
+        self.delivery.handle()
     }
 
     /// The SDK configuration for `connection`, loaded once.
@@ -87,7 +81,7 @@ impl AwsProviders {
         if let Some((_, config)) = configs.iter().find(|(c, _)| c == connection) {
             return config.clone();
         }
-        let config = self.runtime.block_on(connection::sdk_config(connection));
+        let config = self.delivery.handle().block_on(connection::sdk_config(connection));
         configs.push((connection.clone(), config.clone()));
         config
     }
@@ -97,24 +91,24 @@ impl AwsProviders {
         let connection = provider.aws.clone().unwrap_or_default();
         let config = || self.sdk_config(&connection);
         let provider: Arc<dyn Provider> = match &provider.kind {
-            ProviderKind::AwsSns { topic_arn } => self.start(sns::Sns {
+            ProviderKind::AwsSns { topic_arn } => self.delivery.start(sns::Sns {
                 client: aws_sdk_sns::Client::new(&config()),
                 topic_arn: topic_arn.clone(),
             }),
-            ProviderKind::AwsSqs { queue_url } => self.start(sqs::Sqs {
+            ProviderKind::AwsSqs { queue_url } => self.delivery.start(sqs::Sqs {
                 client: aws_sdk_sqs::Client::new(&config()),
                 queue_url: queue_url.clone(),
             }),
             ProviderKind::AwsLambda {
                 function_name,
                 qualifier,
-            } => self.start(lambda::Lambda {
+            } => self.delivery.start(lambda::Lambda {
                 client: aws_sdk_lambda::Client::new(&config()),
                 function_name: function_name.clone(),
                 qualifier: qualifier.clone(),
             }),
             ProviderKind::AwsEventbridge { event_bus_name } => {
-                self.start(eventbridge::EventBridge {
+                self.delivery.start(eventbridge::EventBridge {
                     client: aws_sdk_eventbridge::Client::new(&config()),
                     event_bus_name: event_bus_name.clone(),
                 })
@@ -122,7 +116,7 @@ impl AwsProviders {
             ProviderKind::AwsS3 {
                 bucket,
                 object_prefix,
-            } => self.start(s3::S3 {
+            } => self.delivery.start(s3::S3 {
                 client: s3_client(&config()),
                 bucket: bucket.clone(),
                 object_prefix: object_prefix.clone(),
@@ -131,7 +125,7 @@ impl AwsProviders {
                 backend: EmailBackend::Ses,
                 from_address,
                 configuration_set,
-            } => self.start(email::Email {
+            } => self.delivery.start(email::Email {
                 client: aws_sdk_sesv2::Client::new(&config()),
                 from_address: from_address.clone(),
                 configuration_set: configuration_set.clone(),
@@ -149,19 +143,9 @@ impl AwsProviders {
         Ok(provider)
     }
 
-    /// Starts `backend` on the run's runtime behind the shared batching and retries (the
-    /// Kafka provider, outside this crate, is started here too).
-    pub fn start<B: Backend>(&self, backend: B) -> Arc<dyn Provider> {
-        Arc::new(Live(Dispatcher::start(
-            backend,
-            self.policy,
-            self.runtime.handle(),
-        )))
-    }
-
     /// The audit sink writing to DynamoDB `table`.
     pub fn audit_sink(&self, table: &str, connection: &AwsConnection) -> DynamoAuditSink {
-        DynamoAuditSink::start(self.audit_table(table, connection), self.runtime.handle())
+        DynamoAuditSink::start(self.audit_table(table, connection), self.delivery.handle())
     }
 
     /// The audit table, for queries.
@@ -187,13 +171,4 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
-}
-
-/// A backend's dispatcher as an engine provider.
-struct Live<B: Backend>(Dispatcher<B>);
-
-impl<B: Backend> Provider for Live<B> {
-    fn submit(&self, call: ProviderCall, reply: Reply) {
-        self.0.submit(call, reply);
-    }
 }

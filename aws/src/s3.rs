@@ -9,8 +9,9 @@
 //! `metadata` (an object of strings) becomes the object's user metadata.
 //! Result: `{bucket, key, etag}`.
 
-use crate::delivery::Backend;
-use crate::error::{classify, CallError};
+use acteon_delivery::Backend;
+use crate::error::classify;
+use acteon_delivery::CallError;
 use crate::payload;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_s3::primitives::ByteStream;

@@ -41,7 +41,7 @@
 //! would panic); such a call is refused with an error instead. The store keeps the
 //! [`AwsProviders`] it was made from, so its runtime lives as long as the store.
 
-use crate::delivery::Policy;
+use acteon_delivery::Policy;
 use crate::dynamodb::{self, with_retries, Item};
 use crate::error::classify;
 use crate::AwsProviders;

@@ -4,7 +4,7 @@
 
 mod support;
 
-use acteon_aws::delivery::Policy;
+use acteon_delivery::Policy;
 use acteon_aws::AwsProviders;
 use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
 use acteon_engine::audit::sink::RecordSink;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use acteon_aws::delivery::Policy;
+use acteon_delivery::Policy;
 use acteon_aws::dynamodb::Item;
 use acteon_aws::state::{DynamoStore, CHUNK, CHUNK_BYTES, MANIFEST};
 use acteon_aws::AwsProviders;

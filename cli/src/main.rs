@@ -7,12 +7,14 @@
 //! - `cluster`: the flags that make a run one process of several.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
 //! - `duration`: durations on the command line (`10s`).
+//! - `live`: the run's live providers, Kafka and AWS kinds on one delivery runtime.
 
 mod checkpoint;
 mod cluster;
 mod commands;
 mod diagnostics;
 mod duration;
+mod live;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! the local AWS emulator. `scripts/services.sh up aws` starts it; these tests fail, never
 //! skip, when it does not answer.
 
-use acteon_aws::delivery::Policy;
+use acteon_delivery::Policy;
 use acteon_aws::AwsProviders;
 use acteon_dsl::plan::AwsConnection;
 use aws_config::SdkConfig;

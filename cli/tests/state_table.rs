@@ -5,7 +5,7 @@
 
 mod support;
 
-use acteon_aws::delivery::Policy;
+use acteon_delivery::Policy;
 use acteon_aws::state::DynamoStore;
 use acteon_aws::AwsProviders;
 use acteon_dsl::plan::AwsConnection;

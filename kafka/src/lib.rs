@@ -10,19 +10,16 @@
 //! - [`simulator`]: the reproducible sensor workload (also the benchmarks' workload).
 //! - [`provider`]: the `kafka` provider type: each call a record on a topic.
 //! - [`audit`]: the audit written to a topic (`--audit kafka://HOST:PORT/TOPIC`).
-//! - [`live`]: [`LiveProviders`], the run's live providers: Kafka ones here, the rest AWS.
 //! - this file: errors and `kafka://HOST:PORT/TOPIC?group=G` addresses.
 
 pub mod audit;
 pub mod feed;
-pub mod live;
 pub mod producer;
 pub mod provider;
 pub mod simulator;
 
 pub use audit::KafkaAuditSink;
 pub use feed::{dead_letter_topic, KafkaFeed, ERROR_HEADER};
-pub use live::LiveProviders;
 pub use producer::{ensure_topic, TopicWriter};
 
 use acteon_dsl::plan::{KafkaSource, RecordFormat, StartOffset};

@@ -9,7 +9,7 @@
 //!   ([`HEADERS`]), so consumers can route and deduplicate without parsing the value.
 //!
 //! Calls go through the same delivery machinery as the AWS providers
-//! ([`acteon_aws::delivery::Dispatcher`]): batches of calls are produced together, a
+//! ([`acteon_delivery::Dispatcher`]): batches of calls are produced together, a
 //! transient failure (queue full, broker unreachable, timeouts) is retried with backoff up to
 //! the policy's attempts, and the circuit breaker the engine puts around every live provider
 //! sees the final result. A call succeeds only once the broker has acknowledged its record,
@@ -17,8 +17,8 @@
 
 use crate::producer::producer_config;
 use crate::{ensure_topic, KafkaError};
-use acteon_aws::delivery::Backend;
-use acteon_aws::error::CallError;
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_dsl::plan::{FieldPath, FieldRoot};
 use acteon_engine::eval::walk;
 use acteon_engine::provider::ProviderCall;

@@ -1,9 +1,9 @@
-//! The run's live providers: the `kafka` kind built here, every AWS kind by [`AwsProviders`].
-//! Both share the AWS side's runtime and delivery machinery (batching, retries), so a Kafka
-//! provider fails, retries and trips its breaker exactly as an AWS one does.
+//! The run's live providers: the `kafka` kind from acteon-kafka, every AWS kind from
+//! acteon-aws. Both run on the same delivery runtime (batching, retries), so a Kafka provider
+//! fails, retries and trips its breaker exactly as an AWS one does.
 
-use crate::provider::KafkaBackend;
 use acteon_aws::AwsProviders;
+use acteon_kafka::provider::KafkaBackend;
 use acteon_dsl::plan::{Provider as PlanProvider, ProviderKind};
 use acteon_engine::provider::{Provider, ProviderFactory};
 use std::sync::Arc;
@@ -30,7 +30,7 @@ impl ProviderFactory for LiveProviders {
             } => {
                 let backend = KafkaBackend::new(brokers, topic, key.clone(), properties)
                     .map_err(|e| e.to_string())?;
-                Ok(self.aws.start(backend))
+                Ok(self.aws.delivery().start(backend))
             }
             _ => self.aws.build(provider),
         }

@@ -1,10 +1,10 @@
-//! The delivery machinery every AWS provider shares: calls queue up from the timely workers,
+//! The dispatcher every live provider runs on: calls queue up from the timely workers,
 //! are grouped into batches (up to the API's batch size, waiting a short linger for more),
 //! sent on the run's tokio runtime with at most `max_in_flight` API calls at once per provider,
 //! and retried with exponential backoff and jitter while their error is transient. Each call's
 //! result, with its attempts and error, goes back through its [`Reply`].
 
-use crate::error::CallError;
+use crate::CallError;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
 use serde_json::Value;
 use std::future::Future;
