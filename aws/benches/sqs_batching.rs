@@ -2,8 +2,8 @@
 //! one SendMessage per action. Prints actions per second and API calls per 1,000 actions.
 //! Needs `scripts/services.sh up aws`. Run: `cargo bench -p acteon-aws --bench sqs_batching`.
 
-use acteon_delivery::{Dispatcher, Policy};
 use acteon_aws::sqs::Sqs;
+use acteon_delivery::{Dispatcher, Policy};
 use acteon_dsl::plan::AwsConnection;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
 use serde_json::json;

@@ -13,10 +13,10 @@
 //! read since the last checkpoint) produce records with the same ids, and these are not
 //! written a second time, even on the processing clock where their `dispatched_at` differs.
 
-use acteon_delivery::Policy;
 use crate::dynamodb::Item;
 use crate::error::classify;
 use acteon_delivery::CallError;
+use acteon_delivery::Policy;
 use acteon_engine::audit::sink::RecordSink;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};

@@ -3,9 +3,9 @@
 //! them or (BatchGetItem) the response would pass 16 MB: what was left comes back as
 //! unprocessed, so a batch is done only once that list is empty.
 
-use acteon_delivery::Policy;
 use crate::error::classify;
 use acteon_delivery::CallError;
+use acteon_delivery::Policy;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest,
 };

@@ -5,10 +5,10 @@
 //! defaults to the action type; the text part is `body`, else the whole payload as JSON;
 //! `html_body` adds an HTML part. Result: `{message_id}`.
 
-use acteon_delivery::Backend;
 use crate::error::classify;
-use acteon_delivery::CallError;
 use crate::payload;
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use serde_json::{json, Value};

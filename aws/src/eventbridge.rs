@@ -6,10 +6,10 @@
 //! (an object or JSON text), else the whole payload. `resources` (strings) is honoured.
 //! Result: `{event_id}`.
 
-use acteon_delivery::Backend;
 use crate::error::{classify, transient_code};
-use acteon_delivery::CallError;
 use crate::payload;
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{json, Value};

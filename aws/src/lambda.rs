@@ -5,8 +5,8 @@
 //! parsed `body`: that is what chain branches read (`if body.anomaly == true`). A function
 //! error (`FunctionError` set) is a failure, never retried: the function ran.
 
-use acteon_delivery::Backend;
 use crate::error::classify;
+use acteon_delivery::Backend;
 use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_lambda::primitives::Blob;

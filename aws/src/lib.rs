@@ -32,11 +32,11 @@ pub mod sqs;
 pub mod state;
 
 use crate::audit::{AuditTable, DynamoAuditSink};
-use acteon_delivery::Policy;
 pub use crate::error::AwsError;
+use acteon_delivery::DeliveryRuntime;
+use acteon_delivery::Policy;
 use acteon_dsl::plan::{AwsConnection, EmailBackend, Provider as PlanProvider, ProviderKind};
 use acteon_engine::provider::{Provider, ProviderFactory};
-use acteon_delivery::DeliveryRuntime;
 use aws_config::SdkConfig;
 use std::sync::{Arc, Mutex};
 use tokio::runtime::Handle;
@@ -81,7 +81,10 @@ impl AwsProviders {
         if let Some((_, config)) = configs.iter().find(|(c, _)| c == connection) {
             return config.clone();
         }
-        let config = self.delivery.handle().block_on(connection::sdk_config(connection));
+        let config = self
+            .delivery
+            .handle()
+            .block_on(connection::sdk_config(connection));
         configs.push((connection.clone(), config.clone()));
         config
     }

@@ -9,10 +9,10 @@
 //! `metadata` (an object of strings) becomes the object's user metadata.
 //! Result: `{bucket, key, etag}`.
 
-use acteon_delivery::Backend;
 use crate::error::classify;
-use acteon_delivery::CallError;
 use crate::payload;
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};

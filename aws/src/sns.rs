@@ -5,10 +5,10 @@
 //! `message_dedup_id`) are honoured. A FIFO topic (`.fifo`) is given the call's deduplication
 //! id when the payload names none (see [`crate::idempotency`]). Result: `{message_id}`.
 
-use acteon_delivery::Backend;
 use crate::error::{classify, transient_code};
-use acteon_delivery::CallError;
 use crate::{idempotency, payload};
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_sns::types::PublishBatchRequestEntry;
 use serde_json::{json, Value};

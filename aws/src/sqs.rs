@@ -7,10 +7,10 @@
 //! payload names none, so a replayed action is not queued twice (see [`crate::idempotency`]).
 //! Result: `{message_id}`.
 
-use acteon_delivery::Backend;
 use crate::error::{classify, transient_code};
-use acteon_delivery::CallError;
 use crate::{idempotency, payload};
+use acteon_delivery::Backend;
+use acteon_delivery::CallError;
 use acteon_engine::provider::ProviderCall;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde_json::{json, Value};

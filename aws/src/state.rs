@@ -41,10 +41,10 @@
 //! would panic); such a call is refused with an error instead. The store keeps the
 //! [`AwsProviders`] it was made from, so its runtime lives as long as the store.
 
-use acteon_delivery::Policy;
 use crate::dynamodb::{self, with_retries, Item};
 use crate::error::classify;
 use crate::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_dsl::plan::AwsConnection;
 use acteon_engine::checkpoint::{Checkpoint, CheckpointError, Manifest, StateStore};
 use aws_sdk_dynamodb::primitives::Blob;

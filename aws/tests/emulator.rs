@@ -4,8 +4,8 @@
 
 mod support;
 
-use acteon_delivery::Policy;
 use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};

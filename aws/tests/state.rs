@@ -5,10 +5,10 @@
 
 mod support;
 
-use acteon_delivery::Policy;
 use acteon_aws::dynamodb::Item;
 use acteon_aws::state::{DynamoStore, CHUNK, CHUNK_BYTES, MANIFEST};
 use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_engine::checkpoint::store::{load_latest, Layout, FORMAT};
 use acteon_engine::checkpoint::{Checkpoint, CheckpointError, Manifest, StateStore};
 use aws_sdk_dynamodb::primitives::Blob;

@@ -3,9 +3,9 @@
 //! fails, retries and trips its breaker exactly as an AWS one does.
 
 use acteon_aws::AwsProviders;
-use acteon_kafka::provider::KafkaBackend;
 use acteon_dsl::plan::{Provider as PlanProvider, ProviderKind};
 use acteon_engine::provider::{Provider, ProviderFactory};
+use acteon_kafka::provider::KafkaBackend;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]

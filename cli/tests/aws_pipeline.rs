@@ -2,8 +2,8 @@
 //! the local AWS emulator. `scripts/services.sh up aws` starts it; these tests fail, never
 //! skip, when it does not answer.
 
-use acteon_delivery::Policy;
 use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_dsl::plan::AwsConnection;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};

@@ -5,9 +5,9 @@
 
 mod support;
 
-use acteon_delivery::Policy;
 use acteon_aws::state::DynamoStore;
 use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_dsl::plan::AwsConnection;
 use acteon_engine::checkpoint::StateStore;
 use acteon_engine::time::{format_rfc3339_ms, parse_rfc3339_ms};

@@ -1,12 +1,12 @@
 //! `acteon run`: the pipeline over a finite or live input.
 
 use crate::diagnostics::compile_or_report;
-use acteon_delivery::Policy;
+use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
 use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
 use acteon_kafka::audit::KafkaAuditSink;
-use crate::live::LiveProviders;
 use acteon_kafka::TopicAddress;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,10 +2,10 @@
 
 use super::run::{audit_output, delivery};
 use crate::diagnostics::compile_or_report;
-use acteon_delivery::Policy;
-use acteon_aws::AwsProviders;
-use acteon_engine::{AuditOutput, RunConfig};
 use crate::live::LiveProviders;
+use acteon_aws::AwsProviders;
+use acteon_delivery::Policy;
+use acteon_engine::{AuditOutput, RunConfig};
 use acteon_server::{ApiKey, Server, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
