@@ -20,10 +20,10 @@ pub struct CheckpointArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "checkpoint_table")]
     checkpoint_dir: Option<PathBuf>,
     /// Keep checkpoints in this DynamoDB table instead of a directory, for deployments
-    /// without a shared disk (key `pk` and `sk`, both strings, as the seed's `acteon_state`). The table is reached through the
-    /// connection of the script's DynamoDB audit (region, endpoint, role) when it has one,
-    /// else through the standard AWS environment; --checkpoint-region and
-    /// --checkpoint-endpoint-url override either.
+    /// without a shared disk (key `pk` and `sk`, both strings, as the seed's `acteon_state`).
+    /// The table is reached through the connection of the script's DynamoDB audit (region,
+    /// endpoint, role) when it has one, else through the standard AWS environment;
+    /// --checkpoint-region and --checkpoint-endpoint-url override either.
     #[arg(long, value_name = "TABLE")]
     checkpoint_table: Option<String>,
     /// The checkpoints' key prefix in the table, so that pipelines can share it (one run per

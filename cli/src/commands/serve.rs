@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// files are watched: a clean edit replaces the plan, one with errors is refused.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example (no service needed):\n  acteon serve pipelines/aws-event-pipeline/pipeline.acteon --dry-run target/dry-run --audit target/audit.jsonl\n  curl -s localhost:8080/v1/dispatch -H 'content-type: application/json' \\\n    -d '{\"namespace\":\"iot\",\"tenant\":\"smartbuilding-hq\",\"action_type\":\"device_lifecycle\",\"provider\":\"event-bus\"}'"
+    after_help = "Example (no service needed):\n  acteon serve pipelines/aws-event-pipeline/pipeline.acteon --dry-run target/dry-run --audit target/audit.jsonl\n  curl -s localhost:8080/v1/dispatch -H 'content-type: application/json' \\\n    -d '{\"namespace\":\"iot\",\"tenant\":\"smartbuilding-hq\",\"action_type\":\"device_lifecycle\",\"provider\":\"event-bus\"}'\n\nIn a cluster (--processes N) every process serves its own --listen address and answers the\nrequests it receives; keyed state moves to its owner in whatever process. The plan is fixed:\nreloads and runtime policy changes answer 409 (restart every process to change them), and the\nscript's recurring actions fire from process 0:\n  scripts/cluster.sh 2 serve SCRIPT --listen '127.0.0.1:808{process}'"
 )]
 pub struct Args {
     /// The script (its includes are followed and watched).
@@ -51,11 +51,6 @@ pub struct Args {
     /// Length of a dataflow epoch: a dispatch waits about this long for its decision.
     #[arg(long, default_value = "10ms", value_parser = crate::duration::parse)]
     epoch: std::time::Duration,
-    /// In a cluster every process serves HTTP on its own --listen address and answers the
-    /// requests it receives (their audit records are written there); keyed state moves to its
-    /// owner in whatever process. The plan is fixed: reloads and runtime policy changes are
-    /// refused (restart every process to change them), and the script's recurring actions
-    /// fire from process 0.
     #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
