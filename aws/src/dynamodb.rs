@@ -1,5 +1,6 @@
-//! DynamoDB calls of the checkpoint store: BatchWriteItem with its unprocessed items sent again, BatchGetItem likewise, and any call retried with backoff
-//! while its error is transient. The batch calls succeed even when DynamoDB throttles part of
+//! DynamoDB calls of the checkpoint store: BatchWriteItem with its unprocessed items sent
+//! again, BatchGetItem likewise, and any call retried with backoff while its error is
+//! transient. The batch calls succeed even when DynamoDB throttles part of
 //! them or (BatchGetItem) the response would pass 16 MB: what was left comes back as
 //! unprocessed, so a batch is done only once that list is empty.
 
