@@ -166,3 +166,45 @@ fn an_audit_topic_on_a_broker_that_does_not_answer_fails_the_run_at_once() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
 }
+
+/// The script itself can send the audit to a topic (`audit { sink = kafka ... }`): with no
+/// `--audit`, every decision is on the topic, keyed by its action id.
+#[test]
+fn the_scripts_audit_block_sends_the_audit_to_a_topic() {
+    require_broker();
+    let audit_topic = unique("script-audit");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("audited.acteon");
+    std::fs::write(
+        &script,
+        format!(
+            "provider telemetry log\n\naudit {{\n  sink = kafka\n  brokers = [\"{BROKER}\"]\n  topic = \"{audit_topic}\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let input = dir.path().join("actions.jsonl");
+    let lines: Vec<String> = actions().iter().map(Value::to_string).collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let run = acteon(&[
+        "run",
+        script.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--dry-run",
+        dir.path().join("calls").to_str().unwrap(),
+    ]);
+    finish(run, Duration::from_secs(90));
+
+    let on_topic = read_topic(&audit_topic, actions().len());
+    let mut ids: Vec<String> = on_topic
+        .iter()
+        .map(|record| {
+            let value: Value = serde_json::from_slice(&record.value).unwrap();
+            assert_eq!(record.key.as_deref(), value["action_id"].as_str());
+            assert_eq!(value["outcome"], "executed");
+            record.key.clone().unwrap()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["r1", "r2", "r3", "r4", "r5", "r6"]);
+}

@@ -566,6 +566,11 @@ fn audit(block: &Block) -> plan::Audit {
                 table: string(block, "table").unwrap_or_default(),
                 aws: aws_connection(block),
             },
+            Some("kafka") => plan::AuditSink::Kafka {
+                brokers: strings(block, "brokers"),
+                topic: string(block, "topic").unwrap_or_default(),
+                properties: string_map(block, "properties"),
+            },
             _ => plan::AuditSink::File {
                 path: string(block, "path"),
             },

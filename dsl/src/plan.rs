@@ -615,6 +615,14 @@ pub enum AuditSink {
         table: String,
         aws: AwsConnection,
     },
+    /// A topic (created with one partition when missing, so records stay in order), each
+    /// record keyed by its action id and written once the broker acknowledges it.
+    Kafka {
+        brokers: Vec<String>,
+        topic: String,
+        /// librdkafka settings (TLS, SASL, tuning) over the producer's defaults.
+        properties: BTreeMap<String, String>,
+    },
 }
 
 /// Intervals of the periodic work the server does; the dataflow itself needs none of them to

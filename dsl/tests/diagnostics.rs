@@ -96,6 +96,7 @@ cases! {
     missing_setting => "missing-setting",
     bad_setting_value => "bad-setting-value",
     kafka_provider => "kafka-provider",
+    kafka_audit => "kafka-audit",
     bad_attribute => "bad-attribute",
     repeated => "repeated",
     unknown_outcome => "unknown-outcome",

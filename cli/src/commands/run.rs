@@ -171,5 +171,17 @@ pub(crate) fn audit_output(
                 aws: connection,
             },
         ) => AuditOutput::Sink(Arc::new(aws.audit_sink(table, connection))),
+        (
+            [],
+            AuditSink::Kafka {
+                brokers,
+                topic,
+                properties,
+            },
+        ) => AuditOutput::Sink(Arc::new(KafkaAuditSink::start(TopicAddress {
+            brokers: brokers.clone(),
+            topic: topic.clone(),
+            properties: properties.clone(),
+        })?)),
     })
 }

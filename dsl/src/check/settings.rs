@@ -145,11 +145,15 @@ const RECURRING: [Key; 8] = [
     key("tenant", Kind::Str),
 ];
 
-const AUDIT_SINKS: [&str; 3] = ["file", "memory", "dynamodb"];
+const AUDIT_SINKS: [&str; 4] = ["file", "memory", "dynamodb", "kafka"];
 
-const AUDIT: [Key; 6] = [
+const AUDIT: [Key; 10] = [
     key("sink", Kind::Keyword(&AUDIT_SINKS)),
+    key("path", Kind::Str),
     key("table", Kind::Str),
+    key("brokers", Kind::Brokers),
+    key("topic", Kind::Topic),
+    key("properties", Kind::StringObject),
     key("ttl", Kind::Duration),
     key("store_payload", Kind::Bool),
     key("redact", Kind::Strings { non_empty: false }),
@@ -318,8 +322,21 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 once.single(cx, "audit", (file, keyword("audit")), out);
                 let anchor = keyword("audit");
                 let s = settings(cx, file, block, &[&AUDIT, &AWS], "`audit`", &anchor, out);
-                if s.keyword("sink") == Some("dynamodb") {
-                    s.require("table", "\"...\"", "(the dynamodb sink needs a table)", out);
+                match s.keyword("sink") {
+                    Some("dynamodb") => {
+                        s.require("table", "\"...\"", "(the dynamodb sink needs a table)", out)
+                    }
+                    Some("kafka") => {
+                        let brokers = "[\"127.0.0.1:9092\"]";
+                        s.require("brokers", brokers, "(the kafka sink needs brokers)", out);
+                        s.require(
+                            "topic",
+                            "\"acteon-audit\"",
+                            "(the kafka sink needs a topic)",
+                            out,
+                        );
+                    }
+                    _ => {}
                 }
             }
             Item::Background(block) => {
