@@ -77,9 +77,14 @@ where
     }
 }
 
-/// Dispatches every due occurrence through the rules; its decision is audited like any other.
 async fn recurring(app: Arc<App>) {
-    for action in app.recurring.take_due(wall_clock_ms()) {
+    fire_recurring(&app, wall_clock_ms()).await;
+}
+
+/// Dispatches every occurrence due at `now_ms` through the rules (the recurring job passes
+/// the wall clock); each decision is audited like any other.
+pub async fn fire_recurring(app: &Arc<App>, now_ms: i64) {
+    for action in app.recurring.take_due(now_ms) {
         let submitted = match app.dispatcher.prepare(action) {
             Ok(prepared) => app.dispatcher.submit(prepared).await,
             Err(error) => Err(error),

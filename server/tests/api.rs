@@ -719,3 +719,47 @@ async fn the_reaper_drops_audit_records_past_their_retention() {
     );
     server.stop().await;
 }
+
+/// An occurrence that falls due goes through the rules like a dispatched action: the recurring
+/// job (here called a minute ahead of the wall clock instead of waiting for it) dispatches it,
+/// and its decision is in the audit with the recurring action's id in its metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_recurring_action_is_decided_and_audited() {
+    let server = seed_server();
+    let body = json!({
+        "namespace": "iot", "tenant": "smartbuilding-hq", "cron_expr": "* * * * *", "timezone": "UTC",
+        "action_template": { "provider": "event-bus", "action_type": "device_lifecycle", "payload": { "event": "every_minute" } }
+    });
+    let (status, created) = post(&server, "/v1/recurring", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let a_minute_on = acteon_engine::time::wall_clock_ms() + 61_000;
+    acteon_server::jobs::fire_recurring(&server.app, a_minute_on).await;
+
+    // The decision is audited once its epoch closes.
+    let uri = "/v1/audit?namespace=iot&tenant=smartbuilding-hq&limit=100";
+    let audited = eventually(Duration::from_secs(10), || async {
+        let (_, audit) = get(&server, uri).await;
+        audit["records"].as_array().is_some_and(|r| !r.is_empty())
+    })
+    .await;
+    assert!(audited, "the occurrence is audited within 10 s");
+    let (_, audit) = get(&server, uri).await;
+    let fired: Vec<&Value> = audit["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["action_id"]
+                .as_str()
+                .is_some_and(|a| a.starts_with(&format!("{id}-")))
+        })
+        .collect();
+    // The seed routes device_lifecycle actions to EventBridge (`lifecycle-to-eventbridge`).
+    assert_eq!(fired.len(), 1, "{audit}");
+    assert_eq!(fired[0]["outcome"], "rerouted", "{}", fired[0]);
+    assert_eq!(fired[0]["rule"], "lifecycle-to-eventbridge");
+    let (_, listed) = get(&server, &format!("/v1/recurring/{id}")).await;
+    assert_eq!(listed["executions"], 1, "{listed}");
+    server.stop().await;
+}

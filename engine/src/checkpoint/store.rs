@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The version of the checkpoint layout; a checkpoint of another version is not restored.
-/// 2: dedup keys are fingerprints.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

@@ -3,9 +3,7 @@
 //! Exchanged by key: (rule, tenant, `by` value | dedup_key | id). Holds each loop time's
 //! actions until the frontier passes it, then decides them in (event time, position) order.
 //! State: per key the time its first sighting expires (a repeat does not extend it), and an
-//! index from expiry to keys that forgets keys once their TTL has passed. A key is held as its
-//! rule and a 128-bit fingerprint of (tenant, key), not as strings: a million live keys are
-//! then about 90 bytes each (a map entry and an index entry) instead of about 330. With checkpoints,
+//! index from expiry to keys that forgets keys once their TTL has passed. With checkpoints,
 //! the keys and their expiries are saved before the first time at or after a checkpoint's
 //! epoch is decided, and restored (to the worker the exchange sends each key to) at start.
 //!
@@ -29,28 +27,10 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::Stream;
 
-/// (rule, fingerprint of (tenant, key)): a key is always within its tenant. The fingerprint
-/// is SipHash-1-3 with fixed keys, 128 bits: deterministic, so a checkpoint's keys hold in the
-/// next run, and two live keys share one with probability about n²/2¹²⁹ (nil in practice).
-pub type DedupKey = (u32, u64, u64);
+/// (rule, tenant, key): a key is always within its tenant.
+pub type DedupKey = (u32, String, String);
 
-fn fingerprint(rule: u32, tenant: &str, key: &str) -> DedupKey {
-    use siphasher::sip128::{Hasher128, SipHasher13};
-    use std::hash::Hasher;
-    let mut hasher = SipHasher13::new_with_keys(
-        u64::from_le_bytes(*b"acteon  "),
-        u64::from_le_bytes(*b"dedup   "),
-    );
-    hasher.write(tenant.as_bytes());
-    // Never part of UTF-8 text: (tenant, key) pairs cannot run into each other.
-    hasher.write_u8(0xff);
-    hasher.write(key.as_bytes());
-    let hash = hasher.finish128();
-    (rule, hash.h1, hash.h2)
-}
-
-/// The action's key, and its text (for the record of a repeat and the shared windows).
-fn dedup_key(evaluator: &Evaluator, flow: &Flow) -> (DedupKey, String) {
+fn dedup_key(evaluator: &Evaluator, flow: &Flow) -> DedupKey {
     let rule = flow.next_rule;
     let action = &flow.action;
     let mut key = String::new();
@@ -62,7 +42,7 @@ fn dedup_key(evaluator: &Evaluator, flow: &Flow) -> (DedupKey, String) {
         Some(field) => field.push_key(&mut key),
         None => key.push_str(action.dedup_key.as_deref().unwrap_or(&action.id)),
     }
-    (fingerprint(rule, &action.tenant, &key), key)
+    (rule, action.tenant.clone(), key)
 }
 
 /// Dedup windows shared by successive dataflows, keyed by rule identity (its name and its
@@ -137,7 +117,7 @@ pub fn dedup<'s>(
     let router = Arc::clone(&evaluator);
     let mut input = builder.new_input(
         flows,
-        Exchange::new(move |flow: &Flow| route(&dedup_key(&router, flow).0)),
+        Exchange::new(move |flow: &Flow| route(&dedup_key(&router, flow))),
     );
     let (passed, passed_stream) = builder.new_output::<Vec<Flow>>();
     let (repeated, repeated_stream) = builder.new_output::<Vec<Decision>>();
@@ -152,13 +132,13 @@ pub fn dedup<'s>(
         let mut participant = checkpointer.map(|c| c.participant("dedup", index));
         if let Some(restored) = participant.as_ref().and_then(|p| p.restored()) {
             for (_, keys) in restored.parts::<Vec<(DedupKey, i64)>>("dedup") {
-                for ((rule, h1, h2), expiry) in keys {
+                for ((rule, tenant, key), expiry) in keys {
                     let Some(rule) = restored.rule(rule) else {
                         continue;
                     };
-                    let key = (rule, h1, h2);
+                    let key = (rule, tenant, key);
                     if owns(route(&key), index, peers) {
-                        by_expiry.push(Reverse((expiry, key)));
+                        by_expiry.push(Reverse((expiry, key.clone())));
                         expiries.insert(key, expiry);
                     }
                 }
@@ -198,19 +178,18 @@ pub fn dedup<'s>(
                         continue;
                     };
                     let now = flow.action.event_time_ms;
-                    let (key, text) = dedup_key(&evaluator, &flow);
-                    let tenant = &flow.action.tenant;
+                    let key = dedup_key(&evaluator, &flow);
                     let identity = shared
                         .as_ref()
                         .and_then(|s| Some((&s.memory, s.identities.get(rule as usize)?)));
                     let known = expiries.get(&key).copied().or_else(|| {
                         let (memory, identity) = identity?;
-                        memory.expiry(identity, tenant, &text)
+                        memory.expiry(identity, &key.1, &key.2)
                     });
                     match known.as_ref() {
                         Some(&expiry) if now < expiry => {
                             let mut details = Map::new();
-                            details.insert("dedup_key".into(), Value::String(text));
+                            details.insert("dedup_key".into(), Value::String(key.2));
                             details.insert("expires_in_ms".into(), Value::from(expiry - now));
                             repeat.give(Decision::record(
                                 flow,
@@ -222,9 +201,9 @@ pub fn dedup<'s>(
                         _ => {
                             let expiry = now + ttl_ms as i64;
                             if let Some((memory, identity)) = identity {
-                                memory.open(identity, tenant, &text, expiry, now);
+                                memory.open(identity, &key.1, &key.2, expiry, now);
                             }
-                            expiries.insert(key, expiry);
+                            expiries.insert(key.clone(), expiry);
                             by_expiry.push(Reverse((expiry, key)));
                             flow.next_rule = rule + 1;
                             pass.give(flow);
