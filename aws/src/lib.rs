@@ -5,6 +5,7 @@
 //! - [`connection`]: the SDK configuration for a script's region, endpoint and role.
 //! - [`error`]: setup errors, and the transient/final classification of failed calls.
 //! - [`payload`]: reading API fields out of an action's payload.
+//! - [`batch`]: a batch API's answer (SQS, SNS) as one result per entry.
 //! - [`sns`], [`sqs`], [`lambda`], [`eventbridge`], [`s3`], [`email`]: one provider each:
 //!   how a payload becomes the API call, and what the result body is.
 //! - [`idempotency`]: deduplication ids for FIFO targets, so replays do not repeat effects.
@@ -18,6 +19,7 @@
 //! so timely workers never wait on the network.
 
 pub mod audit;
+pub mod batch;
 pub mod connection;
 pub mod dynamodb;
 pub mod email;

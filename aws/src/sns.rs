@@ -5,7 +5,8 @@
 //! `message_dedup_id`) are honoured. A FIFO topic (`.fifo`) is given the call's deduplication
 //! id when the payload names none (see [`crate::idempotency`]). Result: `{message_id}`.
 
-use crate::error::{classify, transient_code};
+use crate::batch;
+use crate::error::classify;
 use crate::{idempotency, payload};
 use acteon_delivery::Backend;
 use acteon_delivery::CallError;
@@ -88,29 +89,16 @@ impl Sns {
             Ok(output) => output,
             Err(error) => return vec![Err(classify(error)); count],
         };
-        let mut results = vec![Err(CallError::fatal("missing from the batch answer")); count];
-        for sent in output.successful() {
-            if let Some(index) = sent.id().and_then(|id| id.parse::<usize>().ok()) {
-                if index < count {
-                    results[index] = Ok(json!({ "message_id": sent.message_id() }));
-                }
-            }
-        }
-        for failed in output.failed() {
-            if let Ok(index) = failed.id().parse::<usize>() {
-                if index < count {
-                    results[index] = Err(CallError {
-                        message: format!(
-                            "{}: {}",
-                            failed.code(),
-                            failed.message().unwrap_or_default()
-                        ),
-                        transient: !failed.sender_fault() || transient_code(failed.code()),
-                    });
-                }
-            }
-        }
-        results
+        batch::results(
+            count,
+            output.successful().iter().map(|s| (s.id(), s.message_id())),
+            output.failed().iter().map(|f| batch::Failed {
+                id: f.id(),
+                code: f.code(),
+                message: f.message(),
+                sender_fault: f.sender_fault(),
+            }),
+        )
     }
 }
 

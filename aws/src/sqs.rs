@@ -7,7 +7,8 @@
 //! payload names none, so a replayed action is not queued twice (see [`crate::idempotency`]).
 //! Result: `{message_id}`.
 
-use crate::error::{classify, transient_code};
+use crate::batch;
+use crate::error::classify;
 use crate::{idempotency, payload};
 use acteon_delivery::Backend;
 use acteon_delivery::CallError;
@@ -113,30 +114,19 @@ impl Sqs {
             Ok(output) => output,
             Err(error) => return vec![Err(classify(error)); count],
         };
-        let mut results = vec![Err(CallError::fatal("missing from the batch answer")); count];
-        for sent in output.successful() {
-            if let Ok(index) = sent.id().parse::<usize>() {
-                if index < count {
-                    results[index] = Ok(json!({ "message_id": sent.message_id() }));
-                }
-            }
-        }
-        for failed in output.failed() {
-            if let Ok(index) = failed.id().parse::<usize>() {
-                if index < count {
-                    let message = format!(
-                        "{}: {}",
-                        failed.code(),
-                        failed.message().unwrap_or_default()
-                    );
-                    results[index] = Err(CallError {
-                        message,
-                        transient: !failed.sender_fault() || transient_code(failed.code()),
-                    });
-                }
-            }
-        }
-        results
+        batch::results(
+            count,
+            output
+                .successful()
+                .iter()
+                .map(|s| (Some(s.id()), Some(s.message_id()))),
+            output.failed().iter().map(|f| batch::Failed {
+                id: f.id(),
+                code: f.code(),
+                message: f.message(),
+                sender_fault: f.sender_fault(),
+            }),
+        )
     }
 }
 
