@@ -768,8 +768,28 @@ fn the_seed_pipeline_served_over_http_gives_the_expected_outcomes() {
     clear_seed_audit(&aws);
     let metrics = "http://127.0.0.1:4566/000000000000/telemetry-metrics";
     let sqs = aws_sdk_sqs::Client::new(&aws.config);
-    aws.block_on(sqs.purge_queue().queue_url(metrics).send())
-        .unwrap();
+    // Read and deleted rather than purged: PurgeQueue is allowed once a minute per queue, and
+    // the emulator may still hold an earlier run's messages.
+    aws.block_on(async {
+        for _ in 0..100 {
+            let read = sqs
+                .receive_message()
+                .queue_url(metrics)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            if read.messages().is_empty() {
+                break;
+            }
+            for message in read.messages() {
+                if let Some(receipt) = message.receipt_handle() {
+                    let delete = sqs.delete_message().queue_url(metrics);
+                    delete.receipt_handle(receipt).send().await.unwrap();
+                }
+            }
+        }
+    });
 
     let served = Served::start();
     let setup = served.script("setup-api.sh");
