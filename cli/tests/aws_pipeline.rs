@@ -585,12 +585,17 @@ breaker alert-fanout {{
     };
     let wait = |seconds: f64| std::thread::sleep(Duration::from_secs_f64(seconds));
 
+    // A copy reaches its queue before SNS answers the publish, and the call (and the breaker)
+    // ends on the answer: each check below gives the answer a second (it takes milliseconds;
+    // the run's audit file, which would show it, is written at the end).
+    let answered = || wait(1.0);
     send("up-1");
     assert_eq!(
         aws.drain(&first_copy, 1, 10, |_| true).len(),
         1,
         "delivered while the emulator is up"
     );
+    answered();
     emulator.stop();
     let failing = Instant::now();
     send("down-1");
@@ -611,11 +616,8 @@ breaker alert-fanout {{
         1,
         "the probe was delivered"
     );
-    // The copy reaches the queue before SNS answers the publish, and the breaker closes on
-    // the answer: a call sent in between would find it still half-open (the audit file, which
-    // would show the answer, is written at the end). The answer takes milliseconds; allow a
-    // loaded machine a second.
-    wait(1.0);
+    // The breaker closes on the probe's answer: before it, `after-1` would find it half-open.
+    answered();
     send("after-1");
     drop(stdin);
     let finished = Instant::now();
