@@ -39,10 +39,6 @@ impl DeliveryRuntime {
         self.runtime.handle()
     }
 
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
     /// Starts `backend` on this runtime behind the shared batching and retries.
     pub fn start<B: Backend>(&self, backend: B) -> Arc<dyn Provider> {
         Arc::new(Live(Dispatcher::start(

@@ -34,12 +34,19 @@ pub enum AuditRoute {
 }
 
 impl AuditRoute {
+    /// This process's first worker.
+    fn leader(&self) -> u64 {
+        match *self {
+            AuditRoute::Decider { leader } | AuditRoute::Entry { leader, .. } => leader,
+        }
+    }
+
     pub fn worker(&self, line: &AuditLine) -> u64 {
         match (*self, line.order.1) {
             (AuditRoute::Entry { workers, .. }, Position::Kafka { partition, .. }) => {
                 partition.max(0) as u64 * workers
             }
-            (AuditRoute::Entry { leader, .. } | AuditRoute::Decider { leader }, _) => leader,
+            _ => self.leader(),
         }
     }
 }
@@ -56,11 +63,7 @@ pub fn audit_writer<'s>(
 ) -> Option<Stream<'s, u64, Vec<()>>> {
     let scope = lines.first().map(Stream::scope)?;
     // Checkpoints are taken in one process only, whose audit is all on its first worker.
-    let checkpointer = checkpointer.filter(|_| match route {
-        AuditRoute::Decider { leader } | AuditRoute::Entry { leader, .. } => {
-            scope.index() as u64 == leader
-        }
-    });
+    let checkpointer = checkpointer.filter(|_| scope.index() as u64 == route.leader());
     let mut builder = OperatorBuilder::new("AuditWriter".to_owned(), scope);
     let mut inputs: Vec<_> = lines
         .into_iter()
