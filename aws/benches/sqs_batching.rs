@@ -49,12 +49,12 @@ fn main() {
         for i in 0..ACTIONS {
             let call = ProviderCall {
                 provider: "metrics-queue".into(),
-                action_id: format!("a{i}"),
+                action_id: format!("a{i}").into(),
                 namespace: "iot".into(),
                 tenant: "smartbuilding-hq".into(),
                 action_type: "sensor_reading".into(),
-                payload: json!({ "device_id": format!("d{}", i % 50), "value": i }),
-                idempotency_key: format!("a{i}"),
+                payload: json!({ "device_id": format!("d{}", i % 50), "value": i }).into(),
+                idempotency_key: format!("a{i}").into(),
             };
             dispatcher.submit(
                 call,

@@ -17,10 +17,12 @@ use crate::dynamodb::Item;
 use crate::error::classify;
 use acteon_delivery::CallError;
 use acteon_delivery::Policy;
+use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
+use acteon_engine::time::format_rfc3339_ms;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -229,30 +231,55 @@ fn partition(namespace: &str, tenant: &str) -> String {
     format!("{namespace}#{tenant}")
 }
 
-/// An audit line (a record's JSON) as a DynamoDB item.
-pub fn item(line: &str) -> Result<Item, String> {
-    let record: Map<String, Value> =
-        serde_json::from_str(line).map_err(|e| format!("an audit line is not a record: {e}"))?;
-    let text = |name: &str| record.get(name).and_then(Value::as_str).unwrap_or_default();
-    let mut item: Item = record
-        .iter()
-        .map(|(key, value)| (key.clone(), attribute(value)))
-        .collect();
+/// An audit record as a DynamoDB item: its fields as the audit line names them, the payload
+/// and details as maps, and the table's keys and TTL.
+pub fn item(record: &AuditRecord) -> Item {
+    let text = |text: &str| AttributeValue::S(text.to_owned());
+    let optional = |text: Option<&str>| text.map_or(AttributeValue::Null(true), text_attribute);
+    let time = |ms: i64| format_rfc3339_ms(ms);
+    let id = record.id.to_string();
+    let dispatched_at = time(record.dispatched_at_ms);
+    let mut item = Item::new();
     item.insert(
         "pk".into(),
-        AttributeValue::S(partition(text("namespace"), text("tenant"))),
+        text(&partition(&record.namespace, &record.tenant)),
     );
+    item.insert("sk".into(), text(&format!("{dispatched_at}#{id}")));
+    item.insert("id".into(), text(&id));
+    item.insert("action_id".into(), text(&record.action_id));
+    item.insert("namespace".into(), text(&record.namespace));
+    item.insert("tenant".into(), text(&record.tenant));
+    item.insert("action_type".into(), text(&record.action_type));
+    item.insert("provider".into(), optional(record.provider.as_deref()));
+    item.insert("target".into(), optional(record.target.as_deref()));
+    item.insert("rule".into(), optional(record.rule.as_deref()));
+    item.insert("outcome".into(), text(record.outcome.name()));
+    item.insert("details".into(), attribute(&record.details.to_json()));
+    let payload = record.payload.as_ref().map(|p| p.value());
     item.insert(
-        "sk".into(),
-        AttributeValue::S(format!("{}#{}", text("dispatched_at"), text("id"))),
+        "payload".into(),
+        payload.map_or(AttributeValue::Null(true), attribute),
     );
-    if let Ok(expires) = chrono::DateTime::parse_from_rfc3339(text("expires_at")) {
+    item.insert("chain_id".into(), optional(record.chain_id.as_deref()));
+    item.insert("dispatched_at".into(), text(&dispatched_at));
+    item.insert("completed_at".into(), text(&time(record.completed_at_ms)));
+    item.insert(
+        "duration_ms".into(),
+        AttributeValue::N(record.duration_ms.to_string()),
+    );
+    let expires = record.expires_at_ms.map(time);
+    item.insert("expires_at".into(), optional(expires.as_deref()));
+    if let Some(expires_ms) = record.expires_at_ms {
         item.insert(
             "expires_at_ttl".into(),
-            AttributeValue::N(expires.timestamp().to_string()),
+            AttributeValue::N(expires_ms.div_euclid(1000).to_string()),
         );
     }
-    Ok(item)
+    item
+}
+
+fn text_attribute(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
 }
 
 /// An item read back as the audit record (the key and TTL attributes dropped).
@@ -336,14 +363,9 @@ fn fail(slot: &Mutex<Option<String>>, error: String) {
 }
 
 impl RecordSink for DynamoAuditSink {
-    fn write_line(&self, line: &str) {
-        match item(line) {
-            Ok(item) => {
-                if self.queue.send(Command::Record(item)).is_err() {
-                    self.fail("the AWS runtime has shut down".into());
-                }
-            }
-            Err(error) => self.fail(error),
+    fn write(&self, record: &AuditRecord, _line: &[u8]) {
+        if self.queue.send(Command::Record(item(record))).is_err() {
+            self.fail("the AWS runtime has shut down".into());
         }
     }
 
@@ -423,12 +445,15 @@ mod tests {
     fn a_record_round_trips_through_its_item_with_keys_and_ttl() {
         let record = json!({
             "id": "a#0", "action_id": "a", "namespace": "iot", "tenant": "hq",
-            "outcome": "executed", "details": { "delivery": { "attempts": 1, "error": null } },
+            "action_type": "reading", "provider": "p", "target": null, "rule": null,
+            "outcome": "executed",
+            "details": { "delivery": { "attempts": 1, "response": null, "error": null } },
             "payload": { "queue_url": "[REDACTED]", "value": 92.5, "tags": ["x"] },
-            "dispatched_at": "2026-11-28T09:00:00.000Z",
-            "expires_at": "2026-12-05T09:00:00.000Z", "duration_ms": 3
+            "chain_id": null, "dispatched_at": "2026-11-28T09:00:00.000Z",
+            "completed_at": "2026-11-28T09:00:00.000Z", "duration_ms": 3,
+            "expires_at": "2026-12-05T09:00:00.000Z"
         });
-        let item = item(&record.to_string()).unwrap();
+        let item = item(&AuditRecord::parse(&record.to_string()).unwrap());
         assert_eq!(item["pk"], AttributeValue::S("iot#hq".into()));
         assert_eq!(
             item["sk"],

@@ -31,7 +31,7 @@ pub struct Mail {
 }
 
 pub fn mail(call: &ProviderCall) -> Result<Mail, String> {
-    let payload = &call.payload;
+    let payload = call.payload.value();
     let to = payload::string_list(payload, "to")?;
     if to.is_empty() {
         return Err("an email needs `to` in its payload".to_owned());
@@ -42,7 +42,7 @@ pub fn mail(call: &ProviderCall) -> Result<Mail, String> {
         bcc: payload::string_list(payload, "bcc")?,
         reply_to: payload::string_list(payload, "reply_to")?,
         subject: payload::string(payload, &["subject"])?
-            .unwrap_or_else(|| call.action_type.clone()),
+            .unwrap_or_else(|| call.action_type.to_string()),
         text: payload::field(payload, &["body"]).map_or_else(|| payload.to_string(), payload::text),
         html: payload::string(payload, &["html_body"])?,
     })
@@ -114,7 +114,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "t".into(),
             action_type: "alert".into(),
-            payload,
+            payload: payload.into(),
             idempotency_key: "a".into(),
         }
     }

@@ -29,7 +29,7 @@ pub struct Event {
 }
 
 pub fn event(call: &ProviderCall) -> Result<Event, String> {
-    let payload = &call.payload;
+    let payload = call.payload.value();
     let detail = match payload::field(payload, &["detail"]) {
         Some(detail) => payload::json_object(detail),
         None => payload::json_object(payload),
@@ -37,7 +37,7 @@ pub fn event(call: &ProviderCall) -> Result<Event, String> {
     Ok(Event {
         source: payload::string(payload, &["source"])?.unwrap_or_else(|| "acteon".to_owned()),
         detail_type: payload::string(payload, &["detail_type", "detail-type"])?
-            .unwrap_or_else(|| call.action_type.clone()),
+            .unwrap_or_else(|| call.action_type.to_string()),
         detail: Value::Object(detail).to_string(),
         resources: payload::string_list(payload, "resources")?,
     })
@@ -103,7 +103,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "t".into(),
             action_type: "device_lifecycle".into(),
-            payload,
+            payload: payload.into(),
             idempotency_key: "a".into(),
         }
     }

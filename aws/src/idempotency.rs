@@ -29,7 +29,7 @@ pub fn deduplication_id(call: &ProviderCall) -> String {
         && key.len() <= MAX_DEDUPLICATION_ID
         && key.bytes().all(|b| b.is_ascii_graphic());
     if accepted {
-        return key.clone();
+        return key.to_string();
     }
     Sha256::digest(key.as_bytes())
         .iter()
@@ -46,7 +46,6 @@ pub fn choose(named: Option<String>, fifo: bool, call: &ProviderCall) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
     fn call(key: &str) -> ProviderCall {
         ProviderCall {
@@ -55,7 +54,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "hq".into(),
             action_type: "reading".into(),
-            payload: Value::Null,
+            payload: acteon_engine::payload::Payload::empty(),
             idempotency_key: key.into(),
         }
     }

@@ -67,7 +67,7 @@ impl Backend for Lambda {
     const BATCH: usize = 1;
 
     fn prepare(&self, call: &ProviderCall) -> Result<Vec<u8>, String> {
-        Ok(call.payload.to_string().into_bytes())
+        Ok(call.payload.text().as_bytes().to_vec())
     }
 
     async fn send(&self, entries: Vec<Vec<u8>>) -> Vec<Result<Value, CallError>> {

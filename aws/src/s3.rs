@@ -32,7 +32,7 @@ pub struct Object {
 }
 
 pub fn object(call: &ProviderCall, prefix: Option<&str>) -> Result<Object, String> {
-    let payload = &call.payload;
+    let payload = call.payload.value();
     let key = payload::string(payload, &["key"])?.unwrap_or_else(|| {
         format!(
             "{}/{}/{}/{}.json",
@@ -98,7 +98,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "hq".into(),
             action_type: "sensor_reading".into(),
-            payload,
+            payload: payload.into(),
             idempotency_key: "r-1".into(),
         }
     }

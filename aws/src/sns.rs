@@ -29,7 +29,7 @@ pub struct Notification {
 
 /// The notification for `call`; `fifo`: the topic is a FIFO topic.
 pub fn notification(call: &ProviderCall, fifo: bool) -> Result<Notification, String> {
-    let payload = &call.payload;
+    let payload = call.payload.value();
     Ok(Notification {
         message: payload::field(payload, &["message"])
             .map_or_else(|| payload.to_string(), payload::text),
@@ -130,7 +130,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "t".into(),
             action_type: "sensor_reading".into(),
-            payload,
+            payload: payload.into(),
             idempotency_key: "a".into(),
         }
     }

@@ -32,7 +32,7 @@ pub struct Message {
 
 /// The message for `call`; `fifo`: the queue is a FIFO queue.
 pub fn message(call: &ProviderCall, fifo: bool) -> Result<Message, String> {
-    let payload = &call.payload;
+    let payload = call.payload.value();
     let body = payload::field(payload, &["message_body", "message"])
         .map_or_else(|| payload.to_string(), payload::text);
     let delay_seconds = match payload::field(payload, &["delay_seconds"]) {
@@ -158,7 +158,7 @@ mod tests {
             namespace: "iot".into(),
             tenant: "t".into(),
             action_type: "sensor_reading".into(),
-            payload,
+            payload: payload.into(),
             idempotency_key: "a".into(),
         }
     }

@@ -7,6 +7,7 @@ mod support;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
 use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
+use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
 use aws_config::SdkConfig;
@@ -50,7 +51,7 @@ fn call(provider: &str, id: &str, payload: Value) -> ProviderCall {
         namespace: "iot".into(),
         tenant: "smartbuilding-hq".into(),
         action_type: "sensor_reading".into(),
-        payload,
+        payload: payload.into(),
         idempotency_key: id.into(),
     }
 }
@@ -622,14 +623,21 @@ fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
     let sink = fixture.aws.audit_sink(&table, &connection());
     let record = |i: u32, tenant: &str| {
         json!({
-            "id": format!("a{i}#0"), "action_id": format!("a{i}"), "namespace": "iot", "tenant": tenant,
-            "outcome": "executed", "details": {}, "payload": { "queue_url": "[REDACTED]", "n": i },
+            "id": format!("a{i}#0"), "action_id": format!("a{i}"), "namespace": "iot",
+            "tenant": tenant, "action_type": "reading", "provider": null, "target": null,
+            "rule": null, "outcome": "executed", "details": {},
+            "payload": { "queue_url": "[REDACTED]", "n": i }, "chain_id": null,
             "dispatched_at": format!("2026-11-28T09:{:02}:00.000Z", i % 60),
-            "expires_at": "2026-12-05T09:00:00.000Z"
+            "completed_at": format!("2026-11-28T09:{:02}:00.000Z", i % 60),
+            "duration_ms": 0, "expires_at": "2026-12-05T09:00:00.000Z"
         })
     };
+    let write = |record: &serde_json::Value| {
+        let line = record.to_string();
+        sink.write(&AuditRecord::parse(&line).unwrap(), line.as_bytes());
+    };
     for i in 0..60 {
-        sink.write_line(&record(i, if i % 3 == 0 { "other" } else { "hq" }).to_string());
+        write(&record(i, if i % 3 == 0 { "other" } else { "hq" }));
     }
     sink.finish().unwrap();
 
@@ -659,7 +667,7 @@ fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
     for i in 0..62 {
         let mut again = record(i, if i % 3 == 0 { "other" } else { "hq" });
         again["dispatched_at"] = json!(format!("2026-11-28T10:{:02}:00.000Z", i % 60));
-        sink.write_line(&again.to_string());
+        write(&again);
     }
     sink.finish().unwrap();
     let records = fixture

@@ -9,7 +9,7 @@ use acteon_benches::{env_count, write_lines};
 use acteon_dsl::plan::Plan;
 use acteon_engine::checkpoint::store::decode;
 use acteon_engine::checkpoint::{DirectoryStore, StateStore};
-use acteon_engine::operators::dedup::DedupKey;
+use acteon_engine::operators::keyed::Key;
 use acteon_engine::{run, AuditOutput, CheckpointConfig, Delivery, Input, RunConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -95,7 +95,7 @@ fn main() {
         .parts
         .iter()
         .filter(|(name, _)| name.starts_with("dedup/"))
-        .map(|(_, bytes)| decode::<Vec<(DedupKey, i64)>>(bytes).unwrap().len())
+        .map(|(_, bytes)| decode::<Vec<(Key, i64)>>(bytes).unwrap().len())
         .sum();
     println!(
         "checkpoint with {live} live dedup keys: {:.1} MiB ({:.1} bytes per key)",

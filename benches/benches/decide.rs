@@ -3,10 +3,9 @@
 //!
 //! `cargo bench -p acteon-benches --bench decide`
 
-use acteon_benches::evaluate::{decide, decoded};
+use acteon_benches::evaluate::{decide, decoded, decoder};
 use acteon_benches::plans;
 use acteon_engine::action::{Action, Position};
-use acteon_engine::decode::decode;
 use acteon_engine::eval::{Evaluator, Scratch};
 use acteon_kafka::simulator::{actions, Mix};
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion, Throughput};
@@ -31,12 +30,14 @@ fn decide_all(b: &mut Bencher, evaluator: &Evaluator, actions: &[Action]) {
 
 fn bench_decode(c: &mut Criterion) {
     let lines = actions(ACTIONS, Mix::SEED, 4, 10, 1);
+    let decoder = decoder(&Evaluator::new(&plans::seed()));
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Elements(ACTIONS));
     group.bench_function("seed-like JSON lines", |b| {
         b.iter(|| {
             for (i, line) in lines.iter().enumerate() {
-                black_box(decode(line.as_bytes(), Position::Line(i as u64), 1 << 20, 0, None).ok());
+                let position = Position::Line(i as u64);
+                black_box(decoder.decode(line.as_bytes(), position, 0, None).ok());
             }
         })
     });
@@ -45,7 +46,7 @@ fn bench_decode(c: &mut Criterion) {
 
 fn bench_seed_rules(c: &mut Criterion) {
     let evaluator = Evaluator::new(&plans::seed());
-    let actions = decoded(&actions(ACTIONS, Mix::SEED, 4, 10, 2));
+    let actions = decoded(&actions(ACTIONS, Mix::SEED, 4, 10, 2), &evaluator);
     let mut group = c.benchmark_group("evaluate");
     group.throughput(Throughput::Elements(ACTIONS));
     group.bench_function("seed rule set", |b| decide_all(b, &evaluator, &actions));
@@ -53,11 +54,12 @@ fn bench_seed_rules(c: &mut Criterion) {
 }
 
 fn bench_rule_count(c: &mut Criterion) {
-    let actions = decoded(&actions(ACTIONS, Mix::SEED, 1, 10, 3));
+    let lines = actions(ACTIONS, Mix::SEED, 1, 10, 3);
     let mut group = c.benchmark_group("evaluate by rule count");
     group.throughput(Throughput::Elements(ACTIONS));
     for n in [10, 100, 1000] {
         let evaluator = Evaluator::new(&plans::generated_rules(n));
+        let actions = decoded(&lines, &evaluator);
         group.bench_function(format!("{n} rules"), |b| {
             decide_all(b, &evaluator, &actions)
         });

@@ -10,14 +10,13 @@
 //! `cargo bench -p acteon-benches --bench suite -- [--only NAME,...] [--json PATH]`.
 //! `ACTEON_BENCH_SCALE` (default 1) multiplies every workload's size.
 
-use acteon_benches::evaluate::{decide, decoded};
+use acteon_benches::evaluate::{decide, decoded, decoder};
 use acteon_benches::kafka::{broker_is_up, compare, BROKER};
 use acteon_benches::memory::{peak_rss_bytes, rss_bytes};
 use acteon_benches::paced::{quantile, PacedFeed, WrittenAt};
 use acteon_benches::{plans, write_lines};
 use acteon_dsl::plan::Plan;
 use acteon_engine::action::Position;
-use acteon_engine::decode::decode;
 use acteon_engine::eval::{Evaluator, Scratch};
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
 use acteon_kafka::simulator::{actions, Building, Mix, Simulator, START_MS};
@@ -229,9 +228,11 @@ fn from_file(
 fn per_core(scale: f64) -> Vec<Value> {
     let count = scaled(scale, 200_000);
     let lines = actions(count, Mix::SEED, 4, 10, 1);
+    let decoder = decoder(&Evaluator::new(&plans::seed()));
     let started = Instant::now();
     for (i, line) in lines.iter().enumerate() {
-        black_box(decode(line.as_bytes(), Position::Line(i as u64), 1 << 20, 0, None).ok());
+        let position = Position::Line(i as u64);
+        black_box(decoder.decode(line.as_bytes(), position, 0, None).ok());
     }
     let mut rows = vec![row(
         "decode (1 core)",
@@ -239,11 +240,10 @@ fn per_core(scale: f64) -> Vec<Value> {
         started.elapsed(),
         json!({ "notes": "JSON line to action" }),
     )];
-    let decoded = decoded(&lines);
     let mut scratch = Scratch::default();
     let mut evaluate = |plan: &Plan| {
         let evaluator = Evaluator::new(plan);
-        let mut actions = decoded.clone();
+        let mut actions = decoded(&lines, &evaluator);
         let started = Instant::now();
         for action in actions.iter_mut() {
             black_box(decide(&evaluator, action, &mut scratch));

@@ -1,23 +1,28 @@
 //! Deciding decoded actions outside the dataflow: the per-core cost of the compiled rules.
 
 use acteon_engine::action::{Action, Position};
-use acteon_engine::decode::decode;
+use acteon_engine::decode::Decoder;
 use acteon_engine::eval::{Evaluation, Evaluator, Scratch};
+use std::sync::Arc;
 
-/// Decodes seed-like lines as the source does.
-pub fn decoded(lines: &[String]) -> Vec<Action> {
+/// The decoder the source of a run of `evaluator`'s plan uses.
+pub fn decoder(evaluator: &Evaluator) -> Decoder {
+    Decoder {
+        max_action_bytes: 1 << 20,
+        paths: Arc::clone(evaluator.paths().set()),
+    }
+}
+
+/// Decodes seed-like lines as the source does for `evaluator`'s plan.
+pub fn decoded(lines: &[String], evaluator: &Evaluator) -> Vec<Action> {
+    let decoder = decoder(evaluator);
     lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            decode(
-                line.as_bytes(),
-                Position::Line(i as u64 + 1),
-                1 << 20,
-                0,
-                None,
-            )
-            .unwrap()
+            decoder
+                .decode(line.as_bytes(), Position::Line(i as u64 + 1), 0, None)
+                .unwrap()
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 //! latency (ingest to audit) of a pipeline that is not saturated.
 
 use acteon_engine::action::Position;
+use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::feed::{Feed, FeedReader, Polled};
 use std::collections::HashMap;
@@ -115,13 +116,10 @@ impl WrittenAt {
 }
 
 impl RecordSink for WrittenAt {
-    fn write_line(&self, line: &str) {
+    fn write(&self, record: &AuditRecord, _line: &[u8]) {
         let now = Instant::now();
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
-            return;
-        };
-        if let (Some(id), Ok(mut first)) = (record["action_id"].as_str(), self.first.lock()) {
-            first.entry(id.to_owned()).or_insert(now);
+        if let Ok(mut first) = self.first.lock() {
+            first.entry(record.action_id.to_string()).or_insert(now);
         }
     }
 

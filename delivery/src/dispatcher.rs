@@ -278,7 +278,7 @@ mod tests {
                 namespace: "n".into(),
                 tenant: "t".into(),
                 action_type: "a".into(),
-                payload: Value::Null,
+                payload: acteon_engine::payload::Payload::empty(),
                 idempotency_key: (*id).into(),
             };
             dispatcher.submit(

@@ -600,6 +600,7 @@ fn background(block: &Block) -> plan::Background {
         timeout_processing: flag("timeout_processing", d.timeout_processing),
         recurring_actions: flag("recurring_actions", d.recurring_actions),
         retention_reaper: flag("retention_reaper", d.retention_reaper),
+        max_lateness_ms: ms("max_lateness", d.max_lateness_ms),
     }
 }
 

@@ -640,6 +640,10 @@ pub struct Background {
     pub timeout_processing: bool,
     pub recurring_actions: bool,
     pub retention_reaper: bool,
+    /// How far behind its input's latest event time an action may be read and still be
+    /// decided by its own event time; a later one is `late`.
+    #[serde(default)]
+    pub max_lateness_ms: u64,
 }
 
 impl Default for Background {
@@ -656,6 +660,7 @@ impl Default for Background {
             timeout_processing: true,
             recurring_actions: true,
             retention_reaper: true,
+            max_lateness_ms: 0,
         }
     }
 }
@@ -713,6 +718,8 @@ pub enum Outcome {
     ChainStarted,
     QuotaExceeded,
     Rejected,
+    /// Read too far behind its input's event time to be decided (beyond `max_lateness`).
+    Late,
     ChainStepCompleted,
     ChainStepFailed,
     ChainCompleted,
@@ -722,7 +729,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 19] = [
+    pub const ALL: [Outcome; 20] = [
         Outcome::Executed,
         Outcome::Failed,
         Outcome::Suppressed,
@@ -736,6 +743,7 @@ impl Outcome {
         Outcome::ChainStarted,
         Outcome::QuotaExceeded,
         Outcome::Rejected,
+        Outcome::Late,
         Outcome::ChainStepCompleted,
         Outcome::ChainStepFailed,
         Outcome::ChainCompleted,
@@ -759,6 +767,7 @@ impl Outcome {
             Outcome::ChainStarted => "chain_started",
             Outcome::QuotaExceeded => "quota_exceeded",
             Outcome::Rejected => "rejected",
+            Outcome::Late => "late",
             Outcome::ChainStepCompleted => "chain_step_completed",
             Outcome::ChainStepFailed => "chain_step_failed",
             Outcome::ChainCompleted => "chain_completed",

@@ -8,23 +8,32 @@
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
 //!   │                          ├─► deliver ─► audit writer (each process's first worker)
 //!   │                          └─► chain (chain_started, exchanged by chain id) ─► audit writer
-//!   └─ rejected lines ─────────────────────────► audit writer
+//!   └─ rejected and late records ──────────────► audit writer
 //! ```
 //!
-//! Operators exist only for the rule kinds the plan uses, and never one per rule.
+//! Quota, dedup, throttle and group are the one keyed operator ([`keyed`]) over their own
+//! logic: exchanged to the worker owning the key, and sent back after it (evaluation and
+//! delivery read their inputs exchanged by the action's position), so only the decision itself
+//! happens where the key lives. Operators exist only for the rule kinds the plan uses, and
+//! never one per rule.
 
+use crate::audit::record::Detail;
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::audit_writer::AuditRoute;
 use crate::operators::chain::{chain, ChainSettings, ChainStart};
-use crate::operators::dedup::SharedWindows;
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
+use crate::operators::keyed::dedup::{Dedup, SharedWindows};
+use crate::operators::keyed::group::Group;
+use crate::operators::keyed::quota::Quotas;
+use crate::operators::keyed::throttle::Throttle;
+use crate::operators::keyed::{self, keyed};
 use crate::operators::source::{source, Lines, SourceSettings};
-use crate::operators::{audit_writer, dedup, group, quota, schedule, throttle};
-use crate::operators::{AuditLine, Decision, Flow, Renderer};
+use crate::operators::{audit_writer, schedule};
+use crate::operators::{AuditEntry, Decision, Flow, Renderer};
 use crate::providers::registry::ProviderRegistry;
 use crate::report::{install_views, Views};
 use crate::time::Epochs;
@@ -55,14 +64,14 @@ pub struct Assembly {
     pub dedup_windows: Option<SharedWindows>,
 }
 
-/// Builds the dataflow in `scope`; `write` receives the audit lines in written order (on
-/// the process's first worker) and `written` is called after each batch of completed epochs; `lines_read` counts
-/// the input lines this worker decoded.
+/// Builds the dataflow in `scope`; `write` receives the audit entries in written order (on
+/// the process's first worker) and `written` is called after each batch of completed epochs;
+/// `lines_read` counts the input lines this worker decoded.
 pub fn assemble(
     scope: Scope<'_, u64>,
     assembly: Assembly,
     lines: impl FnOnce(SyncActivator) -> Lines + 'static,
-    (write, written): (impl FnMut(AuditLine) + 'static, impl FnMut() + 'static),
+    (write, written): (impl FnMut(AuditEntry) + 'static, impl FnMut() + 'static),
     lines_read: Rc<Cell<u64>>,
 ) {
     let Assembly {
@@ -80,7 +89,6 @@ pub fn assemble(
     let audited = checkpointer.clone();
     let epochs = settings.epochs;
     let watermark = Arc::clone(&settings.watermark);
-    let max_lateness_ms = settings.max_lateness_ms;
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
     let probe = ProbeHandle::new();
     let (flows, rejected) = source(
@@ -95,14 +103,17 @@ pub fn assemble(
     let flows = if quotas.is_empty() {
         flows
     } else {
-        let (admitted, exceeded) = quota::quota(flows, quotas, checkpointer.clone());
+        let settings = keyed::Settings {
+            epochs,
+            checkpointer: checkpointer.clone(),
+        };
+        let (admitted, exceeded) = keyed(flows, Quotas { quotas }, settings);
         decisions.push(exceeded);
         admitted
     };
     let settings = RuleSettings {
         evaluator,
         epochs,
-        max_lateness_ms,
         checkpointer: checkpointer.clone(),
         dedup_windows,
     };
@@ -117,7 +128,10 @@ pub fn assemble(
             });
             let started = parts.pop().expect("two parts");
             let starts = started.clone().flat_map(|decision: Decision| {
-                let chain = decision.details.get("chain")?.as_str()?.to_owned();
+                let Some(Detail::Name(chain)) = decision.details.get("chain") else {
+                    return None;
+                };
+                let chain = chain.clone();
                 Some::<ChainStart>((decision.flow, chain))
             });
             let settings = ChainSettings {
@@ -137,13 +151,8 @@ pub fn assemble(
             ]
         }
     };
-    let facts = scope
-        .concatenate(audit.iter().cloned())
-        .map(|line: AuditLine| line.fact);
-    install_views(facts, &views);
-    if let Some(completed) = audit_writer::audit_writer(audit, audit_route, write, written, audited)
-    {
-        completed.probe_with(&probe);
+    if let Some(counted) = audit_writer::audit_writer(audit, audit_route, write, written, audited) {
+        install_views(counted.probe_with(&probe), &views);
     }
 }
 
@@ -151,7 +160,6 @@ pub fn assemble(
 struct RuleSettings {
     evaluator: Arc<Evaluator>,
     epochs: Epochs,
-    max_lateness_ms: u64,
     checkpointer: Option<Arc<Checkpointer>>,
     dedup_windows: Option<SharedWindows>,
 }
@@ -165,10 +173,13 @@ fn rules<'s>(
     let RuleSettings {
         evaluator,
         epochs,
-        max_lateness_ms,
         checkpointer,
         dedup_windows,
     } = settings;
+    let windows = || keyed::Settings {
+        epochs,
+        checkpointer: checkpointer.clone(),
+    };
     let uses = |gate: Gate| {
         evaluator
             .rules()
@@ -187,33 +198,28 @@ fn rules<'s>(
         let mut decided: Vec<Stream<'_, LoopTime, Vec<Decision>>> = vec![evaluated.decisions];
         let mut resumes = Vec::new();
         if dedups {
-            let (passed, repeated) = dedup::dedup(
-                evaluated.dedup,
-                Arc::clone(&evaluator),
-                max_lateness_ms,
-                checkpointer.clone(),
-                dedup_windows,
-            );
+            let logic = Dedup {
+                evaluator: Arc::clone(&evaluator),
+                shared: dedup_windows,
+            };
+            let (passed, repeated) = keyed(evaluated.dedup, logic, windows());
             resumes.push(passed);
             decided.push(repeated);
         }
         if throttles {
-            let (admitted, throttled) = throttle::throttle(
-                evaluated.throttle,
-                Arc::clone(&evaluator),
-                max_lateness_ms,
-                checkpointer.clone(),
-            );
+            let logic = Throttle {
+                evaluator: Arc::clone(&evaluator),
+            };
+            let (admitted, throttled) = keyed(evaluated.throttle, logic, windows());
             resumes.push(admitted);
             decided.push(throttled);
         }
         if groups {
-            decided.push(group::group(
-                evaluated.group,
-                Arc::clone(&evaluator),
-                epochs,
-                checkpointer.clone(),
-            ));
+            let logic = Group {
+                evaluator: Arc::clone(&evaluator),
+            };
+            let (_, flushed) = keyed(evaluated.group, logic, windows());
+            decided.push(flushed);
         }
         if schedules {
             let (released, scheduled) = schedule::schedule(

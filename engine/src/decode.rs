@@ -1,17 +1,23 @@
 //! Decoding one JSON line into an [`Action`], or the reason it cannot be one.
 //!
 //! Each line is parsed once, straight into the action's fields: the envelope's keys are matched
-//! without being allocated and no intermediate JSON tree is built for it; only the payload is a
-//! JSON value, as the action carries it. A line that does not decode that way (not an object, a
-//! field of the wrong type, a repeated key) is parsed again as a JSON value to say exactly why,
-//! which costs only on bad input (or a valid line with a repeated key, decided the same way).
+//! without being allocated, its texts borrowed where they have no escapes, and no JSON tree is
+//! built. The payload is kept as its text, checked and with the plan's paths taken out
+//! ([`Payload::read`]); the metadata as its text, checked. A line that does not decode that way
+//! (not an object, a field of the wrong type, a repeated key, a payload nested deep enough to
+//! need the parser's own check) is parsed again as a JSON value to say exactly why, which costs
+//! only on bad input (or a valid line with a repeated key, decided the same way).
 
-use crate::action::{Action, Position};
+use crate::action::{Action, Metadata, Position};
+use crate::json::Text;
+use crate::name::Name;
+use crate::payload::{brackets, Checked, Payload, PayloadPaths, DEEP};
 use crate::time::parse_rfc3339_ms;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// A line that is not an action, with what could be read of it for the audit record.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -51,24 +57,119 @@ pub fn generated_id(position: Position) -> String {
     }
 }
 
-/// Decodes `line` read at `position`. `default_time_ms` is the event time of an action without
-/// `created_at`; `clock_time_ms`, when given, replaces every event time (the processing clock).
-pub fn decode(
-    line: &[u8],
-    position: Position,
-    max_action_bytes: usize,
-    default_time_ms: i64,
-    clock_time_ms: Option<i64>,
-) -> Result<Action, Rejection> {
-    if line.len() > max_action_bytes {
-        return Err(Rejection::new(format!(
-            "action of {} bytes is over the limit of {max_action_bytes} bytes",
-            line.len()
-        )));
+/// Decodes lines into actions for one plan: its payload paths are taken from every payload.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    /// Longer lines are rejected.
+    pub max_action_bytes: usize,
+    pub paths: Arc<PayloadPaths>,
+}
+
+impl Decoder {
+    /// A decoder that takes no payload paths (payloads are only checked).
+    pub fn new(max_action_bytes: usize) -> Decoder {
+        Decoder {
+            max_action_bytes,
+            paths: PayloadPaths::none(),
+        }
     }
-    match decode_envelope(line, position, default_time_ms, clock_time_ms) {
-        Some(action) => Ok(action),
-        None => decode_value(line, position, default_time_ms, clock_time_ms),
+
+    /// Decodes `line` read at `position`. `default_time_ms` is the event time of an action
+    /// without `created_at`; `clock_time_ms`, when given, replaces every event time (the
+    /// processing clock).
+    pub fn decode(
+        &self,
+        line: &[u8],
+        position: Position,
+        default_time_ms: i64,
+        clock_time_ms: Option<i64>,
+    ) -> Result<Action, Rejection> {
+        let max = self.max_action_bytes;
+        if line.len() > max {
+            return Err(Rejection::new(format!(
+                "action of {} bytes is over the limit of {max} bytes",
+                line.len()
+            )));
+        }
+        let times = (default_time_ms, clock_time_ms);
+        match decode_envelope(line, position, times, &self.paths) {
+            Some(action) => Ok(action),
+            None => decode_value(line, position, times, &self.paths),
+        }
+    }
+}
+
+/// (default event time, processing-clock time).
+type Times = (i64, Option<i64>);
+
+/// The top-level `created_at` string of a JSON object line (the last one, as a parser keeps
+/// it), found without decoding the rest: string contents are skipped by searching for their
+/// closing quote. `None` when there is none, when it has escapes, or when the line is not an
+/// object. Every worker reads every line of a file this way, so each knows how far event time
+/// had gone before any line, whichever worker decodes it (lateness is judged per input).
+pub fn created_at_of(line: &[u8]) -> Option<&str> {
+    let mut i = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    if line[i] != b'{' {
+        return None;
+    }
+    i += 1;
+    let mut depth = 1usize;
+    let mut expecting_key = true;
+    let mut key_is_created_at = false;
+    let mut found = None;
+    while i < line.len() {
+        match line[i] {
+            b'"' => {
+                let start = i + 1;
+                let end = string_end(line, start)?;
+                let text = &line[start..end];
+                if depth == 1 && expecting_key {
+                    key_is_created_at = text == b"created_at";
+                } else if depth == 1 && key_is_created_at {
+                    found = (!text.contains(&b'\\'))
+                        .then(|| std::str::from_utf8(text).ok())
+                        .flatten();
+                    key_is_created_at = false;
+                }
+                i = end;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                key_is_created_at = false;
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return found;
+                }
+            }
+            b',' if depth == 1 => {
+                expecting_key = true;
+                key_is_created_at = false;
+            }
+            b':' if depth == 1 => expecting_key = false,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            // A number, `true`, `false` or `null` after the key.
+            _ if depth == 1 && !expecting_key => key_is_created_at = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the quote that closes the string whose content starts at `start`.
+fn string_end(line: &[u8], mut start: usize) -> Option<usize> {
+    loop {
+        let at = start + memchr::memchr2(b'"', b'\\', &line[start..])?;
+        match line[at] {
+            b'"' => return Some(at),
+            // An escape: skip the escaped character, whatever it is.
+            _ => start = at + 2,
+        }
+        if start > line.len() {
+            return None;
+        }
     }
 }
 
@@ -76,15 +177,15 @@ pub fn decode(
 fn decode_value(
     line: &[u8],
     position: Position,
-    default_time_ms: i64,
-    clock_time_ms: Option<i64>,
+    times: Times,
+    paths: &PayloadPaths,
 ) -> Result<Action, Rejection> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| Rejection::new(format!("not JSON: {e}")))?;
     let Value::Object(mut object) = value else {
         return Err(Rejection::new("not a JSON object"));
     };
-    match fields(&mut object, position, default_time_ms, clock_time_ms) {
+    match fields(&mut object, position, times, paths) {
         Ok(action) => Ok(action),
         Err(reason) => Err(Rejection::new(reason).with_fields(&object)),
     }
@@ -95,8 +196,8 @@ fn decode_value(
 fn decode_envelope(
     line: &[u8],
     position: Position,
-    default_time_ms: i64,
-    clock_time_ms: Option<i64>,
+    (default_time_ms, clock_time_ms): Times,
+    paths: &PayloadPaths,
 ) -> Option<Action> {
     // A derived struct visitor would also take a JSON array; only an object is an action.
     let first = line
@@ -112,16 +213,35 @@ fn decode_envelope(
         Some(text) => Some(parse_rfc3339_ms(text)?),
         None => None,
     };
+    let payload = match envelope.payload {
+        None => Payload::empty(),
+        // Deep nesting is left to the slow path: the parser's depth limit counts from the
+        // line, not from the payload.
+        Some(raw) if raw.get().starts_with('{') && brackets(raw.get()) < DEEP => {
+            Payload::read(raw.get(), paths).ok()?
+        }
+        Some(_) => return None,
+    };
+    let metadata = match envelope.metadata {
+        None => Metadata::default(),
+        Some(raw) => {
+            serde_json::from_str::<StringsOnly>(raw.get()).ok()?;
+            Metadata::from_json(raw.get())
+        }
+    };
     Some(Action {
-        id: envelope.id.unwrap_or_else(|| generated_id(position)),
-        namespace: envelope.namespace?,
-        tenant: envelope.tenant?,
-        action_type: envelope.action_type?,
-        provider: envelope.provider,
-        payload: Value::Object(envelope.payload.unwrap_or_default()),
-        metadata: envelope.metadata.unwrap_or_default(),
-        dedup_key: envelope.dedup_key,
-        created_at: envelope.created_at,
+        id: match envelope.id {
+            Some(id) => Arc::from(&*id),
+            None => generated_id(position).into(),
+        },
+        namespace: Name::new(&envelope.namespace?),
+        tenant: Name::new(&envelope.tenant?),
+        action_type: Name::new(&envelope.action_type?),
+        provider: envelope.provider.as_deref().map(Name::new),
+        payload,
+        metadata,
+        dedup_key: envelope.dedup_key.as_deref().map(Arc::from),
+        created_at: envelope.created_at.as_deref().map(Arc::from),
         event_time_ms: clock_time_ms.or(created_ms).unwrap_or(default_time_ms),
         position,
     })
@@ -129,16 +249,44 @@ fn decode_envelope(
 
 /// An action's fields as the fast path reads them; `None` is absent or null.
 #[derive(Default)]
-struct Envelope {
-    id: Option<String>,
-    namespace: Option<String>,
-    tenant: Option<String>,
-    action_type: Option<String>,
-    provider: Option<String>,
-    payload: Option<Map<String, Value>>,
-    metadata: Option<BTreeMap<String, String>>,
-    dedup_key: Option<String>,
-    created_at: Option<String>,
+struct Envelope<'de> {
+    id: Option<Text<'de>>,
+    namespace: Option<Text<'de>>,
+    tenant: Option<Text<'de>>,
+    action_type: Option<Text<'de>>,
+    provider: Option<Text<'de>>,
+    payload: Option<&'de RawValue>,
+    metadata: Option<&'de RawValue>,
+    dedup_key: Option<Text<'de>>,
+    created_at: Option<Text<'de>>,
+}
+
+/// A metadata object: every value a string (checked, then dropped).
+struct StringsOnly;
+
+impl<'de> Deserialize<'de> for StringsOnly {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<StringsOnly, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = StringsOnly;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StringsOnly, A::Error> {
+                // A repeated key goes to the slow path, which keeps the last value.
+                let mut keys: Vec<Text<'de>> = Vec::new();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    if keys.iter().any(|k| **k == *key) {
+                        return Err(de::Error::custom("repeated key"));
+                    }
+                    map.next_value::<Text<'de>>()?;
+                    keys.push(key);
+                }
+                Ok(StringsOnly)
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
 }
 
 /// A key of the envelope, matched on the borrowed text.
@@ -158,8 +306,8 @@ enum FieldName {
     Other,
 }
 
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Envelope, D::Error> {
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Envelope<'de>, D::Error> {
         deserializer.deserialize_map(EnvelopeVisitor)
     }
 }
@@ -167,13 +315,13 @@ impl<'de> Deserialize<'de> for Envelope {
 struct EnvelopeVisitor;
 
 impl<'de> Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope;
+    type Value = Envelope<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an action object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'de>, A::Error> {
         let mut envelope = Envelope::default();
         // One bit per known key: a repeated key goes to the slow path, which keeps the last.
         let mut seen = 0u16;
@@ -195,10 +343,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 FieldName::Metadata => envelope.metadata = map.next_value()?,
                 FieldName::DedupKey => envelope.dedup_key = map.next_value()?,
                 FieldName::CreatedAt => envelope.created_at = map.next_value()?,
-                // Parsed as a value, not skipped: skipping checks neither nesting depth nor
-                // UTF-8, and the line must be accepted exactly when the slow path would.
+                // Checked as a value, not skipped: skipping checks neither nesting depth nor
+                // number ranges, and the line must be accepted exactly when the slow path
+                // would.
                 FieldName::Other => {
-                    map.next_value::<Value>()?;
+                    map.next_value::<Checked>()?;
                 }
             }
         }
@@ -209,8 +358,8 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 fn fields(
     object: &mut Map<String, Value>,
     position: Position,
-    default_time_ms: i64,
-    clock_time_ms: Option<i64>,
+    (default_time_ms, clock_time_ms): Times,
+    paths: &PayloadPaths,
 ) -> Result<Action, String> {
     // Every check runs on borrowed fields first, so a rejection still sees the whole object
     // and an accepted action moves its strings out without copying them.
@@ -249,29 +398,31 @@ fn fields(
     }
 
     let payload = match object.get_mut("payload").map(Value::take) {
-        Some(payload @ Value::Object(_)) => payload,
-        _ => Value::Object(Map::new()),
+        Some(payload @ Value::Object(_)) => Payload::from_value(payload, paths),
+        _ => Payload::empty(),
     };
     let metadata = match object.get_mut("metadata").map(Value::take) {
-        Some(Value::Object(entries)) => entries
-            .into_iter()
-            .filter_map(|(key, value)| match value {
-                Value::String(text) => Some((key, text)),
-                _ => None,
-            })
-            .collect(),
-        _ => BTreeMap::new(),
+        Some(Value::Object(entries)) => Metadata::from_entries(
+            entries
+                .iter()
+                .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?))),
+        ),
+        _ => Metadata::default(),
+    };
+    let text = |object: &mut Map<String, Value>, key| take_text(object, key).map(Arc::<str>::from);
+    let name = |object: &mut Map<String, Value>, key| {
+        take_text(object, key).map_or_else(|| Name::new(""), Name::from)
     };
     Ok(Action {
-        id: take_text(object, "id").unwrap_or_else(|| generated_id(position)),
-        namespace: take_text(object, "namespace").unwrap_or_default(),
-        tenant: take_text(object, "tenant").unwrap_or_default(),
-        action_type: take_text(object, "action_type").unwrap_or_default(),
-        provider: take_text(object, "provider"),
+        id: text(object, "id").unwrap_or_else(|| generated_id(position).into()),
+        namespace: name(object, "namespace"),
+        tenant: name(object, "tenant"),
+        action_type: name(object, "action_type"),
+        provider: take_text(object, "provider").map(Name::from),
         payload,
         metadata,
-        dedup_key: take_text(object, "dedup_key"),
-        created_at: take_text(object, "created_at"),
+        dedup_key: text(object, "dedup_key"),
+        created_at: text(object, "created_at"),
         event_time_ms: clock_time_ms.or(created_ms).unwrap_or(default_time_ms),
         position,
     })
@@ -300,7 +451,7 @@ mod tests {
     use super::*;
 
     fn line(text: &str) -> Result<Action, Rejection> {
-        decode(text.as_bytes(), Position::Line(7), 1 << 20, 5, None)
+        Decoder::new(1 << 20).decode(text.as_bytes(), Position::Line(7), 5, None)
     }
 
     #[test]
@@ -309,10 +460,10 @@ mod tests {
             r#"{"namespace":"iot","tenant":"t","action_type":"a","payload":{"v":1},"metadata":{"k":"v"},"created_at":"1970-01-01T00:00:01Z"}"#,
         )
         .unwrap();
-        assert_eq!(action.id, "line-7");
+        assert_eq!(&*action.id, "line-7");
         assert_eq!(action.event_time_ms, 1000);
-        assert_eq!(action.payload["v"], 1);
-        assert_eq!(action.metadata["k"], "v");
+        assert_eq!(action.payload.value()["v"], 1);
+        assert_eq!(action.metadata.get("k").as_deref(), Some("v"));
     }
 
     #[test]
@@ -353,7 +504,9 @@ mod tests {
                 rejection.reason
             );
         }
-        let big = decode(b"{}", Position::Line(1), 1, 0, None).unwrap_err();
+        let big = Decoder::new(1)
+            .decode(b"{}", Position::Line(1), 0, None)
+            .unwrap_err();
         assert!(big.reason.contains("over the limit"));
     }
 
@@ -408,8 +561,9 @@ mod tests {
             (false, ""),
         ];
         for (fast, line) in lines {
-            let slow = decode_value(line.as_bytes(), Position::Line(3), 5, None);
-            let envelope = decode_envelope(line.as_bytes(), Position::Line(3), 5, None);
+            let none = PayloadPaths::none();
+            let slow = decode_value(line.as_bytes(), Position::Line(3), (5, None), &none);
+            let envelope = decode_envelope(line.as_bytes(), Position::Line(3), (5, None), &none);
             assert_eq!(envelope.is_some(), fast, "{line}");
             if let Some(action) = envelope {
                 assert_eq!(Ok(action), slow, "{line}");
@@ -424,7 +578,9 @@ mod tests {
         assert!(line_at(&deep, 1).unwrap_err().reason.contains("not JSON"));
         let not_utf8 =
             b"{\"namespace\":\"n\",\"tenant\":\"t\",\"action_type\":\"a\",\"x\":\"\xff\"}";
-        let rejection = decode(not_utf8, Position::Line(1), 1 << 20, 5, None).unwrap_err();
+        let rejection = Decoder::new(1 << 20)
+            .decode(not_utf8, Position::Line(1), 5, None)
+            .unwrap_err();
         assert!(
             rejection.reason.contains("not JSON"),
             "{}",
@@ -433,7 +589,31 @@ mod tests {
     }
 
     fn line_at(text: &str, line: u64) -> Result<Action, Rejection> {
-        decode(text.as_bytes(), Position::Line(line), 1 << 20, 5, None)
+        Decoder::new(1 << 20).decode(text.as_bytes(), Position::Line(line), 5, None)
+    }
+
+    #[test]
+    fn created_at_is_found_without_decoding() {
+        let cases: [(&str, Option<&str>); 9] = [
+            (
+                r#"{"created_at":"2026-11-28T09:00:00Z","id":"a"}"#,
+                Some("2026-11-28T09:00:00Z"),
+            ),
+            (
+                r#" { "payload": {"created_at": "inner"}, "created_at" : "outer" } "#,
+                Some("outer"),
+            ),
+            (r#"{"a":"x\"created_at\":","created_at":"t"}"#, Some("t")),
+            (r#"{"created_at":"1","created_at":"2"}"#, Some("2")),
+            (r#"{"created_at":null}"#, None),
+            (r#"{"created_at":5,"x":"created_at"}"#, None),
+            (r#"{"list":["created_at","y"]}"#, None),
+            (r#"["created_at","x"]"#, None),
+            (r#"{"created_at":"unclosed"#, None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(created_at_of(line.as_bytes()), expected, "{line}");
+        }
     }
 
     #[test]

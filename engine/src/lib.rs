@@ -2,9 +2,13 @@
 //! delivers it, and audits the decision.
 //!
 //! Module map:
-//! - [`run`]: the public entry point (`run`, `run_test`) and its configuration.
+//! - [`run`]: the public entry point and its configuration.
+//! - [`expect`]: a script's `test` blocks run and checked (`run_test`).
 //! - [`action`]: the decoded input record.
+//! - [`name`]: interned names (tenants, namespaces, action types, providers, rules).
+//! - [`payload`]: a payload kept as its JSON text, with the values the plan reads taken out.
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
+//! - [`json`]: JSON text read and written without trees.
 //! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
@@ -26,15 +30,20 @@ pub mod checkpoint;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;
+pub mod expect;
 pub mod feed;
+pub mod json;
+pub mod name;
 pub mod operators;
+pub mod payload;
 pub mod provider;
 pub mod providers;
 pub mod report;
 pub mod run;
 pub mod time;
 
+pub use expect::{run_test, TestOutcome};
 pub use run::{
-    run, run_test, AuditOutput, CheckpointConfig, Clock, Cluster, Delivery, EngineError, Input,
-    RunConfig, RunObserver, RunReport, TestOutcome,
+    run, AuditOutput, CheckpointConfig, Clock, Cluster, Delivery, EngineError, Input, RunConfig,
+    RunObserver, RunReport,
 };

@@ -3,27 +3,58 @@
 //! another thread (the AWS providers answer from a tokio runtime). The delivery operator holds
 //! the call's capability until then, so a frontier means "every effect before it is done".
 
+use crate::json;
+use crate::name::Name;
+use crate::payload::Payload;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use timely::scheduling::activate::SyncActivator;
 
-/// One call to make.
+/// One call to make. Its parts are shared with the action and the audit: building one copies
+/// no text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProviderCall {
     /// The provider's name in the script.
-    pub provider: String,
-    pub action_id: String,
-    pub namespace: String,
-    pub tenant: String,
-    pub action_type: String,
-    pub payload: Value,
+    pub provider: Name,
+    pub action_id: Arc<str>,
+    pub namespace: Name,
+    pub tenant: Name,
+    pub action_type: Name,
+    pub payload: Payload,
     /// The same for every attempt and every replay of one effect: the action id for a
     /// delivery, [`crate::chains::step_key`] for a chain step. Targets that can deduplicate
     /// (FIFO queues and topics) or overwrite (S3 objects) are given it, so an action replayed
     /// after a restart does not repeat its effect there.
-    pub idempotency_key: String,
+    pub idempotency_key: Arc<str>,
+}
+
+impl ProviderCall {
+    /// The call as a JSON object's text, its fields in declaration order, then `extra` fields
+    /// (each value already JSON): a dry-run line, a dead-letter entry.
+    pub fn write_json(&self, out: &mut Vec<u8>, extra: &[(&str, &str)]) {
+        out.extend_from_slice(b"{\"provider\":");
+        json::string(out, &self.provider);
+        out.extend_from_slice(b",\"action_id\":");
+        json::string(out, &self.action_id);
+        out.extend_from_slice(b",\"namespace\":");
+        json::string(out, &self.namespace);
+        out.extend_from_slice(b",\"tenant\":");
+        json::string(out, &self.tenant);
+        out.extend_from_slice(b",\"action_type\":");
+        json::string(out, &self.action_type);
+        out.extend_from_slice(b",\"payload\":");
+        out.extend_from_slice(self.payload.text().as_bytes());
+        out.extend_from_slice(b",\"idempotency_key\":");
+        json::string(out, &self.idempotency_key);
+        for (key, value) in extra {
+            out.push(b',');
+            json::key(out, key);
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.push(b'}');
+    }
 }
 
 /// How a call ended, after the provider's own retries.
@@ -76,6 +107,14 @@ impl Reply {
 pub trait Provider: Send + Sync {
     /// Starts `call`; `reply` receives the result exactly once.
     fn submit(&self, call: ProviderCall, reply: Reply);
+
+    /// Makes `call`. A provider that answers at once on the caller's thread (dry runs, the
+    /// log) returns the result, with no round trip through a [`Reply`]; any other submits the
+    /// call with the reply `reply` builds and returns `None`, as does one that never answers.
+    fn make(&self, call: ProviderCall, reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
+        self.submit(call, reply());
+        None
+    }
 }
 
 /// Builds the live providers of kinds the engine does not deliver itself (the AWS kinds live

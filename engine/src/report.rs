@@ -2,19 +2,22 @@
 //! differential dataflow as audit records stream by, read by `--report` at the end of a run and
 //! by the server while it runs.
 //!
-//! The dataflow turns each audit record into a [`Fact`] and hands the stream of facts to
-//! [`install_views`]. Every fact becomes one update per view, and one differential `count()`
-//! over the three views' keys keeps every count (one arrangement rather than three). The count
-//! changes are sent to worker 0, which applies a time's changes to the shared [`Views`] only
-//! once the frontier has passed that time, so a reader never sees half of an epoch.
+//! The audit writer counts the [`Fact`]s of each epoch it writes (an epoch's records are many,
+//! their distinct facts few) and hands [`install_views`] one count per distinct fact; each
+//! becomes one update per view, and one differential `count()` over the three views' keys
+//! keeps every count (one arrangement rather than three). The count changes are sent to worker 0, which applies a
+//! time's changes to the shared [`Views`] only once the frontier has passed that time, so a
+//! reader never sees half of an epoch.
 
 use crate::audit::record::AuditRecord;
+use crate::name::Name;
 use acteon_dsl::plan::Outcome;
 use differential_dataflow::AsCollection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Probe;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::{ProbeHandle, Stream};
@@ -22,11 +25,11 @@ use timely::dataflow::{ProbeHandle, Stream};
 /// What the views need from one audit record.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Fact {
-    pub tenant: String,
+    pub tenant: Name,
     pub outcome: Outcome,
-    pub rule: Option<String>,
+    pub rule: Option<Name>,
     /// The provider called, else the action's own provider.
-    pub provider: Option<String>,
+    pub provider: Option<Name>,
 }
 
 impl Fact {
@@ -44,17 +47,20 @@ impl Fact {
             (View::Tenant, self.tenant, self.outcome),
             (
                 View::Rule,
-                self.rule.unwrap_or_else(|| NO_RULE.into()),
+                self.rule.unwrap_or(Name::from_static(NO_RULE)),
                 self.outcome,
             ),
             (
                 View::Provider,
-                self.provider.unwrap_or_else(|| NO_PROVIDER.into()),
+                self.provider.unwrap_or(Name::from_static(NO_PROVIDER)),
                 self.outcome,
             ),
         ]
     }
 }
+
+/// How many records of one epoch (the time) have one fact.
+pub type FactCount = (Fact, u64, isize);
 
 /// Shown for records no rule decided (the action ran on its own provider, or was rejected).
 pub const NO_RULE: &str = "(no rule)";
@@ -80,7 +86,7 @@ impl View {
     }
 }
 
-type ViewKey = (View, String, Outcome);
+type ViewKey = (View, Name, Outcome);
 /// A count change as differential emits it: `((key, count), time, +1 or -1)`.
 type CountChange = ((ViewKey, isize), u64, isize);
 
@@ -111,7 +117,7 @@ impl Views {
             .iter()
             .map(|((view, key, outcome), count)| Count {
                 view: *view,
-                key: key.clone(),
+                key: key.to_string(),
                 outcome: *outcome,
                 count: *count,
             })
@@ -121,7 +127,7 @@ impl Views {
     /// The count of one view's row, 0 when absent.
     pub fn count(&self, view: View, key: &str, outcome: Outcome) -> u64 {
         self.lock()
-            .get(&(view, key.to_string(), outcome))
+            .get(&(view, Name::new(key), outcome))
             .copied()
             .unwrap_or(0)
     }
@@ -226,22 +232,13 @@ fn render_view(view: View, rows: &BTreeMap<&str, BTreeMap<Outcome, u64>>) -> Str
 /// the same on every worker, though only worker 0 writes. Every worker of every process must
 /// call this (it is part of the dataflow); only process 0's `views` fill up.
 pub fn install_views<'scope>(
-    facts: Stream<'scope, u64, Vec<Fact>>,
+    facts: Stream<'scope, u64, Vec<FactCount>>,
     views: &Views,
 ) -> ProbeHandle<u64> {
-    let updates = facts.unary(Pipeline, "ViewFacts", |_, _| {
-        move |input, output| {
-            input.for_each(|cap, facts| {
-                // A message with an empty stamp has no time to count it at, and timely
-                // promises nothing about when it arrives; there are none on the audit path.
-                let Some(&time) = cap.least() else { return };
-                let mut session = output.session(&cap);
-                for fact in facts.drain(..) {
-                    session
-                        .give_iterator(fact.view_keys().into_iter().map(|key| (key, time, 1isize)));
-                }
-            });
-        }
+    let updates = facts.flat_map(|(fact, time, count): FactCount| {
+        fact.view_keys()
+            .into_iter()
+            .map(move |key| (key, time, count))
     });
     let counts = updates.as_collection().count();
 
@@ -294,7 +291,7 @@ mod tests {
         Fact {
             tenant: tenant.into(),
             outcome,
-            rule: rule.map(String::from),
+            rule: rule.map(Name::from),
             provider: Some(provider.into()),
         }
     }
@@ -309,7 +306,7 @@ mod tests {
             let index = worker.index();
             let views = shared.clone();
             let (mut input, probe) = worker.dataflow::<u64, _, _>(|scope| {
-                let (input, facts) = scope.new_input::<Vec<Fact>>();
+                let (input, facts) = scope.new_input::<Vec<FactCount>>();
                 (input, install_views(facts, &views))
             });
             // Each worker sees its own share of the records, as the audit path does.
@@ -317,13 +314,14 @@ mod tests {
                 fact("hq", Outcome::Rerouted, Some("critical"), "alert-fanout"),
                 fact("hq", Outcome::Executed, None, "metrics-queue"),
             ];
-            input.send(first[index].clone());
-            input.send(fact(
+            input.send((first[index].clone(), 0, 1));
+            let quiet = fact(
                 "branch",
                 Outcome::Suppressed,
                 Some("quiet"),
                 "metrics-queue",
-            ));
+            );
+            input.send((quiet, 0, 1));
             input.advance_to(1);
             worker.step_while(|| probe.less_than(&1));
             assert_eq!(views.count(View::Tenant, "branch", Outcome::Suppressed), 2);
@@ -334,12 +332,8 @@ mod tests {
             );
             assert_eq!(views.count(View::Rule, NO_RULE, Outcome::Executed), 1);
 
-            input.send(fact(
-                "hq",
-                Outcome::Rerouted,
-                Some("critical"),
-                "alert-fanout",
-            ));
+            let critical = fact("hq", Outcome::Rerouted, Some("critical"), "alert-fanout");
+            input.send((critical, 1, 1));
             input.advance_to(2);
             worker.step_while(|| probe.less_than(&2));
             assert_eq!(views.count(View::Tenant, "hq", Outcome::Rerouted), 3);
@@ -426,7 +420,7 @@ alert-fanout         2      2
     #[test]
     fn a_retraction_never_removes_the_newer_count() {
         let views = Views::new();
-        let key = || (View::Tenant, "hq".to_string(), Outcome::Executed);
+        let key = || (View::Tenant, Name::new("hq"), Outcome::Executed);
         views.apply([((key(), 1), 0, 1)]);
         // Differential may emit the new count before retracting the old one.
         views.apply([((key(), 2), 1, 1), ((key(), 1), 1, -1)]);

@@ -9,12 +9,13 @@ use crate::chains::{ChainBook, ChainError};
 use crate::checkpoint::store::Layout;
 use crate::checkpoint::{CheckpointError, Checkpointer, StateStore};
 use crate::dataflow::{assemble, Assembly};
+use crate::decode::Decoder;
 use crate::eval::Evaluator;
 use crate::feed::{FeedReader, SharedFeed};
 use crate::operators::audit_writer::AuditRoute;
-use crate::operators::dedup::{DedupMemory, SharedWindows};
+use crate::operators::keyed::dedup::{DedupMemory, SharedWindows};
 use crate::operators::source::{Lines, SourceSettings};
-use crate::operators::{AuditLine, Renderer};
+use crate::operators::{AuditEntry, Renderer};
 use crate::provider::{ProviderCall, ProviderFactory};
 use crate::providers::breaker::ProviderHealth;
 use crate::providers::dry_run::Fixtures;
@@ -22,7 +23,7 @@ use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
 use crate::report::Views;
 pub use crate::time::Clock;
 use crate::time::Epochs;
-use acteon_dsl::plan::{Expectation, Plan, TestCase};
+use acteon_dsl::plan::Plan;
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -45,8 +46,9 @@ pub struct RunConfig {
     pub max_action_bytes: usize,
     /// The length of a timely epoch.
     pub epoch_ms: u64,
-    /// On the event clock: how far behind the latest event time an action may be and still
-    /// be decided in its own epoch; older ones are decided late (never dropped).
+    /// On the event clock: how far behind its input's latest event time an action may be
+    /// read and still be decided by its own event time; an older one is `late`: audited, sent
+    /// to the dead letters, and not decided.
     pub max_lateness_ms: u64,
     /// With [`Delivery::Live`]: builds the providers of kinds the engine does not deliver
     /// itself (the AWS kinds).
@@ -342,7 +344,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         }
         let memory_audit = shared.memory_audit;
         let sink = Rc::clone(&written);
-        let write = move |line: AuditLine| sink.borrow_mut().write(line, memory_audit);
+        let write = move |entry: AuditEntry| sink.borrow_mut().write(entry, memory_audit);
         // Live, what is written is flushed per batch of epochs: a feed commits behind it.
         let sink = Rc::clone(&written);
         // So is what a checkpoint covers: it is complete only once its audit is out.
@@ -357,7 +359,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             clock: config.clock,
             epochs: Epochs::new(config.epoch_ms),
             max_lateness_ms: config.max_lateness_ms,
-            max_action_bytes: config.max_action_bytes,
+            decoder: Decoder {
+                max_action_bytes: config.max_action_bytes,
+                paths: Arc::clone(shared.evaluator.paths().set()),
+            },
             share: match shared.input {
                 SharedInput::Stdin | SharedInput::Feed => None,
                 _ => Some((index, peers)),
@@ -450,11 +455,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         }
         report.inputs += inputs;
         report.records += written.records;
-        for line in written.lines {
-            let record =
-                serde_json::from_str(&line).map_err(|e| EngineError::Dataflow(e.to_string()))?;
-            report.audit.push(record);
-        }
+        report.audit.extend(written.records_kept);
     }
     providers
         .flush()
@@ -474,7 +475,7 @@ struct Shared {
     /// follow it, and chains still running when the input ends time out from it.
     watermark: Arc<AtomicI64>,
     /// With [`RunConfig::dedup_memory`]: each rule's identity in the memory.
-    dedup_identities: Arc<Vec<String>>,
+    dedup_identities: Arc<Vec<u64>>,
     chains: Option<Arc<ChainBook>>,
     plan: Plan,
     providers: ProviderRegistry,
@@ -563,7 +564,8 @@ impl SharedInput {
 #[derive(Default)]
 struct Written {
     records: u64,
-    lines: Vec<String>,
+    /// With a memory audit: the records, in written order.
+    records_kept: Vec<AuditRecord>,
     error: Option<String>,
     audit_file: Option<JsonLinesWriter>,
     sink: Option<Arc<dyn RecordSink>>,
@@ -572,18 +574,18 @@ struct Written {
 }
 
 impl Written {
-    fn write(&mut self, line: AuditLine, memory: bool) {
+    fn write(&mut self, entry: AuditEntry, memory: bool) {
         self.records += 1;
         let mut result = Ok(());
         if let Some(file) = self.audit_file.as_mut() {
-            result = file.write_line(&line.text);
+            result = file.write_line(&entry.line);
         }
         if let Some(sink) = &self.sink {
-            sink.write_line(&line.text);
+            sink.write(&entry.record, &entry.line);
         }
-        if let Some(entry) = line.dead_letter.as_ref() {
+        if let Some(entry) = entry.dead_letter.as_ref() {
             if let Some(file) = self.dead_letter.as_mut() {
-                result = result.and(file.write_line(&entry.json_line()));
+                result = result.and(file.write_line(entry.json_line().as_bytes()));
             }
             if let Some(feed) = &self.feed {
                 let (position, reason, record) = entry.parts();
@@ -594,7 +596,7 @@ impl Written {
             self.error.get_or_insert_with(|| error.to_string());
         }
         if memory {
-            self.lines.push(line.text);
+            self.records_kept.push(entry.record);
         }
     }
 
@@ -611,110 +613,4 @@ impl Written {
             self.error.get_or_insert(error);
         }
     }
-}
-
-/// The result of one script test.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestOutcome {
-    pub name: String,
-    pub passed: bool,
-    /// One readable line per unmet expectation: what was expected, what the audit shows.
-    pub failures: Vec<String>,
-}
-
-/// Runs a script's test: event clock, one worker, memory audit, dry-run providers.
-pub fn run_test(plan: &Plan, test: &TestCase) -> TestOutcome {
-    let config = RunConfig {
-        input: Input::Lines(test.actions.iter().map(|a| a.line.clone()).collect()),
-        workers: 1,
-        clock: Clock::Event,
-        audit: AuditOutput::Memory,
-        delivery: Delivery::DryRunMemory,
-        ..RunConfig::default()
-    };
-    let report = match run(plan, config) {
-        Ok(report) => report,
-        Err(error) => {
-            return TestOutcome {
-                name: test.name.clone(),
-                passed: false,
-                failures: vec![format!("the run failed: {error}")],
-            }
-        }
-    };
-    let failures: Vec<String> = test
-        .expectations
-        .iter()
-        .filter_map(|expectation| unmet(expectation, &report))
-        .collect();
-    TestOutcome {
-        name: test.name.clone(),
-        passed: failures.is_empty(),
-        failures,
-    }
-}
-
-fn unmet(expectation: &Expectation, report: &RunReport) -> Option<String> {
-    match expectation {
-        Expectation::Outcome {
-            action_id,
-            outcome,
-            target,
-            rule,
-        } => {
-            let about: Vec<&AuditRecord> = report
-                .audit
-                .iter()
-                .filter(|r| names(r, action_id))
-                .collect();
-            let holds = about.iter().any(|r| {
-                r.outcome == *outcome
-                    && target.as_ref().is_none_or(|t| r.target.as_ref() == Some(t))
-                    && rule.as_ref().is_none_or(|n| r.rule.as_ref() == Some(n))
-            });
-            if holds {
-                return None;
-            }
-            let describe = |outcome: &str, target: Option<&String>, rule: Option<&String>| {
-                let mut text = outcome.to_owned();
-                if let Some(target) = target {
-                    text.push_str(&format!(" to {target}"));
-                }
-                if let Some(rule) = rule {
-                    text.push_str(&format!(" rule {rule}"));
-                }
-                text
-            };
-            let expected = describe(outcome.name(), target.as_ref(), rule.as_ref());
-            let shown = if about.is_empty() {
-                "no record".to_owned()
-            } else {
-                about
-                    .iter()
-                    .map(|r| describe(r.outcome.name(), r.target.as_ref(), r.rule.as_ref()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            Some(format!(
-                "\"{action_id}\": expected {expected}; the audit shows {shown}"
-            ))
-        }
-        Expectation::Calls { provider, count } => {
-            let made = report
-                .calls
-                .iter()
-                .filter(|c| &c.provider == provider)
-                .count() as u64;
-            (made != *count)
-                .then(|| format!("{provider}: expected {count} calls; {made} were made"))
-        }
-    }
-}
-
-/// Whether the record is about the action: its own, or a batch naming it as a member.
-fn names(record: &AuditRecord, action_id: &str) -> bool {
-    record.action_id == action_id
-        || record.details["members"]
-            .as_array()
-            .is_some_and(|members| members.iter().any(|m| m.as_str() == Some(action_id)))
 }

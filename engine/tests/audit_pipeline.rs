@@ -1,12 +1,18 @@
-//! The audit path as the engine drives it: redact, stamp the expiry, render on a worker, write
-//! in order, and keep in the store the API reads.
+//! The audit path as the engine drives it: a decision rendered on a worker (redacted, its
+//! expiry stamped), written in order, read back, and kept in the store the API reads.
 
 use acteon_dsl::plan::{Audit, Outcome, Plan};
-use acteon_engine::audit::record::{AuditRecord, AuditTtl};
+use acteon_engine::action::{Action, Metadata, Position};
+use acteon_engine::audit::record::{AuditRecord, AuditTtl, Details};
 use acteon_engine::audit::redact::Redactor;
-use acteon_engine::audit::sink::{render, JsonLinesWriter};
+use acteon_engine::audit::sink::JsonLinesWriter;
 use acteon_engine::audit::store::{AuditQuery, AuditStore};
+use acteon_engine::eval::Evaluator;
+use acteon_engine::operators::{Decision, Flow, Renderer};
+use acteon_engine::provider::CallResult;
+use acteon_engine::time::Clock;
 use serde_json::json;
+use std::sync::Arc;
 
 fn seed_plan() -> Plan {
     Plan {
@@ -23,68 +29,85 @@ fn seed_plan() -> Plan {
     }
 }
 
-fn record(n: u32, outcome: Outcome) -> AuditRecord {
-    AuditRecord {
-        id: format!("r{n}"),
-        action_id: format!("a{n}"),
+fn decision(n: u32) -> Decision {
+    let action = Action {
+        id: format!("a{n}").into(),
         namespace: "iot".into(),
         tenant: "smartbuilding-hq".into(),
         action_type: "sensor_reading".into(),
         provider: Some("metrics-queue".into()),
-        target: Some("metrics-queue".into()),
+        payload: json!({ "device": { "Function_Arn": "arn:aws:lambda:x" }, "value": n }).into(),
+        metadata: Metadata::default(),
+        dedup_key: None,
+        created_at: None,
+        event_time_ms: 1_795_856_400_000 + i64::from(n) * 1000,
+        position: Position::Line(u64::from(n) + 1),
+    };
+    Decision {
+        flow: Flow::new(action),
         rule: None,
-        outcome,
-        details: json!({ "delivery": { "attempts": 1,
-            "response": { "QueueUrl": "kept", "queue_url": "https://sqs/q" }, "error": null } }),
-        payload: Some(json!({ "device": { "Function_Arn": "arn:aws:lambda:x" }, "value": n })),
-        chain_id: None,
-        dispatched_at: format!("2026-11-28T09:00:0{n}.000Z"),
-        completed_at: format!("2026-11-28T09:00:0{n}.010Z"),
-        duration_ms: 10,
-        expires_at: None,
+        outcome: Outcome::Executed,
+        target: Some("metrics-queue".into()),
+        details: Details::new(),
+        deliver: true,
     }
 }
 
 #[test]
 fn records_reach_the_file_and_the_store_redacted_and_expiring() {
     let plan = seed_plan();
-    let redactor = Redactor::new(&plan.audit);
-    let ttl = AuditTtl::new(&plan);
-    let records: Vec<AuditRecord> = (0..3)
-        .map(|n| {
-            let mut record = record(n, Outcome::Executed);
-            redactor.redact_record(&mut record);
-            record.expires_at = ttl.expires_at(&record);
-            record
-        })
+    let renderer = Renderer {
+        evaluator: Arc::new(Evaluator::new(&plan)),
+        clock: Clock::Event,
+        store_payload: true,
+        redactor: Redactor::new(&plan.audit),
+        ttl: AuditTtl::new(&plan),
+    };
+    let result = CallResult {
+        success: true,
+        body: json!({ "QueueUrl": "kept", "queue_url": "https://sqs/q" }),
+        error: None,
+        attempts: 1,
+        duration_ms: 10,
+        delivered_by: None,
+    };
+    let entries: Vec<_> = (0..3)
+        .map(|n| renderer.render(decision(n), Some(&result), 0, 0))
         .collect();
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let mut writer = JsonLinesWriter::create(&path).unwrap();
-    for line in records.iter().map(render) {
-        writer.write_line(&line).unwrap();
+    for entry in &entries {
+        writer.write_line(&entry.line).unwrap();
     }
     writer.finish().unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
     let read: Vec<AuditRecord> = text
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| AuditRecord::parse(l).unwrap())
         .collect();
-    assert_eq!(read, records);
+    let lines: Vec<String> = read.iter().map(AuditRecord::to_line).collect();
     assert_eq!(
-        read[0].payload,
-        Some(json!({ "device": { "Function_Arn": "[REDACTED]" }, "value": 0 }))
+        lines,
+        text.lines().collect::<Vec<_>>(),
+        "a line reads back whole"
+    );
+    let first = read[0].to_json();
+    assert_eq!(
+        first["payload"],
+        json!({ "device": { "Function_Arn": "[REDACTED]" }, "value": 0 })
     );
     assert_eq!(
-        read[0].details["delivery"]["response"],
+        first["details"]["delivery"]["response"],
         json!({ "QueueUrl": "kept", "queue_url": "[REDACTED]" })
     );
     assert_eq!(
-        read[2].expires_at.as_deref(),
-        Some("2026-12-05T09:00:02.000Z")
+        read[2].to_json()["expires_at"],
+        json!("2026-12-05T09:00:02.000Z")
     );
+    assert_eq!(entries[0].record, read[0], "the typed record is the line's");
 
     let store = AuditStore::new();
     store.append(read);
@@ -103,4 +126,5 @@ fn records_reach_the_file_and_the_store_redacted_and_expiring() {
         page_json["next_cursor"],
         json!(page.next_cursor.clone().unwrap())
     );
+    assert_eq!(page_json["records"][0]["payload"], first["payload"]);
 }

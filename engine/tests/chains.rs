@@ -5,6 +5,7 @@ use acteon_dsl::plan::{Outcome, Plan};
 use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::chains::status::{ChainState, ChainStore};
 use acteon_engine::providers::dry_run::{Answer, Fixtures};
+use acteon_engine::time::format_rfc3339_ms;
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig, RunReport};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -50,7 +51,7 @@ const T0: &str = "2026-11-28T09:00:00Z";
 
 /// Echoes each call's payload as its body, so later steps can read what earlier ones sent.
 fn echo(call: &acteon_engine::provider::ProviderCall) -> Answer {
-    Answer::Success(call.payload.clone())
+    Answer::Success(call.payload.value().clone())
 }
 
 struct Ran {
@@ -63,7 +64,7 @@ impl Ran {
         self.report
             .audit
             .iter()
-            .filter(|r| r.action_id == id)
+            .filter(|r| &*r.action_id == id)
             .collect()
     }
 
@@ -74,7 +75,7 @@ impl Ran {
                 (
                     r.outcome,
                     r.details["step"].as_str().map(str::to_owned),
-                    r.chain_id.clone(),
+                    r.chain_id.as_deref().map(str::to_owned),
                 )
             })
             .collect()
@@ -85,7 +86,7 @@ impl Ran {
             .calls
             .iter()
             .filter(|c| c.provider == provider)
-            .map(|c| c.payload.clone())
+            .map(|c| c.payload.value().clone())
             .collect()
     }
 
@@ -151,19 +152,15 @@ fn a_linear_chain_runs_every_step_and_completes() {
     let records = ran.records("a1");
     assert_eq!(records[0].details["chain"], "linear");
     assert_eq!(records[0].rule.as_deref(), Some("start-chain"));
-    let targets: Vec<_> = records[1..4].iter().map(|r| r.target.clone()).collect();
+    let targets: Vec<_> = records[1..4].iter().map(|r| r.target.as_deref()).collect();
     assert_eq!(
         targets,
-        [
-            Some("normalizer".into()),
-            Some("detector".into()),
-            Some("archive".into())
-        ]
+        [Some("normalizer"), Some("detector"), Some("archive")]
     );
     assert_eq!(records[1].details["step_index"], 0);
     assert_eq!(records[1].details["response"], json!({ "n": 92 }));
     assert_eq!(records[3].details["response"], json!({ "dry_run": true }));
-    let ids: Vec<_> = records.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<_> = records.iter().map(|r| r.id.to_string()).collect();
     assert_eq!(ids, ["a1#0", "a1#1", "a1#2", "a1#3", "a1#4"]);
     assert_eq!(ran.calls("detector"), [json!({ "prev": { "n": 92 } })]);
     assert_eq!(
@@ -184,7 +181,7 @@ fn a_branch_that_holds_picks_the_next_step_and_a_sub_chain_returns_to_its_parent
     let plan = plan(PROCESSING, "processing");
     let fixtures = Fixtures::new()
         .script("normalizer", |call| {
-            Answer::Success(json!({ "logged": true, "value": call.payload["value"] }))
+            Answer::Success(json!({ "logged": true, "value": call.payload.value()["value"] }))
         })
         .answers(
             "detector",
@@ -372,7 +369,10 @@ fn a_step_is_retried_with_backoff_until_it_succeeds() {
     assert_eq!(detect.outcome, Outcome::ChainStepCompleted);
     assert_eq!(detect.details["attempts"], 3);
     // On the event clock the step ended after two backoffs.
-    assert_eq!(detect.completed_at, "2026-11-28T09:00:01.000Z");
+    assert_eq!(
+        format_rfc3339_ms(detect.completed_at_ms),
+        "2026-11-28T09:00:01.000Z"
+    );
     assert_eq!(
         ran.store.status("a1/retried").unwrap().state,
         ChainState::Completed

@@ -81,8 +81,8 @@ fn by_id(report: RunReport) -> BTreeMap<String, (String, i64)> {
         .audit
         .into_iter()
         .map(|r| {
-            let at = acteon_engine::time::parse_rfc3339_ms(&r.dispatched_at).unwrap();
-            (r.id, (format!("{:?}", r.outcome), at))
+            let at = r.dispatched_at_ms;
+            (r.id.to_string(), (format!("{:?}", r.outcome), at))
         })
         .collect()
 }
@@ -226,7 +226,7 @@ fn a_chain_running_at_a_checkpoint_is_resumed_and_its_pending_step_issued_again(
     let calls = resumed
         .calls
         .iter()
-        .filter(|c| c.provider == "slow" && c.action_id == "job-0")
+        .filter(|c| c.provider == "slow" && &*c.action_id == "job-0")
         .count();
     assert_eq!(calls, 1, "the pending step is issued again");
 

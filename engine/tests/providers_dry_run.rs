@@ -30,12 +30,12 @@ fn plan() -> Plan {
 fn call(worker: usize, n: u64) -> ProviderCall {
     ProviderCall {
         provider: "alert-fanout".into(),
-        action_id: format!("w{worker}-{n}"),
+        action_id: format!("w{worker}-{n}").into(),
         namespace: "iot".into(),
         tenant: "smartbuilding-hq".into(),
         action_type: "sensor_reading".into(),
-        payload: json!({ "value": n }),
-        idempotency_key: format!("w{worker}-{n}"),
+        payload: json!({ "value": n }).into(),
+        idempotency_key: format!("w{worker}-{n}").into(),
     }
 }
 

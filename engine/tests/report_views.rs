@@ -3,7 +3,7 @@
 
 use acteon_dsl::plan::Outcome;
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::report::{install_views, Fact, View, Views};
+use acteon_engine::report::{install_views, Fact, FactCount, View, Views};
 use serde_json::json;
 use timely::dataflow::operators::core::Input;
 
@@ -25,7 +25,7 @@ fn views_are_complete_when_the_run_ends() {
     let shared = views.clone();
     timely::execute_directly(move |worker| {
         let mut input = worker.dataflow::<u64, _, _>(|scope| {
-            let (input, facts) = scope.new_input::<Vec<Fact>>();
+            let (input, facts) = scope.new_input::<Vec<FactCount>>();
             install_views(facts, &shared);
             input
         });
@@ -35,7 +35,8 @@ fn views_are_complete_when_the_run_ends() {
                 2 => (Outcome::Suppressed, Some("suppress-heartbeat")),
                 _ => (Outcome::Executed, None),
             };
-            input.send(Fact::of(&record(n, "smartbuilding-hq", outcome, rule)));
+            let record = record(n, "smartbuilding-hq", outcome, rule);
+            input.send((Fact::of(&record), n, 1));
             input.advance_to(n + 1);
         }
     });

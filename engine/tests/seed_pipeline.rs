@@ -25,13 +25,13 @@ fn seed_telemetry_gives_the_expected_outcomes() {
             record.outcome.name(),
             record.target,
             record.rule,
-            record.details
+            record.details.to_json()
         );
     }
     let has = |id: &str, outcome: Outcome, target: Option<&str>, rule: Option<&str>| {
         report.audit.iter().any(|r| {
-            (r.action_id == id
-                || r.details["members"]
+            (&*r.action_id == id
+                || r.details.to_json()["members"]
                     .as_array()
                     .is_some_and(|m| m.iter().any(|m| m == id)))
                 && r.outcome == outcome
@@ -102,8 +102,8 @@ fn seed_telemetry_gives_the_expected_outcomes() {
         .iter()
         .map(|r| {
             (
-                r.details["group_values"][0].clone(),
-                r.details["size"].clone(),
+                r.details.to_json()["group_values"][0].clone(),
+                r.details.to_json()["size"].clone(),
             )
         })
         .collect();

@@ -69,7 +69,11 @@ fn forty_five_readings_in_a_minute_throttle_fifteen() {
         let report = memory_run(&plan, lines.clone(), workers);
         assert_eq!(count(&report, Outcome::Throttled), 15);
         assert_eq!(count(&report, Outcome::Executed), 30);
-        let first = report.audit.iter().find(|r| r.action_id == "r30").unwrap();
+        let first = report
+            .audit
+            .iter()
+            .find(|r| &*r.action_id == "r30")
+            .unwrap();
         assert_eq!(first.outcome, Outcome::Throttled);
         // The oldest admission (r0 at 0 s) leaves the window at 60 s; r30 is at 30 s.
         assert_eq!(first.details["retry_after_ms"], 30_000);
@@ -100,7 +104,7 @@ fn dedup_forgets_a_key_after_its_ttl() {
         report
             .audit
             .iter()
-            .find(|r| r.action_id == id)
+            .find(|r| &*r.action_id == id)
             .unwrap()
             .outcome
     };
@@ -202,7 +206,7 @@ fn one_and_four_workers_decide_the_same() {
         let mut outcomes: Vec<(String, Outcome)> = report
             .audit
             .iter()
-            .map(|r| (r.action_id.clone(), r.outcome))
+            .map(|r| (r.action_id.to_string(), r.outcome))
             .collect();
         outcomes.sort();
         outcomes

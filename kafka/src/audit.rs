@@ -12,9 +12,8 @@
 
 use crate::producer::{TopicWriter, MESSAGE_TIMEOUT};
 use crate::{ensure_topic, KafkaError, TopicAddress};
+use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
-use serde::Deserialize;
-use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,13 +34,6 @@ impl std::fmt::Debug for KafkaAuditSink {
             .field("address", &self.address)
             .finish_non_exhaustive()
     }
-}
-
-/// The one field of an audit line the sink reads.
-#[derive(Deserialize)]
-struct ActionId<'a> {
-    #[serde(borrow)]
-    action_id: Cow<'a, str>,
 }
 
 impl KafkaAuditSink {
@@ -68,15 +60,11 @@ impl KafkaAuditSink {
 }
 
 impl RecordSink for KafkaAuditSink {
-    fn write_line(&self, line: &str) {
-        let key = match serde_json::from_str::<ActionId>(line) {
-            Ok(id) => id.action_id,
-            Err(error) => return self.fail(format!("an audit line without action_id: {error}")),
-        };
+    fn write(&self, record: &AuditRecord, line: &[u8]) {
         let sent = self.writer.send(
             &self.address.topic,
-            (Some(key.as_ref()), None),
-            line.as_bytes(),
+            (Some(&record.action_id), None),
+            line,
             None,
         );
         if let Err(error) = sent {

@@ -9,7 +9,7 @@ use crate::sink::ServerSink;
 use acteon_dsl::plan::Outcome;
 use acteon_engine::action::{Action, Position};
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::decode::decode;
+use acteon_engine::decode::Decoder;
 use acteon_engine::eval::{Evaluation, Evaluator, Gate, RuleKind, Scratch};
 use acteon_engine::time::wall_clock_ms;
 use axum::http::StatusCode;
@@ -33,11 +33,11 @@ pub struct Decision {
 impl From<AuditRecord> for Decision {
     fn from(record: AuditRecord) -> Decision {
         Decision {
-            action_id: record.action_id,
+            action_id: record.action_id.to_string(),
             outcome: record.outcome,
-            rule: record.rule,
-            target: record.target,
-            details: record.details,
+            rule: record.rule.map(String::from),
+            target: record.target.map(String::from),
+            details: record.details.to_json(),
         }
     }
 }
@@ -106,16 +106,11 @@ impl Dispatcher {
         let bytes = serde_json::to_vec(&Value::Object(object))
             .map_err(|e| ApiError::bad_request("invalid_action", e.to_string()))?;
         let now = wall_clock_ms();
-        let action = decode(
-            &bytes,
-            Position::Api(n),
-            self.max_action_bytes,
-            now,
-            Some(now),
-        )
-        .map_err(|rejection| ApiError::bad_request("invalid_action", rejection.reason))?;
+        let action = Decoder::new(self.max_action_bytes)
+            .decode(&bytes, Position::Api(n), now, Some(now))
+            .map_err(|rejection| ApiError::bad_request("invalid_action", rejection.reason))?;
         Ok(Prepared {
-            id: action.id.clone(),
+            id: action.id.to_string(),
             bytes,
             action,
         })
@@ -206,7 +201,7 @@ pub fn dry_run(evaluator: &Evaluator, mut action: Action) -> Decision {
                 rule,
                 gate: Gate::Dedup | Gate::Throttle,
             } => {
-                passed.push(Value::String(evaluator.rule(rule).name.clone()));
+                passed.push(Value::String(evaluator.rule(rule).name.to_string()));
                 start = rule + 1;
             }
             Evaluation::Gate { rule, gate } => {
@@ -233,15 +228,15 @@ pub fn dry_run(evaluator: &Evaluator, mut action: Action) -> Decision {
     details.insert("passed".into(), Value::Array(passed));
     if let Some(rule) = rule {
         if let RuleKind::Chain { chain } = &evaluator.rule(rule).kind {
-            details.insert("chain".into(), json!(chain));
+            details.insert("chain".into(), json!(&**chain));
         }
     }
-    details.insert("payload".into(), action.payload);
+    details.insert("payload".into(), action.payload.value().clone());
     Decision {
-        action_id: action.id,
+        action_id: action.id.to_string(),
         outcome,
-        rule: rule.map(|r| evaluator.rule(r).name.clone()),
-        target,
+        rule: rule.map(|r| evaluator.rule(r).name.to_string()),
+        target: target.map(String::from),
         details: Value::Object(details),
     }
 }

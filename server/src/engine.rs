@@ -14,7 +14,7 @@ use crate::sink::ServerSink;
 use acteon_dsl::plan::Plan;
 use acteon_engine::chains::status::ChainStore;
 use acteon_engine::eval::Evaluator;
-use acteon_engine::operators::dedup::DedupMemory;
+use acteon_engine::operators::keyed::dedup::DedupMemory;
 use acteon_engine::providers::breaker::ProviderHealth;
 use acteon_engine::{AuditOutput, Clock, Input, RunConfig, RunObserver};
 use std::sync::mpsc as std_mpsc;

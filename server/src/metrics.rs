@@ -52,23 +52,23 @@ impl Metrics {
     pub fn observe(&self, record: &AuditRecord) {
         let provider = record
             .target
-            .clone()
-            .or_else(|| record.provider.clone())
+            .as_deref()
+            .or(record.provider.as_deref())
             .unwrap_or_default();
         let mut inner = self.lock();
         *inner
             .actions
             .entry((
                 record.outcome,
-                record.rule.clone().unwrap_or_default(),
-                provider,
+                record.rule.as_deref().unwrap_or_default().to_owned(),
+                provider.to_owned(),
             ))
             .or_default() += 1;
         // A record with a delivery result is a provider call: its duration is the latency.
         if let (Some(target), Some(_)) = (&record.target, record.details.get("delivery")) {
             inner
                 .latency
-                .entry(target.clone())
+                .entry(target.to_string())
                 .or_default()
                 .add(record.duration_ms);
         }

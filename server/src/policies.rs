@@ -6,7 +6,6 @@
 use crate::error::ApiError;
 use acteon_dsl::plan::{Outcome, Plan, Quota, QuotaExceed, Retention};
 use acteon_engine::audit::store::AuditStore;
-use acteon_engine::time::parse_rfc3339_ms;
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -436,9 +435,9 @@ pub fn usage(store: &AuditStore, quota: &QuotaPolicy, now_ms: i64) -> u64 {
         .filter(|r| {
             r.tenant == quota.tenant
                 && quota.namespace.as_ref().is_none_or(|n| *n == r.namespace)
-                && r.id.ends_with("#0")
+                && r.id.place == Some(0)
                 && r.outcome != Outcome::GroupFlushed
-                && parse_rfc3339_ms(&r.dispatched_at).is_some_and(|t| t >= start)
+                && r.dispatched_at_ms >= start
         })
         .count() as u64
 }

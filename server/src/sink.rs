@@ -80,29 +80,23 @@ fn decides(outcome: Outcome) -> bool {
 }
 
 impl RecordSink for ServerSink {
-    fn write_line(&self, line: &str) {
+    fn write(&self, record: &AuditRecord, line: &[u8]) {
         if let Some(forward) = &self.forward {
-            forward.write_line(line);
+            forward.write(record, line);
         }
-        let record: AuditRecord = match serde_json::from_str(line) {
-            Ok(record) => record,
-            Err(error) => {
-                tracing::error!(%error, "an audit line does not read back as a record");
-                return;
-            }
-        };
+        let record = record.clone();
         self.metrics.observe(&record);
         let waiter = match decides(record.outcome) {
             true => {
                 let mut waiters = self.lock_waiters();
                 let waiter = waiters
-                    .get_mut(&record.action_id)
+                    .get_mut(&*record.action_id)
                     .and_then(VecDeque::pop_front);
                 if waiters
-                    .get(&record.action_id)
+                    .get(&*record.action_id)
                     .is_some_and(VecDeque::is_empty)
                 {
-                    waiters.remove(&record.action_id);
+                    waiters.remove(&*record.action_id);
                 }
                 waiter
             }

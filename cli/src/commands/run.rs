@@ -5,6 +5,7 @@ use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
 use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
+use acteon_engine::chains::status::ChainStore;
 use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
 use acteon_kafka::audit::KafkaAuditSink;
 use acteon_kafka::TopicAddress;
@@ -39,12 +40,20 @@ pub struct Args {
     /// to several; instead of the script's audit sink.
     #[arg(long, value_name = "PATH|URL")]
     audit: Vec<String>,
-    /// Record every provider call in DIR/<provider>.jsonl instead of making it.
+    /// Record every provider call in DIR/<provider>.jsonl instead of making it (`/dev/null`:
+    /// answer every call and record none).
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
-    /// Write rejected input lines, with the reason, to this file.
+    /// Write the input records that were not decided (rejected, or late), with the reason, to
+    /// this file, one JSON line each; `record` holds the input line, to feed it again.
     #[arg(long, value_name = "PATH")]
     dead_letter: Option<PathBuf>,
+    /// How far behind its input's latest event time (same file, same partition) an action may
+    /// arrive and still be decided by its own event time; a later one is `late`: audited, sent
+    /// to the dead letters, not decided. Default: the script's `background { max_lateness }`,
+    /// else 0.
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    max_lateness: Option<std::time::Duration>,
     /// Timely worker threads.
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -114,7 +123,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         delivery: delivery(args.dry_run.as_ref()),
         dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
+        max_lateness_ms: max_lateness_ms(args.max_lateness, &plan),
         live_providers: Some(Arc::new(LiveProviders::new(aws.clone()))),
+        // Nothing reads a run's ended chains: a long run must not keep them.
+        chains: ChainStore::running_only(),
         checkpoints: args.checkpoints.config(&args.file, &plan, &aws)?,
         cluster,
         ..RunConfig::default()
@@ -130,6 +142,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.elapsed.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--max-lateness` wins over the script's `background { max_lateness }`.
+pub(crate) fn max_lateness_ms(
+    flag: Option<std::time::Duration>,
+    plan: &acteon_dsl::plan::Plan,
+) -> u64 {
+    flag.map_or(plan.background.max_lateness_ms, |d| d.as_millis() as u64)
 }
 
 /// `--dry-run DIR` records every call there; otherwise calls are made.

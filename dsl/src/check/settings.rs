@@ -160,7 +160,7 @@ const AUDIT: [Key; 10] = [
     key("placeholder", Kind::Str),
 ];
 
-const BACKGROUND: [Key; 11] = [
+const BACKGROUND: [Key; 12] = [
     key("group_flush_interval", Kind::Duration),
     key("timeout_check_interval", Kind::Duration),
     key("cleanup_interval", Kind::Duration),
@@ -172,6 +172,7 @@ const BACKGROUND: [Key; 11] = [
     key("timeout_processing", Kind::Bool),
     key("recurring_actions", Kind::Bool),
     key("retention_reaper", Kind::Bool),
+    key("max_lateness", Kind::Duration),
 ];
 
 pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {

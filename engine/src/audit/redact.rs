@@ -14,7 +14,6 @@
 //! tried both ways: a payload that really has a `payload` key gets both readings redacted, since
 //! redacting too much is the safe side of the mistake.
 
-use crate::audit::record::AuditRecord;
 use acteon_dsl::plan::Audit;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -26,6 +25,12 @@ pub struct Redactor {
     keys: HashSet<String>,
     paths: PathNode,
     placeholder: Value,
+    /// Lowercase texts one of which a JSON text must hold for anything in it to be redacted
+    /// (each listed key, each path's last segment); `None` when that cannot be told by a
+    /// search (a path ending in an index, a key that is not ASCII).
+    needles: Option<Vec<Vec<u8>>>,
+    /// Tells redactors apart: a payload keeps its redacted text for one of them.
+    id: u64,
 }
 
 /// A trie of lowercased path segments; `terminal` marks the end of a listed path.
@@ -70,11 +75,55 @@ impl Redactor {
                 paths.insert(rest.split('.'));
             }
         }
+        let needles = audit
+            .redact
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+            .map(|entry| {
+                let last = entry.trim().rsplit('.').next().unwrap_or_default();
+                let searchable = last.is_ascii() && last.parse::<usize>().is_err();
+                searchable.then(|| last.to_ascii_lowercase().into_bytes())
+            })
+            .collect();
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Redactor {
             keys,
             paths,
             placeholder: Value::String(audit.placeholder.clone()),
+            needles,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A redactor with nothing listed.
+    pub fn none() -> Redactor {
+        Redactor::new(&Audit::default())
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether redacting `json` (a JSON text) could change it: `false` only when no string
+    /// in it is a listed key in any case, so its text can be used as it is. A text with
+    /// escapes is taken to match (a key may be written with them).
+    pub fn may_match(&self, json: &str) -> bool {
+        let Some(needles) = &self.needles else {
+            return true;
+        };
+        let text = json.as_bytes();
+        if memchr::memchr(b'\\', text).is_some() {
+            return true;
+        }
+        // Keys are quoted: compare what follows each quote.
+        memchr::memchr_iter(b'"', text).any(|quote| {
+            let rest = &text[quote + 1..];
+            needles.iter().any(|needle| {
+                rest.len() > needle.len()
+                    && rest[needle.len()] == b'"'
+                    && rest[..needle.len()].eq_ignore_ascii_case(needle)
+            })
+        })
     }
 
     /// Nothing is listed: records pass unchanged, and callers may skip the walk.
@@ -88,24 +137,6 @@ impl Redactor {
             return;
         }
         self.walk(value, &[&self.paths]);
-    }
-
-    /// Redacts what a record carries from the action and from the provider: the payload, and
-    /// the delivery response in `details` (`details.delivery.response`).
-    pub fn redact_record(&self, record: &mut AuditRecord) {
-        if self.is_empty() {
-            return;
-        }
-        if let Some(payload) = &mut record.payload {
-            self.redact(payload);
-        }
-        if let Some(response) = record
-            .details
-            .get_mut("delivery")
-            .and_then(|delivery| delivery.get_mut("response"))
-        {
-            self.redact(response);
-        }
     }
 
     /// `trail` holds the trie nodes the current position has reached, one per way of reading
@@ -303,29 +334,15 @@ mod tests {
     }
 
     #[test]
-    fn record_payload_and_delivery_response() {
-        let mut record: AuditRecord = serde_json::from_value(json!({
-            "id": "r1", "action_id": "a1", "namespace": "iot", "tenant": "t",
-            "action_type": "sensor_reading", "provider": "metrics-queue",
-            "target": "metrics-queue", "rule": null, "outcome": "executed",
-            "details": { "delivery": { "attempts": 1,
-                "response": { "message_id": "m", "queue_url": "https://sqs/q" }, "error": null },
-                "queue_url": "not a response, kept" },
-            "payload": { "sensor": { "function_arn": "arn" } },
-            "chain_id": null, "dispatched_at": "2026-11-28T09:00:00.000Z",
-            "completed_at": "2026-11-28T09:00:00.000Z", "duration_ms": 0, "expires_at": null
-        }))
-        .unwrap();
-        seed().redact_record(&mut record);
-        assert_eq!(
-            record.payload,
-            Some(json!({ "sensor": { "function_arn": "[REDACTED]" } }))
+    fn a_text_without_listed_keys_needs_no_redaction() {
+        let seed = seed();
+        assert!(!seed.may_match(r#"{"device_id":"d","value":1}"#));
+        assert!(seed.may_match(r#"{"Queue_URL":"q"}"#));
+        assert!(seed.may_match(r#"{"deep":{"aws_role_arn":"x"}}"#));
+        assert!(
+            redactor(&["items.0"]).may_match("{}"),
+            "an index cannot be searched"
         );
-        assert_eq!(
-            record.details,
-            json!({ "delivery": { "attempts": 1,
-                "response": { "message_id": "m", "queue_url": "[REDACTED]" }, "error": null },
-                "queue_url": "not a response, kept" })
-        );
+        assert!(!redactor(&[]).may_match(r#"{"queue_url":"q"}"#));
     }
 }

@@ -7,7 +7,6 @@
 use crate::audit::record::AuditRecord;
 use crate::audit::AuditError;
 use acteon_dsl::plan::Outcome;
-use chrono::DateTime;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
@@ -42,10 +41,6 @@ impl Log {
 #[derive(Debug)]
 struct Stored {
     record: AuditRecord,
-    /// `dispatched_at` parsed once, for time-range queries; `None` if it is not RFC 3339.
-    dispatched_ms: Option<i64>,
-    /// `expires_at` parsed once, for the reaper.
-    expires_ms: Option<i64>,
 }
 
 /// Filters of a query; every one given must hold. `None` places no constraint.
@@ -93,16 +88,11 @@ impl AuditQuery {
             && holds(&self.action_type, Some(&record.action_type))
             && holds(&self.chain_id, record.chain_id.as_deref())
             && holds(&self.action_id, Some(&record.action_id))
-            && self.in_time_range(stored.dispatched_ms)
+            && self.in_time_range(record.dispatched_at_ms)
     }
 
-    fn in_time_range(&self, dispatched_ms: Option<i64>) -> bool {
-        if self.from_ms.is_none() && self.to_ms.is_none() {
-            return true;
-        }
-        dispatched_ms.is_some_and(|ms| {
-            self.from_ms.is_none_or(|from| ms >= from) && self.to_ms.is_none_or(|to| ms < to)
-        })
+    fn in_time_range(&self, ms: i64) -> bool {
+        self.from_ms.is_none_or(|from| ms >= from) && self.to_ms.is_none_or(|to| ms < to)
     }
 }
 
@@ -113,20 +103,9 @@ impl AuditStore {
 
     /// Appends in the given order, after every record already stored.
     pub fn append(&self, records: impl IntoIterator<Item = AuditRecord>) {
-        let millis = |text: &str| {
-            DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|t| t.timestamp_millis())
-        };
         let stored: Vec<Option<Stored>> = records
             .into_iter()
-            .map(|record| {
-                Some(Stored {
-                    dispatched_ms: millis(&record.dispatched_at),
-                    expires_ms: record.expires_at.as_deref().and_then(millis),
-                    record,
-                })
-            })
+            .map(|record| Some(Stored { record }))
             .collect();
         let mut log = self.write();
         log.live += stored.len();
@@ -154,7 +133,7 @@ impl AuditStore {
         for place in log.places.iter_mut() {
             if place
                 .as_ref()
-                .and_then(|s| s.expires_ms)
+                .and_then(|s| s.record.expires_at_ms)
                 .is_some_and(|expires| expires <= now_ms)
             {
                 *place = None;
@@ -222,12 +201,20 @@ fn decode_cursor(cursor: &str) -> Result<usize, AuditError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::audit::record::{Details, RecordId};
+    use crate::time::parse_rfc3339_ms;
+
+    fn at(text: &str) -> i64 {
+        parse_rfc3339_ms(text).unwrap()
+    }
 
     fn record(n: usize, tenant: &str, outcome: Outcome) -> AuditRecord {
         AuditRecord {
-            id: format!("r{n}"),
-            action_id: format!("a{n}"),
+            id: RecordId {
+                action: format!("r{n}").into(),
+                place: None,
+            },
+            action_id: format!("a{n}").into(),
             namespace: "iot".into(),
             tenant: tenant.into(),
             action_type: if n.is_multiple_of(2) {
@@ -237,16 +224,16 @@ mod tests {
             }
             .into(),
             provider: Some("metrics-queue".into()),
-            target: (outcome == Outcome::Rerouted).then(|| "alert-fanout".to_string()),
-            rule: (outcome != Outcome::Executed).then(|| format!("rule-{}", n % 3)),
+            target: (outcome == Outcome::Rerouted).then(|| "alert-fanout".into()),
+            rule: (outcome != Outcome::Executed).then(|| format!("rule-{}", n % 3).into()),
             outcome,
-            details: json!({}),
+            details: Details::new(),
             payload: None,
-            chain_id: (n == 4).then(|| "c4".to_string()),
-            dispatched_at: format!("2026-11-28T09:00:{n:02}.000Z"),
-            completed_at: format!("2026-11-28T09:00:{n:02}.000Z"),
+            chain_id: (n == 4).then(|| "c4".into()),
+            dispatched_at_ms: at(&format!("2026-11-28T09:00:{n:02}.000Z")),
+            completed_at_ms: at(&format!("2026-11-28T09:00:{n:02}.000Z")),
             duration_ms: 0,
-            expires_at: None,
+            expires_at_ms: None,
         }
     }
 
@@ -260,7 +247,7 @@ mod tests {
     }
 
     fn ids(page: &AuditPage) -> Vec<&str> {
-        page.records.iter().map(|r| r.id.as_str()).collect()
+        page.records.iter().map(|r| &*r.id.action).collect()
     }
 
     fn query(store: &AuditStore, query: AuditQuery) -> Vec<String> {
@@ -324,7 +311,7 @@ mod tests {
     #[test]
     fn time_range_is_half_open_on_dispatched_at() {
         let store = store();
-        let ms = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        let ms = |s: &str| at(s);
         let range = AuditQuery {
             from_ms: Some(ms("2026-11-28T09:00:02Z")),
             to_ms: Some(ms("2026-11-28T09:00:04Z")),
@@ -402,7 +389,7 @@ mod tests {
         let store = AuditStore::new();
         store.append((0..4).map(|n| {
             let mut r = record(n, "hq", Outcome::Executed);
-            r.expires_at = Some(format!("2026-11-28T10:00:{n:02}.000Z"));
+            r.expires_at_ms = Some(at(&format!("2026-11-28T10:00:{n:02}.000Z")));
             r
         }));
         let first = store
@@ -412,9 +399,7 @@ mod tests {
             })
             .unwrap();
         let cursor = first.next_cursor.unwrap();
-        let now = DateTime::parse_from_rfc3339("2026-11-28T10:00:02Z")
-            .unwrap()
-            .timestamp_millis();
+        let now = at("2026-11-28T10:00:02Z");
         assert_eq!(store.reap(now), 3);
         assert_eq!(store.len(), 1);
         assert_eq!(ids(&store.query(&AuditQuery::default()).unwrap()), ["r3"]);
@@ -437,6 +422,6 @@ mod tests {
             .unwrap();
         assert_eq!(store.len(), 1);
         assert!(!store.is_empty());
-        assert_eq!(store.records()[0].id, "r0");
+        assert_eq!(store.records()[0].id.to_string(), "r0");
     }
 }

@@ -10,13 +10,15 @@ pub mod status;
 pub mod template;
 
 use crate::action::Action;
-use crate::eval::{walk, Constant, Field, Test};
+use crate::eval::{walk, Constant, Field, PlanPaths, Test};
+use crate::name::Name;
 use crate::provider::CallResult;
 use acteon_dsl::plan::{
     Branch, BranchField, BranchOp, Comparison, OnFailure, PathSegment, Plan, Retry, StepRun,
 };
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 use template::{Template, TemplateError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -44,14 +46,14 @@ pub struct ChainBook {
 
 #[derive(Debug, Clone)]
 pub struct CompiledChain {
-    pub name: String,
+    pub name: Name,
     pub timeout_ms: u64,
     pub steps: Vec<CompiledStep>,
 }
 
 #[derive(Debug, Clone)]
 pub struct CompiledStep {
-    pub name: String,
+    pub name: Name,
     pub run: CompiledRun,
     branches: Vec<CompiledBranch>,
     default_next: Option<usize>,
@@ -62,8 +64,8 @@ pub struct CompiledStep {
 #[derive(Debug, Clone)]
 pub enum CompiledRun {
     Call {
-        provider: String,
-        action_type: String,
+        provider: Name,
+        action_type: Name,
         payload: Template,
     },
     /// The index of the chain to run.
@@ -80,6 +82,7 @@ struct CompiledBranch {
 
 impl ChainBook {
     pub fn new(plan: &Plan) -> Result<ChainBook, ChainError> {
+        let paths = PlanPaths::of(plan);
         let by_name: HashMap<String, usize> = plan
             .chains
             .iter()
@@ -103,22 +106,22 @@ impl ChainBook {
                         action_type,
                         payload,
                     } => CompiledRun::Call {
-                        provider: provider.clone(),
-                        action_type: action_type.clone(),
-                        payload: Template::compile(payload, &step_index).map_err(|source| {
-                            ChainError::Template {
+                        provider: Name::new(provider),
+                        action_type: Name::new(action_type),
+                        payload: Template::compile(payload, &step_index, &paths).map_err(
+                            |source| ChainError::Template {
                                 chain: chain.name.clone(),
                                 step: step.name.clone(),
                                 source,
-                            }
-                        })?,
+                            },
+                        )?,
                     },
                     StepRun::SubChain { chain: name } => {
                         CompiledRun::SubChain(*by_name.get(name).ok_or_else(|| unknown(name))?)
                     }
                 };
                 steps.push(CompiledStep {
-                    name: step.name.clone(),
+                    name: Name::new(&step.name),
                     run,
                     branches: step
                         .branches
@@ -131,7 +134,7 @@ impl ChainBook {
                 });
             }
             chains.push(CompiledChain {
-                name: chain.name.clone(),
+                name: Name::new(&chain.name),
                 timeout_ms: chain.timeout_ms,
                 steps,
             });
@@ -180,7 +183,7 @@ impl CompiledStep {
                 None => Some(&success),
                 Some(path) => walk(&result.body, path),
             };
-            field.is_some_and(|value| branch.test.holds(Field::Json(value)))
+            field.is_some_and(|value| branch.test.holds(&Field::Json(value)))
         };
         self.branches
             .iter()
@@ -193,19 +196,19 @@ impl CompiledStep {
 
 /// A started chain's id: unique per action (and per parent step for a sub-chain, which the
 /// checker guarantees runs at most once per parent), readable, and the same on every run.
-pub fn chain_id(origin: &Action, chain: &str) -> String {
-    format!("{}/{chain}", origin.id)
+pub fn chain_id(origin: &Action, chain: &str) -> Arc<str> {
+    format!("{}/{chain}", origin.id).into()
 }
 
 /// The idempotency key of a chain's step: the same for the step's retries and for a replay
 /// of the chain after a restart, different for every step.
-pub fn step_key(chain_id: &str, step: usize) -> String {
-    format!("{chain_id}#{step}")
+pub fn step_key(chain_id: &str, step: usize) -> Arc<str> {
+    format!("{chain_id}#{step}").into()
 }
 
 /// A sub-chain's id below its parent's.
-pub fn sub_chain_id(parent: &str, step: &str) -> String {
-    format!("{parent}/{step}")
+pub fn sub_chain_id(parent: &str, step: &str) -> Arc<str> {
+    format!("{parent}/{step}").into()
 }
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ pub struct ChainStore {
 
 #[derive(Default)]
 struct Inner {
+    /// Forget a chain's status as soon as it ends (`acteon run`: nothing reads ended chains,
+    /// and a long run must not grow with them).
+    running_only: bool,
     statuses: RwLock<HashMap<String, ChainStatus>>,
     cancels: Mutex<HashSet<String>>,
     /// One per chain operator (one per worker), woken by a cancel request.
@@ -75,8 +78,20 @@ impl std::fmt::Debug for ChainStore {
 }
 
 impl ChainStore {
+    /// Keeps every chain's status, ended ones until [`ChainStore::forget_finished`].
     pub fn new() -> ChainStore {
         ChainStore::default()
+    }
+
+    /// Keeps which chains are running (so they can be cancelled) and nothing else: no step
+    /// progress, and an ended chain's status is dropped at once.
+    pub fn running_only() -> ChainStore {
+        ChainStore {
+            inner: Arc::new(Inner {
+                running_only: true,
+                ..Inner::default()
+            }),
+        }
     }
 
     pub fn status(&self, chain_id: &str) -> Option<ChainStatus> {
@@ -139,13 +154,31 @@ impl ChainStore {
     }
 
     pub(crate) fn update(&self, chain_id: &str, change: impl FnOnce(&mut ChainStatus)) {
+        if self.inner.running_only {
+            return;
+        }
         if let Some(status) = self.write().get_mut(chain_id) {
             change(status);
         }
     }
 
+    /// Chain `chain_id` has ended: `change` records how, unless ended chains are not kept.
+    pub(crate) fn finish(&self, chain_id: &str, change: impl FnOnce(&mut ChainStatus)) {
+        match self.inner.running_only {
+            true => {
+                self.write().remove(chain_id);
+            }
+            false => {
+                if let Some(status) = self.write().get_mut(chain_id) {
+                    change(status);
+                }
+            }
+        }
+        self.forget_cancel(chain_id);
+    }
+
     /// A chain that has ended needs no cancel any more.
-    pub(crate) fn forget_cancel(&self, chain_id: &str) {
+    fn forget_cancel(&self, chain_id: &str) {
         let mut cancels = lock(&self.inner.cancels);
         if !cancels.is_empty() {
             cancels.remove(chain_id);

@@ -1,15 +1,17 @@
-//! Step payload templates: `{{...}}` references compiled once per plan into a tree that renders
-//! a payload without parsing anything per event.
+//! Step payload templates: `{{...}}` references compiled once per plan into a tree that writes
+//! a payload's JSON text without parsing anything per event.
 //!
 //! A string that is exactly one reference becomes the referenced JSON value, type kept (`92`
 //! stays a number, `{{origin.payload}}` an object); in any other string each reference is
 //! interpolated as text (strings as they are, other values as JSON). A reference to a value
-//! that is absent renders as `null` alone, and as empty text inside a string.
+//! that is absent renders as `null` alone, and as empty text inside a string. Subtrees without
+//! references are rendered once, at compile time, and copied.
 
 use crate::action::Action;
-use crate::eval::{walk, Accessor};
+use crate::eval::{walk, Accessor, Field, PlanPaths};
+use crate::json;
 use acteon_dsl::plan::{FieldPath, FieldRoot, PathSegment};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -28,8 +30,8 @@ pub struct Template {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    /// No reference below: rendered by cloning.
-    Constant(Value),
+    /// No reference below: its JSON text, rendered once.
+    Constant(String),
     /// A string that is exactly one reference: keeps the referenced value's JSON type.
     Reference(Reference),
     Text(Vec<Piece>),
@@ -48,6 +50,8 @@ enum Piece {
 enum Reference {
     /// `origin.FIELD`, `origin.payload.x`, `origin.metadata.k`.
     Origin(Accessor),
+    /// `origin.payload`: the whole payload.
+    OriginPayload,
     /// `origin.metadata`: the whole object.
     OriginMetadata,
     /// `prev.body[.x]`.
@@ -72,125 +76,161 @@ pub struct Context<'a> {
 }
 
 impl Template {
-    /// `step_index`: how a `steps.NAME` reference finds the step's index in its chain.
+    /// `step_index`: how a `steps.NAME` reference finds the step's index in its chain;
+    /// `paths`: the plan's payload paths, which `origin.payload.x` references read.
     pub fn compile(
         payload: &Value,
         step_index: &dyn Fn(&str) -> Option<usize>,
+        paths: &PlanPaths,
     ) -> Result<Template, TemplateError> {
+        let mut compiler = Compiler {
+            step_index,
+            paths: Some(paths),
+            found: None,
+        };
         Ok(Template {
-            root: node(payload, step_index)?,
+            root: compiler.node(payload)?,
         })
     }
 
-    pub fn render(&self, cx: &Context<'_>) -> Value {
-        render(&self.root, cx)
+    /// The payload's JSON text.
+    pub fn render(&self, cx: &Context<'_>) -> String {
+        let mut out = Vec::with_capacity(128);
+        write(&self.root, cx, &mut out);
+        // Only whole strings and JSON text were written.
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
-fn node(value: &Value, step_index: &dyn Fn(&str) -> Option<usize>) -> Result<Node, TemplateError> {
-    let compiled = match value {
-        Value::String(text) => {
-            let mut pieces = pieces(text, step_index)?;
-            match pieces.as_slice() {
-                [] | [Piece::Literal(_)] => Node::Constant(value.clone()),
-                [Piece::Reference(_)] => match pieces.pop() {
-                    Some(Piece::Reference(reference)) => Node::Reference(reference),
-                    _ => unreachable!("matched a single reference"),
-                },
-                _ => Node::Text(pieces),
-            }
-        }
-        Value::Array(items) => Node::Array(
-            items
-                .iter()
-                .map(|item| node(item, step_index))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(fields) => Node::Object(
-            fields
-                .iter()
-                .map(|(key, value)| Ok((pieces(key, step_index)?, node(value, step_index)?)))
-                .collect::<Result<_, TemplateError>>()?,
-        ),
-        other => Node::Constant(other.clone()),
+/// Every `origin.payload.x` path the templates in `payload` read (errors are the checker's
+/// and [`Template::compile`]'s to report).
+pub fn origin_payload_paths(payload: &Value, add: &mut dyn FnMut(Vec<PathSegment>)) {
+    let mut compiler = Compiler {
+        step_index: &|_| Some(0),
+        paths: None,
+        found: Some(add),
     };
-    // A subtree without references renders by one clone instead of a walk.
-    Ok(match compiled {
-        Node::Array(items) if items.iter().all(|n| matches!(n, Node::Constant(_))) => {
-            Node::Constant(value.clone())
-        }
-        Node::Object(fields)
-            if fields.iter().all(|(key, n)| {
-                matches!(n, Node::Constant(_)) && key.iter().all(|p| matches!(p, Piece::Literal(_)))
-            }) =>
-        {
-            Node::Constant(value.clone())
-        }
-        other => other,
-    })
+    let _ = compiler.node(payload);
 }
 
-/// The literal text and references of one string.
-fn pieces(
-    text: &str,
-    step_index: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Vec<Piece>, TemplateError> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let Some(close) = rest[open + 2..].find("}}") else {
-            return Err(TemplateError::Unclosed(text.to_owned()));
+struct Compiler<'c> {
+    step_index: &'c dyn Fn(&str) -> Option<usize>,
+    /// `None` while only collecting paths.
+    paths: Option<&'c PlanPaths>,
+    found: Option<&'c mut dyn FnMut(Vec<PathSegment>)>,
+}
+
+impl Compiler<'_> {
+    fn node(&mut self, value: &Value) -> Result<Node, TemplateError> {
+        let compiled = match value {
+            Value::String(text) => {
+                let mut pieces = self.pieces(text)?;
+                match pieces.as_slice() {
+                    [] | [Piece::Literal(_)] => Node::Constant(value.to_string()),
+                    [Piece::Reference(_)] => match pieces.pop() {
+                        Some(Piece::Reference(reference)) => Node::Reference(reference),
+                        _ => unreachable!("matched a single reference"),
+                    },
+                    _ => Node::Text(pieces),
+                }
+            }
+            Value::Array(items) => Node::Array(
+                items
+                    .iter()
+                    .map(|item| self.node(item))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(fields) => Node::Object(
+                fields
+                    .iter()
+                    .map(|(key, value)| Ok((self.pieces(key)?, self.node(value)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => Node::Constant(other.to_string()),
         };
-        if open > 0 {
-            pieces.push(Piece::Literal(rest[..open].to_owned()));
-        }
-        let inner = &rest[open + 2..open + 2 + close];
-        pieces.push(Piece::Reference(reference(inner.trim(), step_index)?));
-        rest = &rest[open + 2 + close + 2..];
+        // A subtree without references renders by one copy instead of a walk.
+        Ok(match compiled {
+            Node::Array(items) if items.iter().all(|n| matches!(n, Node::Constant(_))) => {
+                Node::Constant(value.to_string())
+            }
+            Node::Object(fields)
+                if fields.iter().all(|(key, n)| {
+                    matches!(n, Node::Constant(_))
+                        && key.iter().all(|p| matches!(p, Piece::Literal(_)))
+                }) =>
+            {
+                Node::Constant(value.to_string())
+            }
+            other => other,
+        })
     }
-    if !rest.is_empty() {
-        pieces.push(Piece::Literal(rest.to_owned()));
-    }
-    Ok(pieces)
-}
 
-fn reference(
-    inner: &str,
-    step_index: &dyn Fn(&str) -> Option<usize>,
-) -> Result<Reference, TemplateError> {
-    let unknown = || TemplateError::Unknown(inner.to_owned());
-    let mut parts = inner.split('.');
-    let root = parts.next().unwrap_or_default();
-    let rest: Vec<&str> = parts.collect();
-    let body_path = |rest: &[&str]| match rest.split_first() {
-        Some((&"body", path)) => Ok(segments(path)),
-        _ => Err(unknown()),
-    };
-    match root {
-        "origin" => {
-            let (&field, path) = rest.split_first().ok_or_else(unknown)?;
-            let root = FieldRoot::from_name(field).ok_or_else(unknown)?;
-            if !root.has_children() && !path.is_empty() {
-                return Err(unknown());
+    /// The literal text and references of one string.
+    fn pieces(&mut self, text: &str) -> Result<Vec<Piece>, TemplateError> {
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let Some(close) = rest[open + 2..].find("}}") else {
+                return Err(TemplateError::Unclosed(text.to_owned()));
+            };
+            if open > 0 {
+                pieces.push(Piece::Literal(rest[..open].to_owned()));
             }
-            if root == FieldRoot::Metadata && path.is_empty() {
-                return Ok(Reference::OriginMetadata);
+            let inner = &rest[open + 2..open + 2 + close];
+            pieces.push(Piece::Reference(self.reference(inner.trim())?));
+            rest = &rest[open + 2 + close + 2..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Literal(rest.to_owned()));
+        }
+        Ok(pieces)
+    }
+
+    fn reference(&mut self, inner: &str) -> Result<Reference, TemplateError> {
+        let unknown = || TemplateError::Unknown(inner.to_owned());
+        let mut parts = inner.split('.');
+        let root = parts.next().unwrap_or_default();
+        let rest: Vec<&str> = parts.collect();
+        let body_path = |rest: &[&str]| match rest.split_first() {
+            Some((&"body", path)) => Ok(segments(path)),
+            _ => Err(unknown()),
+        };
+        match root {
+            "origin" => {
+                let (&field, path) = rest.split_first().ok_or_else(unknown)?;
+                let root = FieldRoot::from_name(field).ok_or_else(unknown)?;
+                if !root.has_children() && !path.is_empty() {
+                    return Err(unknown());
+                }
+                match (root, path.is_empty()) {
+                    (FieldRoot::Metadata, true) => return Ok(Reference::OriginMetadata),
+                    (FieldRoot::Payload, true) => return Ok(Reference::OriginPayload),
+                    _ => {}
+                }
+                let path = FieldPath {
+                    root,
+                    segments: segments(path),
+                };
+                if let (FieldRoot::Payload, Some(found)) = (root, self.found.as_mut()) {
+                    found(path.segments.clone());
+                }
+                let accessor = match self.paths {
+                    Some(paths) => Accessor::compile(&path, paths),
+                    None => Accessor::Nothing,
+                };
+                Ok(Reference::Origin(accessor))
             }
-            Ok(Reference::Origin(Accessor::compile(&FieldPath {
-                root,
-                segments: segments(path),
-            })))
+            "prev" => Ok(Reference::Prev(body_path(&rest)?)),
+            "steps" => {
+                let (&name, path) = rest.split_first().ok_or_else(unknown)?;
+                let index = (self.step_index)(name).ok_or_else(unknown)?;
+                Ok(Reference::Step(index, body_path(path)?))
+            }
+            "step_result" if rest.is_empty() => Ok(Reference::StepResult),
+            "chain_id" if rest.is_empty() => Ok(Reference::ChainId),
+            "step_index" if rest.is_empty() => Ok(Reference::StepIndex),
+            _ => Err(unknown()),
         }
-        "prev" => Ok(Reference::Prev(body_path(&rest)?)),
-        "steps" => {
-            let (&name, path) = rest.split_first().ok_or_else(unknown)?;
-            let index = step_index(name).ok_or_else(unknown)?;
-            Ok(Reference::Step(index, body_path(path)?))
-        }
-        "step_result" if rest.is_empty() => Ok(Reference::StepResult),
-        "chain_id" if rest.is_empty() => Ok(Reference::ChainId),
-        "step_index" if rest.is_empty() => Ok(Reference::StepIndex),
-        _ => Err(unknown()),
     }
 }
 
@@ -203,78 +243,100 @@ fn segments(path: &[&str]) -> Vec<PathSegment> {
         .collect()
 }
 
-fn render(node: &Node, cx: &Context<'_>) -> Value {
+fn write(node: &Node, cx: &Context<'_>, out: &mut Vec<u8>) {
     match node {
-        Node::Constant(value) => value.clone(),
-        Node::Reference(reference) => resolve(reference, cx).map_or(Value::Null, Cow::into_owned),
-        Node::Text(pieces) => Value::String(text(pieces, cx)),
-        Node::Array(items) => Value::Array(items.iter().map(|n| render(n, cx)).collect()),
-        Node::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, n)| (text(key, cx), render(n, cx)))
-                .collect::<Map<_, _>>(),
-        ),
+        Node::Constant(text) => out.extend_from_slice(text.as_bytes()),
+        Node::Reference(reference) => match resolve(reference, cx) {
+            Some(field) => field.write_json(out),
+            None => out.extend_from_slice(b"null"),
+        },
+        Node::Text(pieces) => json::string(out, &text(pieces, cx)),
+        Node::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(item, cx, out);
+            }
+            out.push(b']');
+        }
+        Node::Object(fields) => {
+            out.push(b'{');
+            for (i, (key, value)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json::key(out, &text(key, cx));
+                write(value, cx, out);
+            }
+            out.push(b'}');
+        }
     }
 }
 
-fn text(pieces: &[Piece], cx: &Context<'_>) -> String {
+fn text<'a>(pieces: &'a [Piece], cx: &Context<'_>) -> Cow<'a, str> {
+    if let [Piece::Literal(literal)] = pieces {
+        return Cow::Borrowed(literal);
+    }
     let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Literal(literal) => out.push_str(literal),
-            Piece::Reference(reference) => match resolve(reference, cx).as_deref() {
-                None => {}
-                Some(Value::String(s)) => out.push_str(s),
-                Some(other) => out.push_str(&other.to_string()),
-            },
+            Piece::Reference(reference) => {
+                if let Some(field) = resolve(reference, cx) {
+                    field.push_key(&mut out);
+                }
+            }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
-fn resolve<'a>(reference: &Reference, cx: &Context<'a>) -> Option<Cow<'a, Value>> {
+fn resolve<'a>(reference: &Reference, cx: &Context<'a>) -> Option<Field<'a>> {
     match reference {
-        Reference::Origin(accessor) => accessor.read(cx.origin).map(|field| match field {
-            crate::eval::Field::Json(value) => Cow::Borrowed(value),
-            text => Cow::Owned(text.to_json()),
-        }),
-        Reference::OriginMetadata => Some(Cow::Owned(Value::Object(
-            cx.origin
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-        ))),
-        Reference::Prev(path) => cx.prev.and_then(|body| walk(body, path)).map(Cow::Borrowed),
+        Reference::Origin(accessor) => accessor.read(cx.origin),
+        Reference::OriginPayload => Some(Field::Raw(cx.origin.payload.text())),
+        Reference::OriginMetadata => Some(Field::Raw(cx.origin.metadata.text())),
+        Reference::Prev(path) => cx.prev.and_then(|body| walk(body, path)).map(Field::Json),
         Reference::Step(index, path) => cx
             .steps
             .get(*index)
             .and_then(Option::as_ref)
             .and_then(|body| walk(body, path))
-            .map(Cow::Borrowed),
-        Reference::StepResult => cx.prev.map(Cow::Borrowed),
-        Reference::ChainId => Some(Cow::Owned(Value::String(cx.chain_id.to_owned()))),
-        Reference::StepIndex => Some(Cow::Owned(Value::from(cx.step_index))),
+            .map(Field::Json),
+        Reference::StepResult => cx.prev.map(Field::Json),
+        Reference::ChainId => Some(Field::Text(Cow::Borrowed(cx.chain_id))),
+        Reference::StepIndex => Some(Field::Number(cx.step_index.into())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::Position;
+    use crate::action::{Metadata, Position};
+    use crate::payload::Payload;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
-    fn origin() -> Action {
+    /// The plan's paths, as a plan made of `payload`'s template would have them.
+    fn paths_of(payload: &Value) -> PlanPaths {
+        let mut found = Vec::new();
+        origin_payload_paths(payload, &mut |path| found.push(path));
+        PlanPaths::from_paths(found)
+    }
+
+    fn origin(paths: &PlanPaths) -> Action {
         Action {
             id: "a1".into(),
             namespace: "iot".into(),
             tenant: "smartbuilding-hq".into(),
             action_type: "sensor_reading".into(),
             provider: Some("metrics-queue".into()),
-            payload: json!({ "value": 92, "device": { "id": "d-7" }, "tags": ["x", "y"] }),
-            metadata: BTreeMap::from([("site".to_owned(), "hq".to_owned())]),
+            payload: Payload::from_value(
+                json!({ "value": 92, "device": { "id": "d-7" }, "tags": ["x", "y"] }),
+                paths.set(),
+            ),
+            metadata: Metadata::from_entries([("site", "hq")]),
             dedup_key: Some("k1".into()),
             created_at: Some("2026-11-28T09:00:00Z".into()),
             event_time_ms: 0,
@@ -287,7 +349,8 @@ mod tests {
     }
 
     fn render_with(payload: Value) -> Value {
-        let origin = origin();
+        let paths = paths_of(&payload);
+        let origin = origin(&paths);
         let normalize = json!({ "logged": true, "score": 0.5 });
         let detect = json!({ "anomaly": false, "reason": "ok" });
         let results = [Some(normalize), Some(detect.clone())];
@@ -298,7 +361,10 @@ mod tests {
             chain_id: "a1/telemetry",
             step_index: 2,
         };
-        Template::compile(&payload, &steps).unwrap().render(&cx)
+        let text = Template::compile(&payload, &steps, &paths)
+            .unwrap()
+            .render(&cx);
+        serde_json::from_str(&text).unwrap()
     }
 
     #[test]
@@ -365,7 +431,7 @@ mod tests {
 
     #[test]
     fn before_any_step_prev_and_step_result_are_absent() {
-        let origin = origin();
+        let origin = origin(&PlanPaths::none());
         let cx = Context {
             origin: &origin,
             prev: None,
@@ -376,17 +442,23 @@ mod tests {
         let template = Template::compile(
             &json!({ "p": "{{prev.body.x}}", "r": "[{{step_result}}]" }),
             &steps,
+            &PlanPaths::none(),
         )
         .unwrap();
-        assert_eq!(template.render(&cx), json!({ "p": null, "r": "[]" }));
+        assert_eq!(template.render(&cx), r#"{"p":null,"r":"[]"}"#);
     }
 
     #[test]
     fn constants_compile_to_one_clone() {
-        let template = Template::compile(&json!({ "a": [1, { "b": "c" }] }), &steps).unwrap();
+        let template = Template::compile(
+            &json!({ "a": [1, { "b": "c" }] }),
+            &steps,
+            &PlanPaths::none(),
+        )
+        .unwrap();
         assert_eq!(
             template.root,
-            Node::Constant(json!({ "a": [1, { "b": "c" }] }))
+            Node::Constant(r#"{"a":[1,{"b":"c"}]}"#.into())
         );
     }
 
@@ -419,7 +491,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                Template::compile(&json!(text), &steps),
+                Template::compile(&json!(text), &steps, &PlanPaths::none()),
                 Err(error),
                 "{text}"
             );

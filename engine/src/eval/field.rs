@@ -1,42 +1,113 @@
 //! Field accessors: a plan's field path resolved once into a direct read of an action.
+//!
+//! A payload path the plan lists ([`PlanPaths`]) reads the payload's slot for it, taken when the
+//! action was decoded; any other path (an action decoded for another plan, a payload built by
+//! hand) walks the payload's JSON tree.
 
 use crate::action::Action;
-use acteon_dsl::plan::{FieldPath, FieldRoot, PathSegment};
-use serde_json::Value;
+use crate::payload::{Payload, PayloadPaths, Slot};
+use acteon_dsl::plan::{Condition, FieldPath, FieldRoot, PathSegment, Plan, RuleAction, StepRun};
+use serde_json::{Number, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// A field's value as read from an action, borrowed: reading allocates nothing.
-#[derive(Debug, Clone, Copy)]
+/// A field's value as read from an action, borrowed: reading allocates nothing (but for a
+/// metadata value with escapes).
+#[derive(Debug, Clone)]
 pub enum Field<'a> {
-    Text(&'a str),
+    Text(Cow<'a, str>),
+    Null,
+    Bool(bool),
+    Number(Number),
+    /// An array or an object, as its JSON text.
+    Raw(&'a str),
     Json(&'a Value),
 }
 
 impl<'a> Field<'a> {
-    pub fn as_str(self) -> Option<&'a str> {
+    fn of_slot(slot: &'a Slot, payload: &'a Payload) -> Option<Field<'a>> {
+        Some(match slot {
+            Slot::Missing => return None,
+            Slot::Null => Field::Null,
+            Slot::Bool(b) => Field::Bool(*b),
+            Slot::Number(n) => Field::Number(n.clone()),
+            Slot::Text(start, end) => Field::Text(Cow::Borrowed(payload.range(*start, *end))),
+            Slot::Owned(text) => Field::Text(Cow::Borrowed(text)),
+            Slot::Raw(start, end) => Field::Raw(payload.range(*start, *end)),
+        })
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Field::Text(text) => Some(text),
             Field::Json(Value::String(text)) => Some(text),
-            Field::Json(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Field::Number(n) => n.as_f64(),
+            Field::Json(Value::Number(n)) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Field::Bool(b) | Field::Json(Value::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Field::Null | Field::Json(Value::Null))
+    }
+
+    /// An array or an object as a JSON tree (parsed from its text when it is raw).
+    pub fn compound(&self) -> Option<Cow<'a, Value>> {
+        match self {
+            Field::Raw(text) => serde_json::from_str(text).ok().map(Cow::Owned),
+            Field::Json(value @ (Value::Array(_) | Value::Object(_))) => Some(Cow::Borrowed(value)),
+            _ => None,
         }
     }
 
     /// The value as a JSON value, for audit details and batch payloads.
-    pub fn to_json(self) -> Value {
+    pub fn to_json(&self) -> Value {
         match self {
-            Field::Text(text) => Value::String(text.to_owned()),
-            Field::Json(value) => value.clone(),
+            Field::Text(text) => Value::String(text.to_string()),
+            Field::Null => Value::Null,
+            Field::Bool(b) => Value::Bool(*b),
+            Field::Number(n) => Value::Number(n.clone()),
+            Field::Raw(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Field::Json(value) => (*value).clone(),
         }
     }
 
-    /// The value as key text: strings as they are, anything else as JSON.
-    pub fn push_key(self, key: &mut String) {
-        match self.as_str() {
-            Some(text) => key.push_str(text),
-            None => {
-                if let Field::Json(value) = self {
-                    key.push_str(&value.to_string());
-                }
-            }
+    /// The value as JSON text.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Field::Text(text) => crate::json::string(out, text),
+            Field::Null => out.extend_from_slice(b"null"),
+            Field::Bool(b) => crate::json::boolean(out, *b),
+            Field::Number(n) => crate::json::number(out, n),
+            Field::Raw(text) => out.extend_from_slice(text.as_bytes()),
+            Field::Json(value) => crate::json::value(out, value),
+        }
+    }
+
+    /// The value as key text: strings as they are, anything else as compact JSON.
+    pub fn push_key(&self, key: &mut String) {
+        match self {
+            Field::Text(text) => key.push_str(text),
+            Field::Json(Value::String(text)) => key.push_str(text),
+            Field::Null => key.push_str("null"),
+            Field::Bool(b) => key.push_str(if *b { "true" } else { "false" }),
+            Field::Number(n) => key.push_str(&n.to_string()),
+            Field::Raw(_) => key.push_str(&self.to_json().to_string()),
+            Field::Json(value) => key.push_str(&value.to_string()),
         }
     }
 }
@@ -55,11 +126,17 @@ pub enum Accessor {
     MetadataKey(String),
     /// A path that can never hold a value (below a metadata string, or the metadata object).
     Nothing,
-    Payload(Vec<PathSegment>),
+    /// A payload path: slot `slot` of the payload paths with id `paths`, else a walk of the
+    /// payload's tree along `segments`.
+    Payload {
+        segments: Vec<PathSegment>,
+        paths: u64,
+        slot: u32,
+    },
 }
 
 impl Accessor {
-    pub fn compile(path: &FieldPath) -> Accessor {
+    pub fn compile(path: &FieldPath, paths: &PlanPaths) -> Accessor {
         match path.root {
             FieldRoot::Id => Accessor::Id,
             FieldRoot::Namespace => Accessor::Namespace,
@@ -68,7 +145,18 @@ impl Accessor {
             FieldRoot::Provider => Accessor::Provider,
             FieldRoot::DedupKey => Accessor::DedupKey,
             FieldRoot::CreatedAt => Accessor::CreatedAt,
-            FieldRoot::Payload => Accessor::Payload(path.segments.clone()),
+            FieldRoot::Payload => match paths.slots.get(&path.segments) {
+                Some(&slot) => Accessor::Payload {
+                    segments: path.segments.clone(),
+                    paths: paths.set.id(),
+                    slot,
+                },
+                None => Accessor::Payload {
+                    segments: path.segments.clone(),
+                    paths: 0,
+                    slot: 0,
+                },
+            },
             FieldRoot::Metadata => match path.segments.as_slice() {
                 [PathSegment::Key(key)] => Accessor::MetadataKey(key.clone()),
                 [PathSegment::Index(i)] => Accessor::MetadataKey(i.to_string()),
@@ -79,17 +167,25 @@ impl Accessor {
 
     /// The field's value, `None` when the action does not have it.
     pub fn read<'a>(&self, action: &'a Action) -> Option<Field<'a>> {
+        let text = |text: &'a str| Some(Field::Text(Cow::Borrowed(text)));
         match self {
-            Accessor::Id => Some(Field::Text(&action.id)),
-            Accessor::Namespace => Some(Field::Text(&action.namespace)),
-            Accessor::Tenant => Some(Field::Text(&action.tenant)),
-            Accessor::ActionType => Some(Field::Text(&action.action_type)),
-            Accessor::Provider => action.provider.as_deref().map(Field::Text),
-            Accessor::DedupKey => action.dedup_key.as_deref().map(Field::Text),
-            Accessor::CreatedAt => action.created_at.as_deref().map(Field::Text),
-            Accessor::MetadataKey(key) => action.metadata.get(key).map(|v| Field::Text(v)),
+            Accessor::Id => text(&action.id),
+            Accessor::Namespace => text(&action.namespace),
+            Accessor::Tenant => text(&action.tenant),
+            Accessor::ActionType => text(&action.action_type),
+            Accessor::Provider => action.provider.as_deref().and_then(text),
+            Accessor::DedupKey => action.dedup_key.as_deref().and_then(text),
+            Accessor::CreatedAt => action.created_at.as_deref().and_then(text),
+            Accessor::MetadataKey(key) => action.metadata.value(key).map(Field::Text),
             Accessor::Nothing => None,
-            Accessor::Payload(segments) => walk(&action.payload, segments).map(Field::Json),
+            Accessor::Payload {
+                segments,
+                paths,
+                slot,
+            } => match action.payload.slot(*paths, *slot) {
+                Some(found) => Field::of_slot(found, &action.payload),
+                None => walk(action.payload.value(), segments).map(Field::Json),
+            },
         }
     }
 }
@@ -107,4 +203,82 @@ pub fn walk<'a>(mut value: &'a Value, segments: &[PathSegment]) -> Option<&'a Va
         };
     }
     Some(value)
+}
+
+/// Every payload path a plan reads (in conditions, `by` keys and chain step templates), each
+/// with its slot: decoding takes exactly these out of every payload.
+#[derive(Debug, Clone)]
+pub struct PlanPaths {
+    set: Arc<PayloadPaths>,
+    slots: HashMap<Vec<PathSegment>, u32>,
+}
+
+impl PlanPaths {
+    pub fn of(plan: &Plan) -> PlanPaths {
+        let mut list: Vec<Vec<PathSegment>> = Vec::new();
+        let mut add = |path: &FieldPath| {
+            if path.root == FieldRoot::Payload && !list.contains(&path.segments) {
+                list.push(path.segments.clone());
+            }
+        };
+        fn conditions(condition: &Condition, add: &mut dyn FnMut(&FieldPath)) {
+            match condition {
+                Condition::All { of } | Condition::Any { of } => {
+                    of.iter().for_each(|c| conditions(c, add))
+                }
+                Condition::Not { of } => conditions(of, add),
+                Condition::Compare { field, .. }
+                | Condition::In { field, .. }
+                | Condition::Contains { field, .. }
+                | Condition::StartsWith { field, .. }
+                | Condition::EndsWith { field, .. }
+                | Condition::Matches { field, .. }
+                | Condition::Exists { field } => add(field),
+            }
+        }
+        for rule in &plan.rules {
+            if let Some(condition) = &rule.condition {
+                conditions(condition, &mut add);
+            }
+            match &rule.action {
+                RuleAction::Dedup { by: Some(by), .. }
+                | RuleAction::Throttle { by: Some(by), .. } => add(by),
+                RuleAction::Group { by, .. } => by.iter().for_each(&mut add),
+                _ => {}
+            }
+        }
+        for step in plan.chains.iter().flat_map(|chain| &chain.steps) {
+            if let StepRun::Call { payload, .. } = &step.run {
+                crate::chains::template::origin_payload_paths(payload, &mut |segments| {
+                    add(&FieldPath {
+                        root: FieldRoot::Payload,
+                        segments,
+                    })
+                });
+            }
+        }
+        PlanPaths::from_paths(list)
+    }
+
+    /// The paths of `list`, each with a slot.
+    pub fn from_paths(list: Vec<Vec<PathSegment>>) -> PlanPaths {
+        let (set, slots) = PayloadPaths::new(&list);
+        PlanPaths {
+            set,
+            slots: list.into_iter().zip(slots).collect(),
+        }
+    }
+
+    /// No paths: every payload read walks the tree.
+    pub fn none() -> PlanPaths {
+        PlanPaths {
+            set: PayloadPaths::none(),
+            slots: HashMap::new(),
+        }
+    }
+
+    /// The path set decoding takes slots for.
+    pub fn set(&self) -> &Arc<PayloadPaths> {
+        &self.set
+    }
 }

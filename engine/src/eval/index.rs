@@ -184,10 +184,10 @@ impl RuleIndex {
         };
         push(self.always);
         for field in &self.fields {
-            let Some(value) = field.field.read(action).and_then(|v| v.as_str()) else {
+            let Some(value) = field.field.read(action) else {
                 continue;
             };
-            if let Some(&range) = field.buckets.get(value) {
+            if let Some(&range) = value.as_str().and_then(|v| field.buckets.get(v)) {
                 push(range);
             }
         }
@@ -217,7 +217,7 @@ impl RuleIndex {
 /// Whether merging `patch` into the payload (RFC 7396) may change what `field` reads: only when
 /// the patch names the field's path, or a part of it that it replaces or removes.
 fn may_change(patch: &Value, field: &Accessor) -> bool {
-    let Accessor::Payload(segments) = field else {
+    let Accessor::Payload { segments, .. } = field else {
         return false;
     };
     let mut patch = patch;
@@ -338,7 +338,9 @@ impl Hasher for Fnv {
 mod tests {
     use super::super::{Evaluation, Evaluator, Scratch};
     use super::{may_change, Accessor, RuleIndex};
-    use crate::action::{Action, Position};
+    use crate::action::{Action, Metadata, Position};
+    use crate::eval::PlanPaths;
+    use crate::payload::Payload;
     use acteon_dsl::plan::{
         Comparison, Condition, FieldPath, FieldRoot, PathSegment, Plan, Rule, RuleAction, Scope,
     };
@@ -468,24 +470,24 @@ mod tests {
         }
     }
 
-    fn action(random: &mut Random) -> Action {
+    fn action(random: &mut Random, paths: &PlanPaths) -> Action {
         let mut payload = Map::new();
         for key in ["k", "m"] {
             if random.chance(80) {
                 payload.insert(key.into(), value(random));
             }
         }
-        let mut metadata = std::collections::BTreeMap::new();
-        if random.chance(50) {
-            metadata.insert("src".into(), random.pick(&WORDS).to_string());
-        }
+        let metadata = match random.chance(50) {
+            true => Metadata::from_entries([("src", *random.pick(&WORDS))]),
+            false => Metadata::default(),
+        };
         Action {
             id: "x".into(),
-            namespace: random.pick(&WORDS).to_string(),
-            tenant: random.pick(&WORDS).to_string(),
-            action_type: random.pick(&WORDS).to_string(),
-            provider: random.chance(50).then(|| random.pick(&WORDS).to_string()),
-            payload: Value::Object(payload),
+            namespace: (*random.pick(&WORDS)).into(),
+            tenant: (*random.pick(&WORDS)).into(),
+            action_type: (*random.pick(&WORDS)).into(),
+            provider: random.chance(50).then(|| (*random.pick(&WORDS)).into()),
+            payload: Payload::from_value(Value::Object(payload), paths.set()),
             metadata,
             dedup_key: None,
             created_at: None,
@@ -506,7 +508,7 @@ mod tests {
             evaluations.push(evaluation);
             match evaluation {
                 Evaluation::Gate { rule, .. } => start = rule + 1,
-                _ => return (evaluations, action.payload),
+                _ => return (evaluations, action.payload.value().clone()),
             }
         }
     }
@@ -524,7 +526,7 @@ mod tests {
             }
             let (mut indexed, mut linear) = (Scratch::default(), Scratch::default());
             for _ in 0..60 {
-                let action = action(&mut random);
+                let action = action(&mut random, evaluator.paths());
                 let by_index = decide(action.clone(), |a, start| {
                     evaluator.evaluate(a, start, &mut indexed)
                 });
@@ -541,7 +543,11 @@ mod tests {
 
     #[test]
     fn a_patch_rebuckets_only_when_it_may_change_an_anchor() {
-        let field = |segments: Vec<PathSegment>| Accessor::Payload(segments);
+        let field = |segments: Vec<PathSegment>| Accessor::Payload {
+            segments,
+            paths: 0,
+            slot: 0,
+        };
         let key = |k: &str| PathSegment::Key(k.into());
         let floor = field(vec![key("site"), key("floor")]);
         assert!(!may_change(&json!({"zone": "a"}), &floor));

@@ -12,11 +12,13 @@ mod index;
 mod merge_patch;
 mod predicate;
 
-pub use field::{walk, Accessor, Field};
+pub use field::{walk, Accessor, Field, PlanPaths};
 pub use merge_patch::merge_patch;
 pub use predicate::{Constant, Test};
 
 use crate::action::Action;
+use crate::name::Name;
+use crate::payload::Payload;
 use acteon_dsl::plan::{Condition, Plan, RuleAction};
 use index::{Cursors, RuleIndex};
 use predicate::Predicate;
@@ -31,10 +33,10 @@ pub enum RuleKind {
     Deny,
     Allow,
     Reroute {
-        provider: String,
+        provider: Name,
     },
     Chain {
-        chain: String,
+        chain: Name,
     },
     Modify {
         patch: Value,
@@ -52,7 +54,7 @@ pub enum RuleKind {
         by: Vec<Accessor>,
         wait_ms: u64,
         max: Option<u64>,
-        to: Option<String>,
+        to: Option<Name>,
     },
     Schedule {
         delay_ms: u64,
@@ -82,7 +84,7 @@ impl RuleKind {
 
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
-    pub name: String,
+    pub name: Name,
     namespace: Option<String>,
     tenant: Option<String>,
     condition: Option<Node>,
@@ -131,18 +133,25 @@ pub struct Evaluator {
     rules: Vec<CompiledRule>,
     predicates: Vec<Predicate>,
     index: RuleIndex,
+    /// The payload paths the plan reads: decoding takes their values out of every payload.
+    paths: PlanPaths,
 }
 
 impl Evaluator {
     /// Compiles the plan's rules. The plan is checked, so regexes compile; one that does not
     /// (a plan built by hand) makes its test false.
     pub fn new(plan: &Plan) -> Evaluator {
-        let mut table = PredicateTable::default();
+        let paths = PlanPaths::of(plan);
+        let mut table = PredicateTable {
+            predicates: Vec::new(),
+            index: HashMap::new(),
+            paths: &paths,
+        };
         let rules = plan
             .rules
             .iter()
             .map(|rule| CompiledRule {
-                name: rule.name.clone(),
+                name: Name::new(&rule.name),
                 namespace: rule.scope.namespace.clone(),
                 tenant: rule.scope.tenant.clone(),
                 condition: rule.condition.as_ref().map(|c| table.node(c)),
@@ -151,17 +160,17 @@ impl Evaluator {
                     RuleAction::Deny => RuleKind::Deny,
                     RuleAction::Allow => RuleKind::Allow,
                     RuleAction::Reroute { provider } => RuleKind::Reroute {
-                        provider: provider.clone(),
+                        provider: Name::new(provider),
                     },
                     RuleAction::Chain { chain } => RuleKind::Chain {
-                        chain: chain.clone(),
+                        chain: Name::new(chain),
                     },
                     RuleAction::Modify { patch } => RuleKind::Modify {
                         patch: patch.clone(),
                     },
                     RuleAction::Dedup { ttl_ms, by } => RuleKind::Dedup {
                         ttl_ms: *ttl_ms,
-                        by: by.as_ref().map(Accessor::compile),
+                        by: by.as_ref().map(|by| Accessor::compile(by, &paths)),
                     },
                     RuleAction::Throttle {
                         limit,
@@ -170,7 +179,7 @@ impl Evaluator {
                     } => RuleKind::Throttle {
                         limit: *limit,
                         window_ms: *window_ms,
-                        by: by.as_ref().map(Accessor::compile),
+                        by: by.as_ref().map(|by| Accessor::compile(by, &paths)),
                     },
                     RuleAction::Group {
                         by,
@@ -178,10 +187,10 @@ impl Evaluator {
                         max,
                         to,
                     } => RuleKind::Group {
-                        by: by.iter().map(Accessor::compile).collect(),
+                        by: by.iter().map(|by| Accessor::compile(by, &paths)).collect(),
                         wait_ms: *wait_ms,
                         max: *max,
-                        to: to.clone(),
+                        to: to.as_deref().map(Name::new),
                     },
                     RuleAction::Schedule { delay_ms } => RuleKind::Schedule {
                         delay_ms: *delay_ms,
@@ -189,12 +198,19 @@ impl Evaluator {
                 },
             })
             .collect::<Vec<_>>();
-        let index = RuleIndex::new(&rules, &table.predicates);
+        let predicates = table.predicates;
+        let index = RuleIndex::new(&rules, &predicates);
         Evaluator {
             rules,
-            predicates: table.predicates,
+            predicates,
             index,
+            paths,
         }
+    }
+
+    /// The payload paths the plan reads.
+    pub fn paths(&self) -> &PlanPaths {
+        &self.paths
     }
 
     pub fn rule(&self, index: u32) -> &CompiledRule {
@@ -282,7 +298,9 @@ impl Evaluator {
         }
         match &rule.kind {
             RuleKind::Modify { patch } => {
-                merge_patch(&mut action.payload, patch);
+                let mut value = action.payload.value().clone();
+                merge_patch(&mut value, patch);
+                action.payload = Payload::from_value(value, self.paths.set());
                 // Memoized tests may have read the payload the patch just changed.
                 scratch.begin(self.predicates.len());
                 Step::Patched
@@ -319,8 +337,8 @@ impl CompiledRule {
     fn in_scope(&self, action: &Action) -> bool {
         self.namespace
             .as_deref()
-            .is_none_or(|ns| ns == action.namespace)
-            && self.tenant.as_deref().is_none_or(|t| t == action.tenant)
+            .is_none_or(|ns| ns == &*action.namespace)
+            && self.tenant.as_deref().is_none_or(|t| t == &*action.tenant)
     }
 }
 
@@ -332,13 +350,13 @@ enum Step {
 }
 
 /// Builds the shared predicate table: equal tests get one slot.
-#[derive(Default)]
-struct PredicateTable {
+struct PredicateTable<'p> {
     predicates: Vec<Predicate>,
     index: HashMap<String, usize>,
+    paths: &'p PlanPaths,
 }
 
-impl PredicateTable {
+impl PredicateTable<'_> {
     fn node(&mut self, condition: &Condition) -> Node {
         match condition {
             Condition::All { of } => Node::All(of.iter().map(|c| self.node(c)).collect()),
@@ -350,7 +368,7 @@ impl PredicateTable {
                 if let Some(&index) = self.index.get(&identity) {
                     return Node::Predicate(index);
                 }
-                let predicate = compile_test(test);
+                let predicate = compile_test(test, self.paths);
                 self.predicates.push(predicate);
                 let index = self.predicates.len() - 1;
                 self.index.insert(identity, index);
@@ -360,7 +378,7 @@ impl PredicateTable {
     }
 }
 
-fn compile_test(test: &Condition) -> Predicate {
+fn compile_test(test: &Condition, paths: &PlanPaths) -> Predicate {
     let (field, test) = match test {
         Condition::Compare { field, cmp, value } => {
             (field, Test::Compare(*cmp, Constant::new(value)))
@@ -381,7 +399,7 @@ fn compile_test(test: &Condition) -> Predicate {
         }
     };
     Predicate {
-        field: Accessor::compile(field),
+        field: Accessor::compile(field, paths),
         test,
     }
 }
@@ -427,14 +445,14 @@ mod tests {
         }
     }
 
-    fn action(payload: Value) -> Action {
+    fn action(payload: Value, evaluator: &Evaluator) -> Action {
         Action {
             id: "a".into(),
             namespace: "n".into(),
             tenant: "t".into(),
             action_type: "x".into(),
             provider: None,
-            payload,
+            payload: Payload::from_value(payload, evaluator.paths().set()),
             metadata: Default::default(),
             dedup_key: None,
             created_at: None,
@@ -445,7 +463,7 @@ mod tests {
 
     fn first_match(condition: Condition, payload: Value) -> bool {
         let evaluator = Evaluator::new(&plan(vec![condition]));
-        let mut action = action(payload);
+        let mut action = action(payload, &evaluator);
         evaluator.evaluate(&mut action, 0, &mut Scratch::default()) != Evaluation::NoMatch
     }
 
@@ -519,9 +537,9 @@ mod tests {
             },
         );
         let evaluator = Evaluator::new(&plan);
-        let mut action = action(json!({"stage": "raw"}));
+        let mut action = action(json!({"stage": "raw"}), &evaluator);
         let evaluation = evaluator.evaluate(&mut action, 0, &mut Scratch::default());
         assert_eq!(evaluation, Evaluation::Terminal { rule: 1 });
-        assert_eq!(action.payload["stage"], "patched");
+        assert_eq!(action.payload.value()["stage"], "patched");
     }
 }

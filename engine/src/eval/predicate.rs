@@ -38,19 +38,22 @@ impl Constant {
     }
 
     /// `None` when the field's type cannot be compared with the constant.
-    fn equals(&self, field: Field<'_>) -> Option<bool> {
+    fn equals(&self, field: &Field<'_>) -> Option<bool> {
         match (field, self) {
-            (Field::Text(text), Constant::Text(c)) => Some(text == c),
-            (Field::Text(_), _) => None,
             (Field::Json(value), constant) => json_equals(value, constant),
+            (Field::Text(text), Constant::Text(c)) => Some(text == c),
+            (Field::Null, Constant::Null) => Some(true),
+            (Field::Bool(b), Constant::Bool(c)) => Some(b == c),
+            (Field::Number(n), Constant::Number(c)) => Some(n.as_f64() == Some(*c)),
+            (Field::Raw(_), Constant::Other(c)) => field.compound().map(|value| *value == *c),
+            _ => None,
         }
     }
 
-    fn order(&self, field: Field<'_>) -> Option<Ordering> {
-        match (field, self) {
-            (Field::Text(text), Constant::Text(c)) => Some(text.cmp(c.as_str())),
-            (Field::Json(Value::String(text)), Constant::Text(c)) => Some(text.as_str().cmp(c)),
-            (Field::Json(Value::Number(n)), Constant::Number(c)) => n.as_f64()?.partial_cmp(c),
+    fn order(&self, field: &Field<'_>) -> Option<Ordering> {
+        match self {
+            Constant::Text(c) => Some(field.as_str()?.cmp(c.as_str())),
+            Constant::Number(c) => field.as_f64()?.partial_cmp(c),
             _ => None,
         }
     }
@@ -89,19 +92,17 @@ impl Predicate {
     pub fn holds(&self, action: &Action) -> bool {
         self.field
             .read(action)
-            .is_some_and(|field| self.test.holds(field))
+            .is_some_and(|field| self.test.holds(&field))
     }
 }
 
 impl Test {
     /// Whether a present field passes the test (chain branches test step results with it).
-    pub fn holds(&self, field: Field<'_>) -> bool {
+    pub fn holds(&self, field: &Field<'_>) -> bool {
         match self {
             Test::Exists => true,
             Test::Compare(Comparison::Eq, c) => c.equals(field) == Some(true),
-            Test::Compare(Comparison::Ne, Constant::Null) => {
-                !matches!(field, Field::Json(Value::Null))
-            }
+            Test::Compare(Comparison::Ne, Constant::Null) => !field.is_null(),
             Test::Compare(Comparison::Ne, c) => c.equals(field) == Some(false),
             Test::Compare(cmp, c) => match c.order(field) {
                 Some(order) => match cmp {
@@ -114,11 +115,11 @@ impl Test {
                 None => false,
             },
             Test::In(constants) => constants.iter().any(|c| c.equals(field) == Some(true)),
-            Test::Contains(c) => match (field, c) {
-                (Field::Json(Value::Array(items)), c) => {
+            Test::Contains(c) => match (field.compound().as_deref(), c) {
+                (Some(Value::Array(items)), c) => {
                     items.iter().any(|item| json_equals(item, c) == Some(true))
                 }
-                (field, Constant::Text(needle)) => field
+                (_, Constant::Text(needle)) => field
                     .as_str()
                     .is_some_and(|text| text.contains(needle.as_str())),
                 _ => false,

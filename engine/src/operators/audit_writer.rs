@@ -1,21 +1,27 @@
-//! The audit writer: one per process (every line goes to its process's first worker, so a
+//! The audit writer: one per process (every entry goes to its process's first worker, so a
 //! decision is audited where it is made, and a one-process run has one audit), writing each
-//! completed epoch's lines sorted by (event time, input position, record place), so a replay
-//! writes a byte-identical audit whatever the number of workers.
+//! completed epoch's entries sorted by (event time, input position, record place), so a replay
+//! writes a byte-identical audit whatever the number of workers. Entries arrive rendered (each
+//! worker renders what it decides): the writer only orders them.
 //!
-//! Holds each epoch's lines, and a capability for the epoch on its (dataless) output, until the
-//! input frontier passes the epoch; then writes the lines, calls `written` (which flushes), and
+//! Holds each epoch's entries, and a capability for the epoch on its output, until the input
+//! frontier passes the epoch; then writes them, counts their facts for the live views (its
+//! output: one count per distinct fact of the epoch), calls `written` (which flushes), and
 //! drops the capability. So a probe on the output passes an epoch only once its audit is out,
 //! which is what a feed's offset commits wait for. With checkpoints, the process's writer then
 //! marks every checkpoint whose epoch its input frontier passed as audited.
 
-use super::AuditLine;
+use super::AuditEntry;
 use crate::action::Position;
 use crate::checkpoint::Checkpointer;
+use crate::report::{Fact, FactCount};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
@@ -41,8 +47,8 @@ impl AuditRoute {
         }
     }
 
-    pub fn worker(&self, line: &AuditLine) -> u64 {
-        match (*self, line.order.1) {
+    pub fn worker(&self, entry: &AuditEntry) -> u64 {
+        match (*self, entry.order.1) {
             (AuditRoute::Entry { workers, .. }, Position::Kafka { partition, .. }) => {
                 partition.max(0) as u64 * workers
             }
@@ -51,16 +57,17 @@ impl AuditRoute {
     }
 }
 
-/// `write` receives the audit lines `route` sends to this worker, in written order; `written`
-/// is called after each batch of completed epochs. Returns the completion stream (no data;
-/// its frontier is the point).
+/// `write` receives the audit entries `route` sends to this worker, in written order; `written`
+/// is called after each batch of completed epochs. Returns the count of each fact of each
+/// written epoch (for [`crate::report::install_views`]); its frontier passes an epoch once
+/// the epoch is written.
 pub fn audit_writer<'s>(
-    lines: Vec<Stream<'s, u64, Vec<AuditLine>>>,
+    lines: Vec<Stream<'s, u64, Vec<AuditEntry>>>,
     route: AuditRoute,
-    mut write: impl FnMut(AuditLine) + 'static,
+    mut write: impl FnMut(AuditEntry) + 'static,
     mut written: impl FnMut() + 'static,
     checkpointer: Option<Arc<Checkpointer>>,
-) -> Option<Stream<'s, u64, Vec<()>>> {
+) -> Option<Stream<'s, u64, Vec<FactCount>>> {
     let scope = lines.first().map(Stream::scope)?;
     // Checkpoints are taken in one process only, whose audit is all on its first worker.
     let checkpointer = checkpointer.filter(|_| scope.index() as u64 == route.leader());
@@ -69,10 +76,13 @@ pub fn audit_writer<'s>(
         .into_iter()
         .map(|stream| builder.new_input(stream, Exchange::new(move |line| route.worker(line))))
         .collect();
-    let (_output, completed) = builder.new_output::<Vec<()>>();
+    let (output, counted) = builder.new_output::<Vec<FactCount>>();
+    let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<FactCount>>>::from(output);
     builder.build(move |_capabilities| {
-        let mut held: BTreeMap<u64, (Capability<u64>, Vec<AuditLine>)> = BTreeMap::new();
+        let mut held: BTreeMap<u64, (Capability<u64>, Vec<AuditEntry>)> = BTreeMap::new();
+        let mut facts: FxHashMap<Fact, isize> = FxHashMap::default();
         move |frontiers| {
+            let mut output = output.activate();
             for input in inputs.iter_mut() {
                 input.for_each(|cap, data| {
                     if let Some(&time) = cap.stamp().iter().next() {
@@ -89,10 +99,19 @@ pub fn audit_writer<'s>(
                     break;
                 }
                 let (capability, mut epoch) = entry.remove();
-                epoch.sort_by(|a, b| (a.order, &a.text).cmp(&(b.order, &b.text)));
-                for line in epoch {
-                    write(line);
+                // Orders are unique but for a group's batch beside its first member's record
+                // at one time: the line breaks that tie.
+                epoch.sort_unstable_by(|a, b| {
+                    a.order.cmp(&b.order).then_with(|| a.line.cmp(&b.line))
+                });
+                let time = *capability.time();
+                for entry in epoch {
+                    *facts.entry(Fact::of(&entry.record)).or_default() += 1;
+                    write(entry);
                 }
+                output
+                    .session(&capability)
+                    .give_iterator(facts.drain().map(|(fact, n)| (fact, time, n)));
                 released.push(capability);
             }
             if !released.is_empty() {
@@ -103,5 +122,5 @@ pub fn audit_writer<'s>(
             }
         }
     });
-    Some(completed)
+    Some(counted)
 }

@@ -30,22 +30,25 @@
 //! chains are resumed where the exchange sends their root: a step that was waiting for its
 //! answer is issued again (at least once), a retry backoff or a sub-chain goes on waiting.
 
-use super::{owns, route, AuditLine, DeadLetter, Flow, Renderer};
+use super::{owns, route, AuditEntry, DeadLetter, Flow, Renderer};
 use crate::action::Action;
-use crate::audit::record::AuditRecord;
+use crate::audit::record::{AuditRecord, Details, RecordId};
 use crate::chains::status::{ChainState, ChainStatus, ChainStore};
 use crate::chains::template::Context;
 use crate::chains::{chain_id, sub_chain_id, ChainBook, CompiledRun};
 use crate::checkpoint::store::encode;
 use crate::checkpoint::{CheckpointError, Checkpointer, Participant, Restored};
+use crate::name::Name;
+use crate::payload::Payload;
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
-use crate::time::{format_rfc3339_ms, wall_clock_ms, wall_clock_us, Clock, Epochs};
+use crate::time::{wall_clock_ms, wall_clock_us, Clock, Epochs};
 use acteon_dsl::plan::{OnFailure, Outcome};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -62,7 +65,7 @@ use timely::scheduling::SyncActivator;
 
 /// A chain to start: the action a `chain` rule decided (its `records` counts the
 /// `chain_started` record) and the chain's name.
-pub type ChainStart = (Flow, String);
+pub type ChainStart = (Flow, Name);
 
 /// What the chain operator needs besides its input.
 pub struct ChainSettings {
@@ -85,14 +88,14 @@ const EVENTS_PER_ACTIVATION: usize = 4096;
 pub fn chain<'s>(
     starts: Stream<'s, u64, Vec<ChainStart>>,
     settings: ChainSettings,
-) -> Stream<'s, u64, Vec<AuditLine>> {
+) -> Stream<'s, u64, Vec<AuditEntry>> {
     let scope = starts.scope();
     let mut builder = OperatorBuilder::new("Chain".to_owned(), scope);
     let info = builder.operator_info();
     let activator = scope.worker().sync_activator_for(info.address.to_vec());
     let mut input = builder.new_input(
         starts,
-        Exchange::new(|(flow, chain): &ChainStart| route(&(&flow.action.id, chain))),
+        Exchange::new(|(flow, chain): &ChainStart| route(&(&*flow.action.id, &**chain))),
     );
     // Frontier changes matter only while chains run, and then a capability is held; with
     // checkpoints also when none runs, or the epochs it must save for would go unnoticed.
@@ -101,8 +104,8 @@ pub fn chain<'s>(
         None => FrontierInterest::IfCapability,
     };
     builder.set_notify_for(0, interest);
-    let (lines, lines_stream) = builder.new_output::<Vec<AuditLine>>();
-    let mut lines = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(lines);
+    let (lines, lines_stream) = builder.new_output::<Vec<AuditEntry>>();
+    let mut lines = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditEntry>>>::from(lines);
 
     let (index, peers) = (scope.index(), scope.peers());
     builder.build(move |mut capabilities| {
@@ -114,8 +117,8 @@ pub fn chain<'s>(
         let (sender, replies) = mpsc::channel();
         let mut chains = Chains {
             settings,
-            running: HashMap::new(),
-            in_flight: HashMap::new(),
+            running: FxHashMap::default(),
+            in_flight: FxHashMap::default(),
             timers: BTreeMap::new(),
             next_token: 0,
             frontier: Some(0),
@@ -123,6 +126,7 @@ pub fn chain<'s>(
             wake: None,
             sender,
             activator,
+            answered: VecDeque::new(),
             emitted: Vec::new(),
         };
         if let (Some(restored), Some(cap)) = (
@@ -169,9 +173,9 @@ pub fn chain<'s>(
 /// One worker's chains.
 struct Chains {
     settings: ChainSettings,
-    running: HashMap<String, Running>,
+    running: FxHashMap<Arc<str>, Running>,
     /// Provider call token -> chain id.
-    in_flight: HashMap<u64, String>,
+    in_flight: FxHashMap<u64, Arc<str>>,
     /// (epoch, sequence) -> (timer, its length in ms); the sequence keeps timers of one epoch
     /// in creation order.
     timers: BTreeMap<(u64, u64), (Timer, u64)>,
@@ -185,8 +189,10 @@ struct Chains {
     wake: Option<Instant>,
     sender: Sender<(u64, CallResult)>,
     activator: SyncActivator,
-    /// Audit lines of this activation, each with the capability to send it at.
-    emitted: Vec<(Capability<u64>, AuditLine)>,
+    /// Answers given at once by the provider (dry runs), in call order.
+    answered: VecDeque<(u64, CallResult)>,
+    /// Audit entries of this activation, each with the capability to send it at.
+    emitted: Vec<(Capability<u64>, AuditEntry)>,
 }
 
 struct Running {
@@ -198,7 +204,7 @@ struct Running {
     origin: Rc<Action>,
     /// The next record place among the origin action's records, shared with sub-chains.
     records: Rc<Cell<u32>>,
-    parent: Option<String>,
+    parent: Option<Arc<str>>,
     cap: Capability<u64>,
     /// The chain's clock: on the event clock its start time, moved on by retry backoffs (so a
     /// replay is deterministic); on the processing clock the wall clock at its last event.
@@ -223,12 +229,12 @@ struct Running {
 enum Waiting {
     Call(u64),
     Backoff,
-    SubChain(String),
+    SubChain(Arc<str>),
 }
 
 enum Timer {
-    Deadline(String),
-    Retry { chain_id: String, due_ms: i64 },
+    Deadline(Arc<str>),
+    Retry { chain_id: Arc<str>, due_ms: i64 },
 }
 
 impl Chains {
@@ -244,7 +250,7 @@ impl Chains {
         };
         let records = Rc::new(Cell::new(flow.records + 1));
         let root = Root {
-            home: route(&(&flow.action.id, chain)),
+            home: route(&(&*flow.action.id, chain)),
             started: *cap.time(),
         };
         self.start(
@@ -262,10 +268,10 @@ impl Chains {
     fn start(
         &mut self,
         chain: usize,
-        id: String,
+        id: Arc<str>,
         origin: Rc<Action>,
         records: Rc<Cell<u32>>,
-        (parent, root): (Option<String>, Root),
+        (parent, root): (Option<Arc<str>>, Root),
         cap: Capability<u64>,
         time_ms: i64,
     ) {
@@ -275,16 +281,20 @@ impl Chains {
             tracing::error!(chain = %compiled.name, "a chain without steps was started");
             return;
         }
-        let status = running_status(&id, &compiled.name, &origin.id, parent.clone(), None);
+        let status = running_status(&id, &compiled.name, &origin.id, parent.as_deref(), None);
         self.settings.store.insert(status);
         let deadline = self
             .settings
             .epochs
             .of(time_ms.saturating_add(compiled.timeout_ms as i64));
-        self.timer(deadline, compiled.timeout_ms, Timer::Deadline(id.clone()));
+        self.timer(
+            deadline,
+            compiled.timeout_ms,
+            Timer::Deadline(Arc::clone(&id)),
+        );
         let steps = compiled.steps.len();
         self.running.insert(
-            id.clone(),
+            Arc::clone(&id),
             Running {
                 chain,
                 home: root.home,
@@ -330,10 +340,10 @@ impl Chains {
     /// Whether `timer` still has work: its chain runs (and, for a retry, waits on it).
     fn is_live(&self, timer: &Timer) -> bool {
         match timer {
-            Timer::Deadline(id) => self.running.contains_key(id),
+            Timer::Deadline(id) => self.running.contains_key(&**id),
             Timer::Retry { chain_id, .. } => self
                 .running
-                .get(chain_id)
+                .get(&**chain_id)
                 .is_some_and(|r| r.waiting == Waiting::Backoff),
         }
     }
@@ -383,10 +393,15 @@ impl Chains {
             };
             if !cancels.is_empty() {
                 for id in cancels {
-                    if self.running.contains_key(&id) {
+                    if let Some((id, _)) = self.running.get_key_value(&*id) {
+                        let id = Arc::clone(id);
                         self.end(&id, ChainState::Cancelled, Some("cancelled".into()));
                     }
                 }
+                continue;
+            }
+            if let Some((token, result)) = self.answered.pop_front() {
+                self.answer(token, result);
                 continue;
             }
             if let Ok((token, result)) = replies.try_recv() {
@@ -406,7 +421,7 @@ impl Chains {
             };
             match timer {
                 Timer::Deadline(id) => {
-                    if let Some(running) = self.running.get(&id) {
+                    if let Some(running) = self.running.get(&*id) {
                         let timeout_ms = self.settings.book.chain(running.chain).timeout_ms;
                         self.end(
                             &id,
@@ -416,7 +431,7 @@ impl Chains {
                     }
                 }
                 Timer::Retry { chain_id, due_ms } => {
-                    if let Some(running) = self.running.get_mut(&chain_id) {
+                    if let Some(running) = self.running.get_mut(&*chain_id) {
                         if running.waiting == Waiting::Backoff {
                             running.time_ms = match self.settings.renderer.clock {
                                 Clock::Event => due_ms,
@@ -439,7 +454,7 @@ impl Chains {
         // A chain that ended (timed out, cancelled) while the call ran ignores its answer.
         if self
             .running
-            .get(&id)
+            .get(&*id)
             .is_some_and(|r| r.waiting == Waiting::Call(token))
         {
             self.step_done(&id, result);
@@ -447,7 +462,7 @@ impl Chains {
     }
 
     /// Runs the current step of chain `id`: submits its call, or starts its sub-chain.
-    fn run_step(&mut self, id: &str) {
+    fn run_step(&mut self, id: &Arc<str>) {
         let book = Arc::clone(&self.settings.book);
         let Some(running) = self.running.get_mut(id) else {
             return;
@@ -469,11 +484,11 @@ impl Chains {
                 });
                 let call = ProviderCall {
                     provider: provider.clone(),
-                    action_id: running.origin.id.clone(),
+                    action_id: Arc::clone(&running.origin.id),
                     namespace: running.origin.namespace.clone(),
                     tenant: running.origin.tenant.clone(),
                     action_type: action_type.clone(),
-                    payload,
+                    payload: Payload::trusted(payload, None),
                     idempotency_key: crate::chains::step_key(id, running.step),
                 };
                 running.call = Some(call.clone());
@@ -482,13 +497,17 @@ impl Chains {
                 running.waiting = Waiting::Call(token);
                 self.settings.store.update(id, |status| {
                     status.state = ChainState::Running;
-                    status.current_step = Some(step.name.clone());
+                    status.current_step = Some(step.name.to_string());
                 });
                 match self.settings.providers.get(provider) {
                     Some(target) => {
-                        self.in_flight.insert(token, id.to_owned());
-                        let reply = Reply::new(token, self.sender.clone(), self.activator.clone());
-                        target.submit(call, reply);
+                        let (sender, activator) = (&self.sender, &self.activator);
+                        let mut reply = || Reply::new(token, sender.clone(), activator.clone());
+                        // Answered at once (a dry run): taken in turn with the other answers.
+                        if let Some(result) = target.make(call, &mut reply) {
+                            self.answered.push_back((token, result));
+                        }
+                        self.in_flight.insert(token, Arc::clone(id));
                     }
                     None => {
                         let error = format!("unknown provider `{provider}`");
@@ -498,7 +517,7 @@ impl Chains {
             }
             CompiledRun::SubChain(child) => {
                 let child_id = sub_chain_id(id, &step.name);
-                running.waiting = Waiting::SubChain(child_id.clone());
+                running.waiting = Waiting::SubChain(Arc::clone(&child_id));
                 running.call = None;
                 let (origin, records, cap, time_ms) = (
                     Rc::clone(&running.origin),
@@ -512,10 +531,10 @@ impl Chains {
                 };
                 self.settings.store.update(id, |status| {
                     status.state = ChainState::WaitingForSubChain;
-                    status.current_step = Some(step.name.clone());
-                    status.sub_chain = Some(child_id.clone());
+                    status.current_step = Some(step.name.to_string());
+                    status.sub_chain = Some(child_id.to_string());
                 });
-                let parent = Some(id.to_owned());
+                let parent = Some(Arc::clone(id));
                 let family = (parent, root);
                 self.start(*child, child_id, origin, records, family, cap, time_ms);
             }
@@ -523,7 +542,7 @@ impl Chains {
     }
 
     /// The current step of chain `id` has its result: retry it, or record it and go on.
-    fn step_done(&mut self, id: &str, result: CallResult) {
+    fn step_done(&mut self, id: &Arc<str>, result: CallResult) {
         let book = Arc::clone(&self.settings.book);
         let clock = self.settings.renderer.clock;
         let Some(running) = self.running.get_mut(id) else {
@@ -540,25 +559,25 @@ impl Chains {
                 Clock::Processing => wall_clock_ms(),
             } + backoff;
             let epoch = self.settings.epochs.of(due_ms);
-            let chain_id = id.to_owned();
+            let chain_id = Arc::clone(id);
             self.timer(epoch, backoff as u64, Timer::Retry { chain_id, due_ms });
             return;
         }
         let index = running.step;
-        let mut details = Map::new();
-        details.insert("chain".into(), chain.name.clone().into());
-        details.insert("step".into(), step.name.clone().into());
-        details.insert("step_index".into(), index.into());
-        details.insert("attempts".into(), (running.retries + 1).into());
-        details.insert("response".into(), result.body.clone());
-        details.insert("error".into(), result.error.clone().into());
+        let mut details = Details::new()
+            .with("chain", chain.name.clone())
+            .with("step", step.name.clone())
+            .with("step_index", index)
+            .with("attempts", running.retries + 1)
+            .with("response", result.body.clone())
+            .with("error", result.error.clone());
         if let Waiting::SubChain(child) = &running.waiting {
-            details.insert("sub_chain".into(), child.clone().into());
+            details.insert("sub_chain", child.to_string());
         }
         let outcome = if result.success {
             Outcome::ChainStepCompleted
         } else {
-            details.insert("on_failure".into(), on_failure_name(step.on_failure).into());
+            details.insert("on_failure", on_failure_name(step.on_failure));
             Outcome::ChainStepFailed
         };
         let call = running.call.take();
@@ -566,16 +585,16 @@ impl Chains {
             DeadLetter::Entry {
                 position: running.origin.position,
                 reason: result.error.clone().unwrap_or_default(),
-                entry: json!({ "chain_id": id, "step": step.name, "reason": result.error, "call": call })
+                entry: json!({ "chain_id": &**id, "step": &*step.name, "reason": result.error, "call": call })
                     .to_string(),
             }
         });
         let mut target = call.as_ref().map(|c| c.provider.clone());
         if let Some(fallback) = &result.delivered_by {
             // A circuit breaker sent the step's call to its fallback: say where it went.
-            details.insert("fallback".into(), true.into());
-            details.insert("original_target".into(), target.clone().into());
-            target = Some(fallback.clone());
+            details.insert("fallback", true);
+            details.insert("original_target", target.clone());
+            target = Some(fallback.as_str().into());
         }
         let payload = call.map(|c| c.payload);
         self.emit(id, outcome, target, details, payload, dead_letter);
@@ -587,9 +606,9 @@ impl Chains {
         running.prev = Some(index);
         running.retries = 0;
         self.settings.store.update(id, |status| {
-            status.path.push(step.name.clone());
+            status.path.push(step.name.to_string());
             status.sub_chain = None;
-            status.results.insert(step.name.clone(), result.clone());
+            status.results.insert(step.name.to_string(), result.clone());
         });
         if !result.success && step.on_failure != OnFailure::Skip {
             let error = result.error.unwrap_or_else(|| "the step failed".into());
@@ -613,17 +632,16 @@ impl Chains {
 
     /// Ends chain `id`: its running sub-chain is cancelled, its end is recorded, and a parent
     /// waiting for it takes its result.
-    fn end(&mut self, id: &str, state: ChainState, error: Option<String>) {
+    fn end(&mut self, id: &Arc<str>, state: ChainState, error: Option<String>) {
         let Some(running) = self.running.get(id) else {
             return;
         };
         let chain = self.settings.book.chain(running.chain).name.clone();
-        let mut details = Map::new();
-        details.insert("chain".into(), chain.clone().into());
+        let mut details = Details::new().with("chain", chain.clone());
         if let Some(parent) = &running.parent {
-            details.insert("parent".into(), parent.clone().into());
+            details.insert("parent", parent.to_string());
         }
-        details.insert("error".into(), error.clone().into());
+        details.insert("error", error.clone());
         let outcome = match state {
             ChainState::Completed => Outcome::ChainCompleted,
             ChainState::TimedOut => Outcome::ChainTimedOut,
@@ -634,12 +652,11 @@ impl Chains {
         let Some(running) = self.running.remove(id) else {
             return;
         };
-        self.settings.store.update(id, |status| {
+        self.settings.store.finish(id, |status| {
             status.state = state;
             status.error = error.clone();
             status.finished_at_us = Some(wall_clock_us());
         });
-        self.settings.store.forget_cancel(id);
         if let Waiting::SubChain(child) = &running.waiting {
             // The parent is gone first, so the child's end does not come back to it.
             self.end(
@@ -654,7 +671,7 @@ impl Chains {
         let Some(waiting) = self.running.get_mut(parent) else {
             return;
         };
-        if waiting.waiting != Waiting::SubChain(id.to_owned()) {
+        if waiting.waiting != Waiting::SubChain(Arc::clone(id)) {
             return;
         }
         waiting.time_ms = waiting.time_ms.max(running.time_ms);
@@ -673,11 +690,11 @@ impl Chains {
     /// Records an audit line about chain `id`, at its capability moved up to the frontier.
     fn emit(
         &mut self,
-        id: &str,
+        id: &Arc<str>,
         outcome: Outcome,
-        target: Option<String>,
-        details: Map<String, Value>,
-        payload: Option<Value>,
+        target: Option<Name>,
+        details: Details,
+        payload: Option<Payload>,
         dead_letter: Option<DeadLetter>,
     ) {
         let Some(running) = self.running.get_mut(id) else {
@@ -697,9 +714,9 @@ impl Chains {
             Clock::Event => (running.time_ms, running.time_ms),
             Clock::Processing => (running.dispatched_ms, now),
         };
-        let mut record = AuditRecord {
-            id: format!("{}#{place}", origin.id),
-            action_id: origin.id.clone(),
+        let record = AuditRecord {
+            id: RecordId::new(Arc::clone(&origin.id), place),
+            action_id: Arc::clone(&origin.id),
             namespace: origin.namespace.clone(),
             tenant: origin.tenant.clone(),
             action_type: origin.action_type.clone(),
@@ -707,18 +724,23 @@ impl Chains {
             target,
             rule: None,
             outcome,
-            details: Value::Object(details),
-            payload: payload.filter(|_| renderer.store_payload),
-            chain_id: Some(id.to_owned()),
-            dispatched_at: format_rfc3339_ms(dispatched),
-            completed_at: format_rfc3339_ms(completed),
+            details,
+            payload: payload
+                .filter(|_| renderer.store_payload)
+                .map(|p| p.redacted(&renderer.redactor)),
+            chain_id: Some(Arc::clone(id)),
+            dispatched_at_ms: dispatched,
+            completed_at_ms: completed,
             duration_ms: (completed - dispatched).max(0) as u64,
-            expires_at: None,
+            expires_at_ms: renderer.ttl.expires_at_ms(
+                &origin.namespace,
+                &origin.tenant,
+                dispatched,
+            ),
         };
-        record.expires_at = renderer.ttl.expires_at(&record);
         let order = (origin.event_time_ms, origin.position, place);
-        let line = renderer.line(&mut record, order, dead_letter);
-        self.emitted.push((running.cap.clone(), line));
+        let entry = AuditEntry::new(record, order, dead_letter);
+        self.emitted.push((running.cap.clone(), entry));
     }
 }
 
@@ -732,14 +754,14 @@ struct Root {
 /// A running chain as a checkpoint keeps it (as JSON: step results are any JSON value).
 #[derive(Serialize, Deserialize)]
 struct SavedChain {
-    id: String,
+    id: Arc<str>,
     /// The chain's name: it is resumed only if the plan still has a chain of that name with
     /// as many steps.
     chain: String,
     origin: Action,
     /// The next record place among the origin action's records.
     records: u32,
-    parent: Option<String>,
+    parent: Option<Arc<str>>,
     home: u64,
     started: u64,
     time_ms: i64,
@@ -759,7 +781,7 @@ enum SavedWaiting {
     Call,
     /// For a retry's backoff: (epoch, length in ms, due time).
     Backoff(Option<(u64, u64, i64)>),
-    SubChain(String),
+    SubChain(Arc<str>),
 }
 
 impl Chains {
@@ -780,16 +802,16 @@ impl Chains {
         let mut backoff = None;
         for (&(epoch, _), (timer, length_ms)) in &self.timers {
             match timer {
-                Timer::Deadline(of) if of == id => deadline = Some((epoch, *length_ms)),
-                Timer::Retry { chain_id, due_ms } if chain_id == id => {
+                Timer::Deadline(of) if **of == *id => deadline = Some((epoch, *length_ms)),
+                Timer::Retry { chain_id, due_ms } if **chain_id == *id => {
                     backoff = Some((epoch, *length_ms, *due_ms))
                 }
                 _ => {}
             }
         }
         SavedChain {
-            id: id.to_owned(),
-            chain: self.settings.book.chain(running.chain).name.clone(),
+            id: id.into(),
+            chain: self.settings.book.chain(running.chain).name.to_string(),
             origin: (*running.origin).clone(),
             records: running.records.get(),
             parent: running.parent.clone(),
@@ -854,7 +876,7 @@ impl Chains {
                     continue;
                 };
                 let records = places
-                    .entry(saved.origin.id.clone())
+                    .entry(saved.origin.id.to_string())
                     .or_insert_with(|| Rc::new(Cell::new(0)));
                 records.set(records.get().max(saved.records));
                 let id = saved.id;
@@ -864,8 +886,8 @@ impl Chains {
                     &id,
                     &saved.chain,
                     &saved.origin.id,
-                    saved.parent.clone(),
-                    step.map(|s| s.name.clone()),
+                    saved.parent.as_deref(),
+                    step.map(|s| s.name.to_string()),
                 ));
                 if let Some((epoch, length_ms)) = saved.deadline {
                     self.timer(epoch, length_ms, Timer::Deadline(id.clone()));
@@ -927,14 +949,14 @@ fn running_status(
     id: &str,
     chain: &str,
     action_id: &str,
-    parent: Option<String>,
+    parent: Option<&str>,
     current_step: Option<String>,
 ) -> ChainStatus {
     ChainStatus {
         chain_id: id.to_owned(),
         chain: chain.to_owned(),
         action_id: action_id.to_owned(),
-        parent,
+        parent: parent.map(str::to_owned),
         state: ChainState::Running,
         current_step,
         sub_chain: None,

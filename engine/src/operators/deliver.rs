@@ -1,22 +1,24 @@
-//! Delivery: calls the provider a decision names, then renders the decision as an audit line.
+//! Delivery: calls the provider a decision names, then renders the decision as an audit entry.
 //!
-//! Ignores the frontier. Holds, per call in flight, the capability of the decision's time,
-//! so the output frontier means "every call before it has completed"; releases it when the
-//! provider's reply arrives (providers answer through a channel and wake this operator).
-//! A call that a circuit breaker delivered to its fallback is audited `rerouted` to the
-//! fallback, with `fallback: true` and the `original_target`.
+//! Decisions arrive exchanged by the action's position, so delivery and rendering are spread
+//! over the workers whatever worker decided. Ignores the frontier. A provider that answers at
+//! once (dry runs, the log) is answered inline. For any other, holds, per call in flight, the
+//! capability of the decision's time, so the output frontier means "every call before it has
+//! completed"; releases it when the provider's reply arrives (providers answer through a
+//! channel and wake this operator). A call that a circuit breaker delivered to its fallback is
+//! audited `rerouted` to the fallback, with `fallback: true` and the `original_target`.
 
-use super::{AuditLine, Decision, Renderer};
+use super::{AuditEntry, Decision, Renderer};
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
 use crate::time::wall_clock_ms;
 use acteon_dsl::plan::Outcome;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
@@ -27,24 +29,27 @@ pub fn deliver<'s>(
     decisions: Stream<'s, u64, Vec<Decision>>,
     providers: ProviderRegistry,
     renderer: Rc<Renderer>,
-) -> Stream<'s, u64, Vec<AuditLine>> {
+) -> Stream<'s, u64, Vec<AuditEntry>> {
     let mut builder = OperatorBuilder::new("Deliver".to_owned(), decisions.scope());
     let info = builder.operator_info();
     let activator = decisions
         .scope()
         .worker()
         .sync_activator_for(info.address.to_vec());
-    let mut input = builder.new_input(decisions, Pipeline);
+    let mut input = builder.new_input(
+        decisions,
+        Exchange::new(|decision: &Decision| decision.flow.spread()),
+    );
     builder.set_notify_for(0, FrontierInterest::Never);
-    let (lines, lines_stream) = builder.new_output::<Vec<AuditLine>>();
-    let mut lines = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(lines);
+    let (entries, entries_stream) = builder.new_output::<Vec<AuditEntry>>();
+    let mut entries = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditEntry>>>::from(entries);
 
     builder.build(move |_capabilities| {
         let (sender, replies) = mpsc::channel::<(u64, CallResult)>();
-        let mut in_flight: HashMap<u64, (Decision, Capability<u64>, i64)> = HashMap::new();
+        let mut in_flight: FxHashMap<u64, (Decision, Capability<u64>, i64)> = FxHashMap::default();
         let mut next_token = 0u64;
         move |_frontiers| {
-            let mut output = lines.activate();
+            let mut output = entries.activate();
             input.for_each(|cap, data| {
                 let Some(held) = cap.retain_least(0) else {
                     return;
@@ -78,43 +83,57 @@ pub fn deliver<'s>(
                     };
                     let action = &decision.flow.action;
                     let call = ProviderCall {
-                        provider: decision.target.clone().unwrap_or_default(),
-                        action_id: action.id.clone(),
+                        provider: decision.target.clone().unwrap_or_else(|| "".into()),
+                        action_id: Arc::clone(&action.id),
                         namespace: action.namespace.clone(),
                         tenant: action.tenant.clone(),
                         action_type: action.action_type.clone(),
                         payload: action.payload.clone(),
-                        idempotency_key: action.id.clone(),
+                        idempotency_key: Arc::clone(&action.id),
                     };
                     let token = next_token;
-                    next_token += 1;
-                    in_flight.insert(token, (decision, held.clone(), now));
-                    provider.submit(call, Reply::new(token, sender.clone(), activator.clone()));
+                    let mut reply = || {
+                        next_token += 1;
+                        Reply::new(token, sender.clone(), activator.clone())
+                    };
+                    match provider.make(call, &mut reply) {
+                        Some(result) => {
+                            let entry = answered(&renderer, decision, &result, now);
+                            session.give(entry);
+                        }
+                        None => {
+                            in_flight.insert(token, (decision, held.clone(), now));
+                        }
+                    }
                 }
             });
             while let Ok((token, result)) = replies.try_recv() {
-                if let Some((mut decision, cap, dispatched)) = in_flight.remove(&token) {
-                    if let Some(fallback) = &result.delivered_by {
-                        // A circuit breaker sent the call to its fallback: the record names
-                        // the provider that was called and the one the rules chose.
-                        decision.outcome = Outcome::Rerouted;
-                        decision
-                            .details
-                            .insert("fallback".into(), Value::Bool(true));
-                        decision
-                            .details
-                            .insert("original_target".into(), decision.target.clone().into());
-                        decision.target = Some(fallback.clone());
-                    }
-                    output.session(&cap).give(renderer.render(
-                        decision,
-                        Some(&result),
-                        dispatched,
-                        wall_clock_ms(),
-                    ));
+                if let Some((decision, cap, dispatched)) = in_flight.remove(&token) {
+                    let entry = answered(&renderer, decision, &result, dispatched);
+                    output.session(&cap).give(entry);
                 }
             }
         }
     });
-    lines_stream
+    entries_stream
+}
+
+/// The entry of a delivered decision, given its call's result.
+fn answered(
+    renderer: &Renderer,
+    mut decision: Decision,
+    result: &CallResult,
+    dispatched: i64,
+) -> AuditEntry {
+    if let Some(fallback) = &result.delivered_by {
+        // A circuit breaker sent the call to its fallback: the record names the provider
+        // that was called and the one the rules chose.
+        decision.outcome = Outcome::Rerouted;
+        decision.details.insert("fallback", true);
+        decision
+            .details
+            .insert("original_target", decision.target.clone());
+        decision.target = Some(fallback.as_str().into());
+    }
+    renderer.render(decision, Some(result), dispatched, wall_clock_ms())
 }

@@ -3,17 +3,20 @@
 //!
 //! Holds nothing and ignores the frontier. An action that must pass stateful rule `r` leaves
 //! on that rule kind's output at time (epoch, r), so the kind's operator sees every action
-//! reaching `r` in an epoch before it decides any of them.
+//! reaching `r` in an epoch before it decides any of them. Actions a stateful rule let pass
+//! come back from the worker that owns their key: they are exchanged back to the worker their
+//! position spreads to, so the rules after a busy key run on every worker.
 
 use super::{Decision, Flow};
+use crate::audit::record::Details;
 use crate::eval::{Evaluation, Evaluator, Gate, RuleKind, Scratch};
 use acteon_dsl::plan::Outcome;
-use serde_json::{Map, Value};
 use std::sync::Arc;
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::InputCapability;
 use timely::dataflow::Stream;
 use timely::order::Product;
 use timely::progress::operate::FrontierInterest;
@@ -38,7 +41,7 @@ pub fn evaluate<'s>(
 ) -> Evaluated<'s> {
     let mut builder = OperatorBuilder::new("Evaluate".to_owned(), entered.scope());
     let mut entered = builder.new_input(entered, Pipeline);
-    let mut resumed = builder.new_input(resumed, Pipeline);
+    let mut resumed = builder.new_input(resumed, Exchange::new(|flow: &Flow| flow.spread()));
     builder.set_notify_for(0, FrontierInterest::Never);
     builder.set_notify_for(1, FrontierInterest::Never);
     let (decisions, decisions_stream) = builder.new_output::<Vec<Decision>>();
@@ -58,55 +61,55 @@ pub fn evaluate<'s>(
         move |_frontiers| {
             let mut decided = decisions.activate();
             let mut gate_outputs = gates.each_mut().map(|g| g.activate());
-            for input in [&mut entered, &mut resumed] {
-                input.for_each(|cap, data| {
-                    let Some(time) = cap.stamp().iter().next().copied() else {
-                        return;
-                    };
-                    let mut session = decided.session(&cap);
-                    for mut flow in data.drain(..) {
-                        match evaluator.evaluate(&mut flow.action, flow.next_rule, &mut scratch) {
-                            Evaluation::Gate { rule, gate } => {
-                                let port = match gate {
-                                    Gate::Dedup => 0,
-                                    Gate::Throttle => 1,
-                                    Gate::Group => 2,
-                                    Gate::Schedule => 3,
-                                };
-                                // The action now stands at the rule; it resumes after it.
-                                flow.next_rule = rule;
-                                gated.push((port, rule, flow));
-                            }
-                            Evaluation::Terminal { rule } => {
-                                session.give(terminal(&evaluator, flow, rule))
-                            }
-                            Evaluation::NoMatch => {
-                                let target = flow.action.provider.clone();
-                                session.give(Decision {
-                                    flow,
-                                    rule: None,
-                                    outcome: Outcome::Executed,
-                                    target,
-                                    details: Map::new(),
-                                    deliver: true,
-                                });
-                            }
+            let mut step = |cap: InputCapability<LoopTime>, data: &mut Vec<Flow>| {
+                let Some(time) = cap.stamp().iter().next().copied() else {
+                    return;
+                };
+                let mut session = decided.session(&cap);
+                for mut flow in data.drain(..) {
+                    match evaluator.evaluate(&mut flow.action, flow.next_rule, &mut scratch) {
+                        Evaluation::Gate { rule, gate } => {
+                            let port = match gate {
+                                Gate::Dedup => 0,
+                                Gate::Throttle => 1,
+                                Gate::Group => 2,
+                                Gate::Schedule => 3,
+                            };
+                            // The action now stands at the rule; it resumes after it.
+                            flow.next_rule = rule;
+                            gated.push((port, rule, flow));
+                        }
+                        Evaluation::Terminal { rule } => {
+                            session.give(terminal(&evaluator, flow, rule))
+                        }
+                        Evaluation::NoMatch => {
+                            let target = flow.action.provider.clone();
+                            session.give(Decision {
+                                flow,
+                                rule: None,
+                                outcome: Outcome::Executed,
+                                target,
+                                details: Details::new(),
+                                deliver: true,
+                            });
                         }
                     }
-                    drop(session);
-                    // Few distinct (output, rule) pairs per message: one capability each.
-                    gated.sort_by_key(|(port, rule, _)| (*port, *rule));
-                    let mut current = None;
-                    for (port, rule, flow) in gated.drain(..) {
-                        let gate_cap = match current.take() {
-                            Some((p, r, gate_cap)) if (p, r) == (port, rule) => gate_cap,
-                            _ => cap.delayed(&Product::new(time.outer, rule), port + 1),
-                        };
-                        gate_outputs[port].session(&gate_cap).give(flow);
-                        current = Some((port, rule, gate_cap));
-                    }
-                });
-            }
+                }
+                drop(session);
+                // Few distinct (output, rule) pairs per message: one capability each.
+                gated.sort_by_key(|(port, rule, _)| (*port, *rule));
+                let mut current = None;
+                for (port, rule, flow) in gated.drain(..) {
+                    let gate_cap = match current.take() {
+                        Some((p, r, gate_cap)) if (p, r) == (port, rule) => gate_cap,
+                        _ => cap.delayed(&Product::new(time.outer, rule), port + 1),
+                    };
+                    gate_outputs[port].session(&gate_cap).give(flow);
+                    current = Some((port, rule, gate_cap));
+                }
+            };
+            entered.for_each(|cap, data| step(cap, data));
+            resumed.for_each(|cap, data| step(cap, data));
         }
     });
     Evaluated {
@@ -121,22 +124,26 @@ pub fn evaluate<'s>(
 /// The decision of terminal rule `rule`.
 fn terminal(evaluator: &Evaluator, flow: Flow, rule: u32) -> Decision {
     let (outcome, target, deliver, details) = match &evaluator.rule(rule).kind {
-        RuleKind::Suppress => (Outcome::Suppressed, None, false, Map::new()),
-        RuleKind::Deny => (Outcome::Denied, None, false, Map::new()),
+        RuleKind::Suppress => (Outcome::Suppressed, None, false, Details::new()),
+        RuleKind::Deny => (Outcome::Denied, None, false, Details::new()),
         RuleKind::Allow => (
             Outcome::Executed,
             flow.action.provider.clone(),
             true,
-            Map::new(),
+            Details::new(),
         ),
-        RuleKind::Reroute { provider } => {
-            (Outcome::Rerouted, Some(provider.clone()), true, Map::new())
-        }
-        RuleKind::Chain { chain } => {
-            let mut details = Map::new();
-            details.insert("chain".into(), Value::String(chain.clone()));
-            (Outcome::ChainStarted, None, false, details)
-        }
+        RuleKind::Reroute { provider } => (
+            Outcome::Rerouted,
+            Some(provider.clone()),
+            true,
+            Details::new(),
+        ),
+        RuleKind::Chain { chain } => (
+            Outcome::ChainStarted,
+            None,
+            false,
+            Details::new().with("chain", chain.clone()),
+        ),
         other => unreachable!("rule kind {other:?} does not end evaluation"),
     };
     Decision {

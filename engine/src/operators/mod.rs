@@ -1,36 +1,37 @@
 //! The dataflow's operators, one per file, and the records that travel between them.
 //!
 //! - [`source`]: reads this worker's share of the input lines and decodes them.
-//! - [`quota`]: per-tenant quotas, before any rule.
 //! - [`evaluate`]: runs the compiled rules until a terminal rule, a stateful rule, or the end.
-//! - [`dedup`], [`throttle`], [`group`], [`schedule`]: the stateful rules, one operator per kind.
-//! - [`deliver`]: calls providers and renders every decision as an audit line.
+//! - [`keyed`]: dedup, throttle, quota and group: one keyed-window operator, one file of logic
+//!   per kind.
+//! - [`schedule`]: held actions, released when they are due.
+//! - [`deliver`]: calls providers and renders every decision as an audit entry.
 //! - [`chain`]: runs started chains step by step and audits each step and each chain's end.
 //! - [`audit_writer`]: writes the audit in a deterministic order per completed epoch.
+//!
+//! Records are rendered where they are decided, so rendering is spread over the workers; the
+//! writer only puts the lines in order.
 
 pub mod audit_writer;
 pub mod chain;
-pub mod dedup;
 pub mod deliver;
 pub mod evaluate;
-pub mod group;
-pub mod quota;
+pub mod keyed;
 pub mod schedule;
 pub mod source;
-pub mod throttle;
 
 use crate::action::{Action, Position};
-use crate::audit::record::{AuditRecord, AuditTtl};
+use crate::audit::record::{AuditRecord, AuditTtl, Detail, Details, RecordId};
 use crate::audit::redact::Redactor;
-use crate::audit::sink::render;
 use crate::eval::Evaluator;
+use crate::name::Name;
 use crate::provider::CallResult;
-use crate::report::Fact;
-use crate::time::{format_rfc3339_ms, Clock};
+use crate::time::Clock;
 use acteon_dsl::plan::Outcome;
+use keyed::Key;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use serde_json::{Map, Value};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// An action on its way through the rules.
@@ -41,43 +42,45 @@ pub struct Flow {
     pub next_rule: u32,
     /// Audit records already written about this action: the next record's place.
     pub records: u32,
-    /// Read after its worker's source had moved past its event time.
-    pub late: bool,
     /// Over a `warn` quota: (limit, window) noted on the deciding record.
     pub quota_warning: Option<(u64, u64)>,
+    /// The key the keyed operator this flow goes to decides it by, computed once before the
+    /// exchange ([`keyed`]).
+    pub key: Option<Key>,
 }
 
 impl Flow {
-    pub fn new(action: Action, late: bool) -> Flow {
+    pub fn new(action: Action) -> Flow {
         Flow {
             action,
             next_rule: 0,
             records: 0,
-            late,
             quota_warning: None,
+            key: None,
         }
+    }
+
+    /// Where the work on this action happens outside keyed operators: the worker its
+    /// position spreads to.
+    pub fn spread(&self) -> u64 {
+        self.action.position.spread()
     }
 }
 
 /// A decision about an action, to deliver (when `deliver`) and then audit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub flow: Flow,
     pub rule: Option<u32>,
     pub outcome: Outcome,
     /// The provider to call, or the one the decision names.
-    pub target: Option<String>,
-    pub details: Map<String, Value>,
+    pub target: Option<Name>,
+    pub details: Details,
     pub deliver: bool,
 }
 
 impl Decision {
-    pub fn record(
-        flow: Flow,
-        rule: Option<u32>,
-        outcome: Outcome,
-        details: Map<String, Value>,
-    ) -> Decision {
+    pub fn record(flow: Flow, rule: Option<u32>, outcome: Outcome, details: Details) -> Decision {
         Decision {
             flow,
             rule,
@@ -89,25 +92,39 @@ impl Decision {
     }
 }
 
-/// Where an audit line goes in the written audit: event time, input position, then the
-/// record's place among the action's records.
+/// Where an audit entry goes in the written audit: event time, input position, then the
+/// record's place among the action's records. Unique per record.
 pub type AuditOrder = (i64, Position, u32);
 
-/// An audit record rendered on the worker that decided it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditLine {
+/// An audit record and its line, rendered on the worker that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
     pub order: AuditOrder,
-    pub text: String,
-    /// What the live views count of the record.
-    pub fact: Fact,
-    /// For rejected lines: the dead-letter entry.
+    pub record: AuditRecord,
+    /// The record's JSON line, without the newline.
+    pub line: Vec<u8>,
+    /// For rejected lines, late actions and failed chain steps: the dead-letter entry.
     pub dead_letter: Option<DeadLetter>,
+}
+
+impl AuditEntry {
+    /// The record (already redacted) with its line.
+    pub fn new(record: AuditRecord, order: AuditOrder, dead_letter: Option<DeadLetter>) -> Self {
+        let mut line = Vec::with_capacity(512);
+        record.render(&mut line);
+        AuditEntry {
+            order,
+            record,
+            line,
+            dead_letter,
+        }
+    }
 }
 
 /// What goes to the dead-letter output (a file, or a feed's dead-letter topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeadLetter {
-    /// A rejected input record, its bytes as read.
+    /// An input record that was not decided (rejected, or late), its bytes as read.
     Input {
         position: Position,
         reason: String,
@@ -178,6 +195,17 @@ pub fn position_fields(position: Position) -> Map<String, Value> {
     fields
 }
 
+/// The same, as record details.
+pub fn position_details(position: Position) -> Details {
+    match position {
+        Position::Line(line) => Details::new().with("line", line),
+        Position::Kafka { partition, offset } => Details::new()
+            .with("partition", i64::from(partition))
+            .with("offset", offset),
+        Position::Api(n) => Details::new().with("api", n),
+    }
+}
+
 /// Renders decisions as audit records and lines, the same way on every worker.
 pub struct Renderer {
     pub evaluator: Arc<Evaluator>,
@@ -196,7 +224,7 @@ impl Renderer {
         result: Option<&CallResult>,
         dispatched_ms: i64,
         now_ms: i64,
-    ) -> AuditLine {
+    ) -> AuditEntry {
         let Decision {
             flow,
             rule,
@@ -205,13 +233,14 @@ impl Renderer {
             mut details,
             ..
         } = decision;
-        if flow.late {
-            details.insert("late".into(), Value::Bool(true));
-        }
         if let Some((limit, window_ms)) = flow.quota_warning {
             details.insert(
-                "quota".into(),
-                json!({ "exceeded": true, "limit": limit, "window_ms": window_ms, "behaviour": "warn" }),
+                "quota",
+                Details::new()
+                    .with("exceeded", true)
+                    .with("limit", limit)
+                    .with("window_ms", window_ms)
+                    .with("behaviour", "warn"),
             );
         }
         let mut duration_ms = 0;
@@ -220,9 +249,17 @@ impl Renderer {
                 outcome = Outcome::Failed;
             }
             duration_ms = result.duration_ms;
+            let mut response = result.body.clone();
+            if !response.is_null() {
+                self.redactor.redact(&mut response);
+            }
             details.insert(
-                "delivery".into(),
-                json!({ "attempts": result.attempts, "response": result.body, "error": result.error }),
+                "delivery",
+                Detail::Delivery {
+                    attempts: result.attempts,
+                    response,
+                    error: result.error.clone(),
+                },
             );
         }
         let (dispatched, completed) = match self.clock {
@@ -233,14 +270,18 @@ impl Renderer {
         let action = flow.action;
         // The deciding record of a chain names the chain it started.
         let chain_id = match (outcome, details.get("chain")) {
-            (Outcome::ChainStarted, Some(Value::String(chain))) => {
-                Some(crate::chains::chain_id(&action, chain))
-            }
+            (Outcome::ChainStarted, Some(chain)) => chain
+                .as_str()
+                .map(|chain| crate::chains::chain_id(&action, chain)),
             _ => None,
         };
-        let mut record = AuditRecord {
-            id: format!("{}#{}", action.id, flow.records),
+        let order = (action.event_time_ms, action.position, flow.records);
+        let record = AuditRecord {
+            id: RecordId::new(Arc::clone(&action.id), flow.records),
             action_id: action.id,
+            expires_at_ms: self
+                .ttl
+                .expires_at_ms(&action.namespace, &action.tenant, dispatched),
             namespace: action.namespace,
             tenant: action.tenant,
             action_type: action.action_type,
@@ -249,41 +290,22 @@ impl Renderer {
             rule,
             outcome,
             chain_id,
-            details: Value::Object(details),
-            payload: self.store_payload.then_some(action.payload),
-            dispatched_at: format_rfc3339_ms(dispatched),
-            completed_at: format_rfc3339_ms(completed),
+            details,
+            payload: self
+                .store_payload
+                .then(|| action.payload.redacted(&self.redactor)),
+            dispatched_at_ms: dispatched,
+            completed_at_ms: completed,
             duration_ms,
-            expires_at: None,
         };
-        record.expires_at = self.ttl.expires_at(&record);
-        self.line(
-            &mut record,
-            (action.event_time_ms, action.position, flow.records),
-            None,
-        )
-    }
-
-    /// The record, redacted, as one line of the audit.
-    pub fn line(
-        &self,
-        record: &mut AuditRecord,
-        order: AuditOrder,
-        dead_letter: Option<DeadLetter>,
-    ) -> AuditLine {
-        self.redactor.redact_record(record);
-        AuditLine {
-            order,
-            text: render(record),
-            fact: Fact::of(record),
-            dead_letter,
-        }
+        AuditEntry::new(record, order, None)
     }
 }
 
-/// A worker-independent hash: keyed operators route by it, so every worker agrees.
+/// A worker-independent hash: chains and held actions are placed by it, so every worker (and
+/// every process) agrees where each lives.
 pub fn route<K: Hash + ?Sized>(key: &K) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
     key.hash(&mut hasher);
     hasher.finish()
 }
@@ -321,72 +343,4 @@ pub fn frontier_epoch<T: timely::progress::Timestamp + Epoch>(
 /// restored from a checkpoint goes where the exchange sends its keys).
 pub fn owns(hash: u64, index: usize, peers: usize) -> bool {
     hash % peers.max(1) as u64 == index as u64
-}
-
-/// Actions held per loop time until the input frontier passes it, each time with a capability
-/// per output; the keyed operators then decide a time's actions in (event time, position)
-/// order.
-pub struct HeldByTime<T: timely::progress::Timestamp> {
-    times:
-        std::collections::BTreeMap<T, (Vec<timely::dataflow::operators::Capability<T>>, Vec<Flow>)>,
-}
-
-impl<T: timely::progress::Timestamp> Default for HeldByTime<T> {
-    fn default() -> Self {
-        HeldByTime {
-            times: Default::default(),
-        }
-    }
-}
-
-impl<T: timely::progress::Timestamp + Copy> HeldByTime<T> {
-    /// Holds a message's actions, with capabilities for `outputs` outputs at its time.
-    pub fn hold(
-        &mut self,
-        cap: &timely::dataflow::operators::InputCapability<T>,
-        data: &mut Vec<Flow>,
-        outputs: usize,
-    ) {
-        let Some(&time) = cap.stamp().iter().next() else {
-            return;
-        };
-        self.times
-            .entry(time)
-            .or_insert_with(|| {
-                (
-                    (0..outputs).map(|port| cap.delayed(&time, port)).collect(),
-                    Vec::new(),
-                )
-            })
-            .1
-            .append(data);
-    }
-
-    /// The earliest held time, when the frontier has passed it.
-    pub fn ready_time(
-        &self,
-        frontier: &timely::progress::frontier::MutableAntichain<T>,
-    ) -> Option<T> {
-        let (time, _) = self.times.first_key_value()?;
-        (!frontier.less_equal(time)).then_some(*time)
-    }
-
-    /// The earliest held time the frontier has passed, with its actions sorted.
-    pub fn next_ready(
-        &mut self,
-        frontier: &timely::progress::frontier::MutableAntichain<T>,
-    ) -> Option<(
-        T,
-        Vec<timely::dataflow::operators::Capability<T>>,
-        Vec<Flow>,
-    )> {
-        let entry = self.times.first_entry()?;
-        if frontier.less_equal(entry.key()) {
-            return None;
-        }
-        let time = *entry.key();
-        let (caps, mut flows) = entry.remove();
-        flows.sort_by_key(|flow| flow.action.order_key());
-        Some((time, caps, flows))
-    }
 }

@@ -9,13 +9,13 @@
 //! at or after it is released, and held again, with their capabilities, at start.
 
 use super::evaluate::LoopTime;
-use super::{frontier_epoch, owns, route, Decision, Flow};
+use super::{frontier_epoch, owns, Decision, Flow};
+use crate::audit::record::{Detail, Details};
 use crate::checkpoint::store::encode;
 use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, RuleKind};
-use crate::time::{format_rfc3339_ms, Epochs};
+use crate::time::Epochs;
 use acteon_dsl::plan::Outcome;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use timely::container::CapacityContainerBuilder;
@@ -66,7 +66,7 @@ pub fn schedule<'s>(
                     let Some(rule) = restored.rule(rule) else {
                         continue;
                     };
-                    if !owns(route(&flow.action.id), index, peers) {
+                    if !owns(flow.spread(), index, peers) {
                         continue;
                     }
                     flow.next_rule = rule;
@@ -107,8 +107,7 @@ pub fn schedule<'s>(
                         continue;
                     };
                     let due_ms = flow.action.event_time_ms + delay_ms as i64;
-                    let mut details = Map::new();
-                    details.insert("due_at".into(), Value::String(format_rfc3339_ms(due_ms)));
+                    let details = Details::new().with("due_at", Detail::Time(due_ms));
                     session.give(Decision::record(
                         flow.clone(),
                         Some(rule),

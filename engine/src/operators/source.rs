@@ -2,17 +2,25 @@
 //! with its epoch.
 //!
 //! Holds one capability per output. On the event clock it sits at the epoch of (the largest
-//! event time this worker has read − the allowed lateness); an action older than that is
-//! late and goes out at the current time, marked. On the processing clock it follows the wall
-//! clock, waking itself every epoch even when no input arrives, so held actions are released.
-//! Both capabilities are dropped when the input ends.
+//! event time read so far − the allowed lateness), and every action goes out at its own
+//! epoch, so the operators after it decide each epoch's actions once all of them are in, in
+//! event-time order. Lateness is judged per input, not per worker: an action is late when its
+//! event time is more than the allowed lateness below the largest event time at an earlier
+//! position of its file (every worker reads every line's `created_at`, decoding only its own
+//! lines) or of its partition. A late action is not decided: it is audited `late` and written
+//! to the dead letters, from which it can be fed again. Rejected and late records go out at
+//! the epoch of the input's event time at their position, so where they land in the audit does
+//! not depend on how the input was shared out. On the processing clock the capability follows
+//! the wall clock, waking itself every epoch even when no input arrives, so held actions are
+//! released. Both capabilities are dropped when the input ends.
 //!
 //! A feed (Kafka) is read by lanes (partitions): on the event clock the capability follows the
 //! slowest lane that is not caught up, and a worker whose lanes are all caught up follows the
 //! other workers. The source also holds, per lane, the positions it emitted in each epoch, until
 //! the probe after the audit writer passes that epoch plus the plan's longest hold: then it
-//! hands them to the feed to commit. While more than [`MAX_IN_FLIGHT`] emitted records wait
-//! for the probe, it stops polling (backpressure). When a feed ends, the operator stays until
+//! hands them to the feed to commit. Whatever the input, while more than [`MAX_IN_FLIGHT`]
+//! emitted records wait for the probe, it stops reading (backpressure), so a fast file does
+//! not pile up in front of a slower dataflow. When a feed ends, the operator stays until
 //! the probe is done, to complete and close the feed.
 //!
 //! With checkpoints, the source cuts whenever its capability passes a checkpoint's epoch (see
@@ -21,17 +29,16 @@
 //! cut: its capability at the checkpoint's epoch, the cut's pending records emitted again,
 //! lines already read skipped (a feed is opened at the cut's positions).
 
-use super::{position_fields, DeadLetter};
-use super::{AuditLine, Flow, Renderer};
+use super::{position_details, AuditEntry, DeadLetter, Flow, Renderer};
 use crate::action::Position;
-use crate::audit::record::AuditRecord;
+use crate::audit::record::{AuditRecord, RecordId};
 use crate::checkpoint::cut::{LaneCut, Pending, SourceCheckpoints, SourceCut};
 use crate::checkpoint::Checkpointer;
-use crate::decode::{decode, generated_id, Rejection};
+use crate::decode::{created_at_of, generated_id, Decoder, Rejection};
 use crate::feed::{FeedReader, Polled};
-use crate::time::{format_rfc3339_ms, wall_clock_ms, Clock, Epochs};
+use crate::name::Name;
+use crate::time::{parse_rfc3339_ms, wall_clock_ms, Clock, Epochs};
 use acteon_dsl::plan::Outcome;
-use serde_json::Value;
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -146,8 +153,24 @@ struct Lane {
 #[derive(Default)]
 struct Lanes {
     lanes: BTreeMap<i32, Lane>,
-    /// Records emitted per epoch that the probe has not passed (backpressure).
-    in_flight: BTreeMap<u64, usize>,
+}
+
+/// Records emitted per epoch that the probe has not passed: the source reads no more while
+/// there are too many (backpressure), so memory is bounded by what is in flight, not by the
+/// input's length.
+#[derive(Default)]
+struct InFlight(BTreeMap<u64, usize>);
+
+impl InFlight {
+    fn emitted(&mut self, epoch: u64) {
+        *self.0.entry(epoch).or_default() += 1;
+    }
+
+    /// Records emitted before `time` that the probe has not passed.
+    fn waiting_before(&mut self, probe: &ProbeHandle<u64>, time: u64) -> usize {
+        self.0.retain(|epoch, _| probe.less_equal(epoch));
+        self.0.range(..time).map(|(_, n)| n).sum()
+    }
 }
 
 impl Lanes {
@@ -160,13 +183,15 @@ impl Lanes {
             Some((last, run_offset)) if *last == epoch => *run_offset = offset,
             _ => unfinished.push_back((epoch, offset)),
         }
-        *self.in_flight.entry(epoch).or_default() += 1;
     }
 
-    fn seen(&mut self, lane: i32, time_ms: i64) {
+    /// A record of `lane` was read: its event time (if it has one) joins the lane's.
+    fn seen(&mut self, lane: i32, time_ms: Option<i64>) {
         let lane = self.lanes.entry(lane).or_default();
         lane.caught_up = false;
-        lane.max_seen = Some(lane.max_seen.map_or(time_ms, |m| m.max(time_ms)));
+        if let Some(time_ms) = time_ms {
+            lane.max_seen = Some(lane.max_seen.map_or(time_ms, |m| m.max(time_ms)));
+        }
     }
 
     /// The event time the capability may follow: the slowest lane that is not caught up;
@@ -178,12 +203,6 @@ impl Lanes {
             Some(slowest) => Some(slowest),
             None => Some(watermark.load(Ordering::Relaxed)).filter(|&w| w != i64::MIN),
         }
-    }
-
-    /// Records emitted before `time` that the probe has not passed.
-    fn waiting_before(&mut self, probe: &ProbeHandle<u64>, time: u64) -> usize {
-        self.in_flight.retain(|epoch, _| probe.less_equal(epoch));
-        self.in_flight.range(..time).map(|(_, n)| n).sum()
     }
 
     /// The last complete offset per lane: every run whose epoch plus `hold` the probe passed.
@@ -210,7 +229,7 @@ pub struct SourceSettings {
     pub clock: Clock,
     pub epochs: Epochs,
     pub max_lateness_ms: u64,
-    pub max_action_bytes: usize,
+    pub decoder: Decoder,
     /// This worker takes lines where (line − 1) % share.1 == share.0; `None`: every line.
     pub share: Option<(u64, u64)>,
     /// How many epochs after its own an action may still be held (schedules, groups, chains):
@@ -232,17 +251,17 @@ pub fn source<'s>(
     renderer: Rc<Renderer>,
     lines_read: Rc<Cell<u64>>,
     probe: ProbeHandle<u64>,
-) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditLine>>) {
+) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditEntry>>) {
     let (worker, peers) = (scope.index(), scope.peers());
     let mut builder = OperatorBuilder::new("Source".to_owned(), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
     let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
     let (flows, flow_stream) = builder.new_output::<Vec<Flow>>();
-    let (rejections, rejection_stream) = builder.new_output::<Vec<AuditLine>>();
+    let (rejections, rejection_stream) = builder.new_output::<Vec<AuditEntry>>();
     let mut flows = OutputBuilder::<_, CapacityContainerBuilder<Vec<Flow>>>::from(flows);
     let mut rejections =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditLine>>>::from(rejections);
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditEntry>>>::from(rejections);
 
     builder.build_reschedule(move |mut capabilities| {
         let mut rejection_cap = capabilities.pop();
@@ -252,6 +271,7 @@ pub fn source<'s>(
         let mut line_no = 0u64;
         let mut max_seen: Option<i64> = None;
         let mut lanes = Lanes::default();
+        let mut in_flight = InFlight::default();
         if let Lines::Feed { reader, .. } = &lines {
             for lane in reader.lanes() {
                 lanes.lanes.entry(lane).or_default();
@@ -259,7 +279,8 @@ pub fn source<'s>(
         }
         let mut idle_polls = 0u32;
         let mut by_epoch: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
-        let mut rejected = Vec::new();
+        // Rejected and late records, each with the epoch it goes out at.
+        let mut undecided: Vec<(u64, AuditEntry)> = Vec::new();
         let epochs = settings.epochs;
         let mut checkpoints = settings
             .checkpointer
@@ -290,10 +311,9 @@ pub fn source<'s>(
             }
             for pending in cut.pending {
                 let clock_ms = (settings.clock == Clock::Processing).then_some(pending.default_ms);
-                let decoded = decode(
+                let decoded = settings.decoder.decode(
                     &pending.record,
                     pending.position,
-                    settings.max_action_bytes,
                     pending.default_ms,
                     clock_ms,
                 );
@@ -301,10 +321,11 @@ pub fn source<'s>(
                 if let Position::Kafka { partition, offset } = pending.position {
                     lanes.emitted(partition, offset, pending.time);
                 }
+                in_flight.emitted(pending.time);
                 by_epoch
                     .entry(pending.time)
                     .or_default()
-                    .push(Flow::new(action, false));
+                    .push(Flow::new(action));
                 if let Some(checkpoints) = checkpoints.as_mut() {
                     checkpoints.emitted(pending);
                 }
@@ -351,11 +372,8 @@ pub fn source<'s>(
             let mut decoded = 0;
             let mut ended = false;
             let mut pending = false;
-            let feed = matches!(lines, Lines::Feed { .. });
-            if feed && lanes.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT {
-                pending = true;
-            }
-            while decoded < BATCH && !pending {
+            let held_back = in_flight.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT;
+            while decoded < BATCH && !pending && !held_back {
                 let mut record = None;
                 match lines.next(&mut buffer) {
                     Read::Done => {
@@ -385,14 +403,37 @@ pub fn source<'s>(
                     Some((partition, offset, _)) => Position::Kafka { partition, offset },
                     None => {
                         line_no += 1;
-                        if let Some((index, peers)) = settings.share {
-                            if (line_no - 1) % peers != index {
-                                continue;
-                            }
-                        }
                         Position::Line(line_no)
                     }
                 };
+                // How far event time had gone before this record, in its own input: its file,
+                // or its partition.
+                let before = match record {
+                    Some((lane, _, _)) => lanes.lanes.get(&lane).and_then(|l| l.max_seen),
+                    None => max_seen,
+                };
+                // Every line's time counts, whoever decodes it.
+                let time_of_record = match settings.clock {
+                    Clock::Event => created_at_of(&buffer)
+                        .and_then(parse_rfc3339_ms)
+                        .or(record.and_then(|(_, _, timestamp)| timestamp)),
+                    Clock::Processing => None,
+                };
+                match record {
+                    Some((lane, _, _)) => lanes.seen(lane, time_of_record),
+                    None => {
+                        if let Some(time) = time_of_record {
+                            max_seen = Some(max_seen.map_or(time, |m| m.max(time)));
+                        }
+                    }
+                }
+                let mine = match (record, settings.share) {
+                    (None, Some((index, peers))) => (line_no - 1) % peers == index,
+                    _ => true,
+                };
+                if !mine {
+                    continue;
+                }
                 // A blank line holds no record; it is not an input (see the README).
                 if buffer.iter().all(u8::is_ascii_whitespace) {
                     if let Some((lane, offset, _)) = record {
@@ -401,39 +442,48 @@ pub fn source<'s>(
                     continue;
                 }
                 decoded += 1;
-                let (default_ms, clock_ms) = match settings.clock {
-                    Clock::Event => (
-                        record
-                            .and_then(|(_, _, timestamp)| timestamp)
-                            .or(max_seen)
-                            .unwrap_or(0),
-                        None,
-                    ),
-                    Clock::Processing => (wall, Some(wall)),
+                // Where rejected and late records go: the epoch of the input's time here.
+                let (default_ms, clock_ms, undecided_epoch) = match settings.clock {
+                    Clock::Event => {
+                        let default_ms = before
+                            .or(record.and_then(|(_, _, timestamp)| timestamp))
+                            .unwrap_or(0);
+                        let at = before.unwrap_or(0) - settings.max_lateness_ms as i64;
+                        (default_ms, None, epochs.of(at).max(flow_time))
+                    }
+                    Clock::Processing => (wall, Some(wall), now_epoch),
                 };
-                match decode(
-                    &buffer,
-                    position,
-                    settings.max_action_bytes,
-                    default_ms,
-                    clock_ms,
-                ) {
+                let decoded_action = settings
+                    .decoder
+                    .decode(&buffer, position, default_ms, clock_ms);
+                match decoded_action {
                     Ok(action) => {
-                        let epoch = epochs.of(action.event_time_ms);
-                        let late = settings.clock == Clock::Event && epoch < now_epoch;
-                        if settings.clock == Clock::Event {
-                            max_seen = Some(
-                                max_seen
-                                    .map_or(action.event_time_ms, |m| m.max(action.event_time_ms)),
+                        let behind = before.map(|b| b - action.event_time_ms);
+                        let late = settings.clock == Clock::Event
+                            && behind.is_some_and(|b| b > settings.max_lateness_ms as i64);
+                        if late {
+                            if let Some((lane, offset, _)) = record {
+                                lanes.emitted(lane, offset, undecided_epoch);
+                            }
+                            let text = String::from_utf8_lossy(&buffer).into_owned();
+                            let entry = late_entry(
+                                &renderer,
+                                action,
+                                before.unwrap_or_default(),
+                                settings.max_lateness_ms,
+                                text,
                             );
+                            in_flight.emitted(undecided_epoch);
+                            undecided.push((undecided_epoch, entry));
+                            continue;
                         }
-                        let time = if late || settings.clock == Clock::Processing {
-                            now_epoch
-                        } else {
-                            epoch
+                        // Not late, so never behind the capability (which trails the input's
+                        // time by the allowed lateness); `max` only guards the invariant.
+                        let time = match settings.clock {
+                            Clock::Event => epochs.of(action.event_time_ms).max(flow_time),
+                            Clock::Processing => now_epoch,
                         };
                         if let Some((lane, offset, _)) = record {
-                            lanes.seen(lane, action.event_time_ms);
                             lanes.emitted(lane, offset, time);
                         }
                         if let Some(checkpoints) = checkpoints.as_mut() {
@@ -444,21 +494,18 @@ pub fn source<'s>(
                                 record: buffer.clone(),
                             });
                         }
-                        by_epoch
-                            .entry(time)
-                            .or_default()
-                            .push(Flow::new(action, late));
+                        in_flight.emitted(time);
+                        by_epoch.entry(time).or_default().push(Flow::new(action));
                     }
                     Err(rejection) => {
                         if let Some((lane, offset, _)) = record {
-                            lanes.emitted(lane, offset, now_epoch);
+                            lanes.emitted(lane, offset, undecided_epoch);
                         }
-                        rejected.push((
-                            position,
-                            default_ms,
-                            rejection,
-                            String::from_utf8_lossy(&buffer).into_owned(),
-                        ));
+                        let text = String::from_utf8_lossy(&buffer).into_owned();
+                        let time_ms = clock_ms.unwrap_or(before.unwrap_or(0));
+                        let entry = rejected_entry(&renderer, position, time_ms, rejection, text);
+                        in_flight.emitted(undecided_epoch);
+                        undecided.push((undecided_epoch, entry));
                     }
                 }
             }
@@ -473,14 +520,10 @@ pub fn source<'s>(
                     flows.session(&cap).give_iterator(batch.into_iter());
                 }
                 let mut rejections = rejections.activate();
-                let cap = rejection_cap.delayed(&now_epoch);
-                let mut session = rejections.session(&cap);
-                for (position, time_ms, rejection, text) in rejected.drain(..) {
-                    let time_ms = match settings.clock {
-                        Clock::Event => time_ms,
-                        Clock::Processing => wall,
-                    };
-                    session.give(rejected_line(&renderer, position, time_ms, rejection, text));
+                undecided.sort_by_key(|(epoch, _)| *epoch);
+                for (epoch, entry) in undecided.drain(..) {
+                    let cap = rejection_cap.delayed(&epoch);
+                    rejections.session(&cap).give(entry);
                 }
             }
             if let Some(seen) = max_seen {
@@ -534,9 +577,12 @@ pub fn source<'s>(
                     }
                 }
             }
-            // Idle: back off from 1 ms to an epoch, so a quiet feed costs little and a busy
-            // one is polled at once.
-            if pending {
+            // Held back: look again soon, once the dataflow has caught up a little. Idle: back
+            // off from 1 ms to an epoch, so a quiet feed costs little and a busy one is polled
+            // at once.
+            if held_back {
+                activator.activate_after(Duration::from_millis(1));
+            } else if pending {
                 let delay_ms = (1u64 << idle_polls.min(16)).min(epochs.length_ms());
                 idle_polls += 1;
                 activator.activate_after(Duration::from_millis(delay_ms));
@@ -550,42 +596,98 @@ pub fn source<'s>(
     (flow_stream, rejection_stream)
 }
 
-/// The audit line of a rejected input line, with its dead-letter entry.
-fn rejected_line(
+/// The audit entry of a rejected input line, with its dead-letter entry.
+fn rejected_entry(
     renderer: &Renderer,
     position: Position,
     time_ms: i64,
     rejection: Rejection,
     text: String,
-) -> AuditLine {
-    let mut details = position_fields(position);
-    details.insert("reason".into(), rejection.reason.clone().into());
+) -> AuditEntry {
+    let details = position_details(position).with("reason", rejection.reason.clone());
     let dead_letter = DeadLetter::Input {
         position,
-        reason: rejection.reason.clone(),
+        reason: rejection.reason,
         record: text.into_bytes(),
     };
-    let mut record = AuditRecord {
-        id: format!(
-            "{}#0",
-            rejection.id.as_deref().unwrap_or(&generated_id(position))
+    let action_id: std::sync::Arc<str> = rejection
+        .id
+        .unwrap_or_else(|| generated_id(position))
+        .into();
+    let name = |text: Option<String>| Name::new(text.as_deref().unwrap_or_default());
+    let record = AuditRecord {
+        id: RecordId::new(std::sync::Arc::clone(&action_id), 0),
+        expires_at_ms: renderer.ttl.expires_at_ms(
+            rejection.namespace.as_deref().unwrap_or_default(),
+            rejection.tenant.as_deref().unwrap_or_default(),
+            time_ms,
         ),
-        action_id: rejection.id.unwrap_or_else(|| generated_id(position)),
-        namespace: rejection.namespace.unwrap_or_default(),
-        tenant: rejection.tenant.unwrap_or_default(),
-        action_type: rejection.action_type.unwrap_or_default(),
+        action_id,
+        namespace: name(rejection.namespace),
+        tenant: name(rejection.tenant),
+        action_type: name(rejection.action_type),
         provider: None,
         target: None,
         rule: None,
         outcome: Outcome::Rejected,
-        details: Value::Object(details),
+        details,
         payload: None,
         chain_id: None,
-        dispatched_at: format_rfc3339_ms(time_ms),
-        completed_at: format_rfc3339_ms(time_ms),
+        dispatched_at_ms: time_ms,
+        completed_at_ms: time_ms,
         duration_ms: 0,
-        expires_at: None,
     };
-    record.expires_at = renderer.ttl.expires_at(&record);
-    renderer.line(&mut record, (time_ms, position, 0), Some(dead_letter))
+    AuditEntry::new(record, (time_ms, position, 0), Some(dead_letter))
+}
+
+/// The audit entry of an action too late to be decided (its event time more than the allowed
+/// lateness below `latest`, the input's largest event time before it), with its dead-letter
+/// entry, from which it can be fed again.
+fn late_entry(
+    renderer: &Renderer,
+    action: crate::action::Action,
+    latest: i64,
+    max_lateness_ms: u64,
+    text: String,
+) -> AuditEntry {
+    let behind = latest - action.event_time_ms;
+    let reason = format!(
+        "late: {behind} ms behind the input's latest event time, over the allowed lateness of {max_lateness_ms} ms"
+    );
+    let position = action.position;
+    let details = position_details(position)
+        .with("reason", reason.clone())
+        .with("behind_ms", behind)
+        .with("max_lateness_ms", max_lateness_ms);
+    let dead_letter = DeadLetter::Input {
+        position,
+        reason,
+        record: text.into_bytes(),
+    };
+    let record = AuditRecord {
+        id: RecordId::new(std::sync::Arc::clone(&action.id), 0),
+        expires_at_ms: renderer.ttl.expires_at_ms(
+            &action.namespace,
+            &action.tenant,
+            action.event_time_ms,
+        ),
+        action_id: action.id,
+        namespace: action.namespace,
+        tenant: action.tenant,
+        action_type: action.action_type,
+        provider: action.provider,
+        target: None,
+        rule: None,
+        outcome: Outcome::Late,
+        details,
+        payload: renderer
+            .store_payload
+            .then(|| action.payload.redacted(&renderer.redactor)),
+        chain_id: None,
+        dispatched_at_ms: action.event_time_ms,
+        completed_at_ms: action.event_time_ms,
+        duration_ms: 0,
+    };
+    let order = (action.event_time_ms, position, 0);
+    AuditEntry::new(record, order, Some(dead_letter))
 }

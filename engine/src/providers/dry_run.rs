@@ -8,7 +8,6 @@
 
 use crate::provider::{CallResult, Provider, ProviderCall, Reply};
 use crate::providers::immediate_success;
-use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,10 +15,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// One recorded call, as a line of the dry-run file shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One recorded call: a line of the dry-run file shows its call's fields and its kind.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RecordedCall {
-    #[serde(flatten)]
     pub call: ProviderCall,
     /// The provider's type as written in scripts (`aws-sns`, `log`, ...).
     pub kind: String,
@@ -30,6 +28,8 @@ pub struct RecordedCall {
 pub enum CallLog {
     File(Arc<CallFile>),
     Memory(Arc<Mutex<Vec<RecordedCall>>>),
+    /// Nowhere (`--dry-run /dev/null`): the calls are answered and forgotten.
+    Discard,
 }
 
 /// A provider's dry-run file, created (or truncated) by the first call, so a provider that is
@@ -52,14 +52,13 @@ impl CallFile {
         &self.path
     }
 
-    fn append(&self, line: &str) -> io::Result<()> {
+    /// `line` ends with its newline.
+    fn append(&self, line: &[u8]) -> io::Result<()> {
         let mut writer = self.lock();
         if writer.is_none() {
-            *writer = Some(BufWriter::new(File::create(&self.path)?));
+            *writer = Some(BufWriter::with_capacity(1 << 16, File::create(&self.path)?));
         }
-        let out = writer.as_mut().expect("opened above");
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")
+        writer.as_mut().expect("opened above").write_all(line)
     }
 
     pub fn flush(&self) -> io::Result<()> {
@@ -146,7 +145,7 @@ impl Fixtures {
     }
 
     fn answer(&self, call: &ProviderCall) -> Option<Answer> {
-        self.scripts.get(&call.provider).map(|script| script(call))
+        self.scripts.get(&*call.provider).map(|script| script(call))
     }
 }
 
@@ -174,63 +173,81 @@ impl DryRun {
     }
 
     fn record(&self, call: ProviderCall) -> Result<(), String> {
-        let recorded = RecordedCall {
-            call,
-            kind: self.kind.to_string(),
-        };
         match &self.log {
             CallLog::Memory(calls) => {
                 calls
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(recorded);
+                    .push(RecordedCall {
+                        call,
+                        kind: self.kind.to_string(),
+                    });
                 Ok(())
             }
-            CallLog::File(file) => {
-                let line = serde_json::to_string(&recorded)
-                    .expect("a provider call always serializes to JSON");
+            CallLog::File(file) => LINE.with(|line| {
+                // Rendered outside the file's lock, into this thread's buffer.
+                let mut line = line.borrow_mut();
+                line.clear();
+                let kind = format!("\"{}\"", self.kind);
+                call.write_json(&mut line, &[("kind", &kind)]);
+                line.push(b'\n');
                 file.append(&line).map_err(|error| {
                     format!(
                         "dry run could not record the call in {}: {error}",
                         file.path().display()
                     )
                 })
-            }
+            }),
+            CallLog::Discard => Ok(()),
         }
     }
+
+    /// Records `call` and answers it; `None` when the fixtures say it never gets an answer.
+    fn answer(&self, call: ProviderCall) -> Option<CallResult> {
+        let answer = self.fixtures.answer(&call);
+        let failure = |error: String| CallResult {
+            success: false,
+            body: Value::Null,
+            error: Some(error),
+            attempts: 1,
+            duration_ms: 0,
+            delivered_by: None,
+        };
+        Some(match self.record(call) {
+            Ok(()) => match answer {
+                None => immediate_success(dry_run_body()),
+                Some(Answer::Success(body)) => immediate_success(body),
+                Some(Answer::Failure(error)) => failure(error),
+                Some(Answer::Silence) => return None,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "dry-run call not recorded");
+                failure(error)
+            }
+        })
+    }
+}
+
+thread_local! {
+    /// The dry-run line being written on this thread.
+    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `{"dry_run": true}`, the answer to every call no fixture scripts.
+fn dry_run_body() -> Value {
+    json!({ "dry_run": true })
 }
 
 impl Provider for DryRun {
     fn submit(&self, call: ProviderCall, reply: Reply) {
-        let answer = self.fixtures.answer(&call);
-        let result = match self.record(call) {
-            Ok(()) => match answer {
-                None => immediate_success(json!({ "dry_run": true })),
-                Some(Answer::Success(body)) => immediate_success(body),
-                Some(Answer::Failure(error)) => CallResult {
-                    success: false,
-                    body: json!(null),
-                    error: Some(error),
-                    attempts: 1,
-                    duration_ms: 0,
-                    delivered_by: None,
-                },
-                // Dropping the reply is never answering.
-                Some(Answer::Silence) => return,
-            },
-            Err(error) => {
-                tracing::warn!(%error, "dry-run call not recorded");
-                CallResult {
-                    success: false,
-                    body: json!(null),
-                    error: Some(error),
-                    attempts: 1,
-                    duration_ms: 0,
-                    delivered_by: None,
-                }
-            }
-        };
-        reply.send(result);
+        // Dropping the reply of a call that never gets an answer is never answering.
+        if let Some(result) = self.answer(call) {
+            reply.send(result);
+        }
+    }
+
+    fn make(&self, call: ProviderCall, _reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
+        self.answer(call)
     }
 }
 
@@ -253,7 +270,7 @@ mod tests {
         }
         let calls = calls.lock().unwrap();
         assert_eq!(calls.len(), 2);
-        assert_eq!(calls[1].call.action_id, "a2");
+        assert_eq!(&*calls[1].call.action_id, "a2");
         assert_eq!(calls[1].kind, "aws-sqs");
     }
 
@@ -268,7 +285,7 @@ mod tests {
                     Answer::Success(json!({ "anomaly": true })),
                 ],
             )
-            .script("echo", |call| Answer::Success(call.payload.clone()));
+            .script("echo", |call| Answer::Success(call.payload.value().clone()));
         let provider =
             DryRun::new("aws-lambda", CallLog::Memory(calls.clone())).with_fixtures(fixtures);
         let answer = |name: &str| {

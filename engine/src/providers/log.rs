@@ -1,24 +1,34 @@
 //! The `log` provider kind: the call is written to the log, and that is the delivery.
 
-use crate::provider::{Provider, ProviderCall, Reply};
+use crate::provider::{CallResult, Provider, ProviderCall, Reply};
 use crate::providers::immediate_success;
 use serde_json::json;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Log;
 
-impl Provider for Log {
-    fn submit(&self, call: ProviderCall, reply: Reply) {
+impl Log {
+    fn log(call: &ProviderCall) -> CallResult {
         tracing::info!(
             provider = %call.provider,
             action_id = %call.action_id,
             namespace = %call.namespace,
             tenant = %call.tenant,
             action_type = %call.action_type,
-            payload = %call.payload,
+            payload = %call.payload.text(),
             "provider call"
         );
-        reply.send(immediate_success(json!({ "logged": true })));
+        immediate_success(json!({ "logged": true }))
+    }
+}
+
+impl Provider for Log {
+    fn submit(&self, call: ProviderCall, reply: Reply) {
+        reply.send(Log::log(&call));
+    }
+
+    fn make(&self, call: ProviderCall, _reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
+        Some(Log::log(&call))
     }
 }
 

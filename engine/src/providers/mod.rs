@@ -47,7 +47,7 @@ pub(crate) mod testing {
             namespace: "iot".into(),
             tenant: "smartbuilding-hq".into(),
             action_type: "sensor_reading".into(),
-            payload: json!({ "value": 92, "queue_url": "https://sqs/q" }),
+            payload: json!({ "value": 92, "queue_url": "https://sqs/q" }).into(),
             idempotency_key: action_id.into(),
         }
     }

@@ -17,7 +17,8 @@ pub enum ProviderMode {
     /// Real deliveries, each provider behind its circuit breaker. Kinds the engine does not
     /// deliver itself come from the factory; without one, their calls fail.
     Live(Option<Arc<dyn ProviderFactory>>),
-    /// `--dry-run DIR`: calls recorded in `DIR/<provider>.jsonl`.
+    /// `--dry-run DIR`: calls recorded in `DIR/<provider>.jsonl`; `/dev/null`: answered and
+    /// recorded nowhere.
     DryRunDir(PathBuf),
     /// `acteon test`: calls recorded in memory, read back with
     /// [`ProviderRegistry::recorded_calls`].
@@ -80,6 +81,14 @@ impl ProviderRegistry {
                     live.insert(provider.name.clone(), built);
                 }
                 (registry.providers, registry.health) = breaker::guard(live, &plan.breakers);
+            }
+            ProviderMode::DryRunDir(dir) if dir == std::path::Path::new("/dev/null") => {
+                for provider in &plan.providers {
+                    let dry_run = DryRun::new(provider.kind.type_name(), CallLog::Discard);
+                    registry
+                        .providers
+                        .insert(provider.name.clone(), Arc::new(dry_run));
+                }
             }
             ProviderMode::DryRunDir(dir) => {
                 std::fs::create_dir_all(&dir).map_err(|source| ProviderError::DryRunDir {
@@ -245,7 +254,7 @@ mod tests {
             .map(|c| {
                 (
                     c.call.provider.as_str(),
-                    c.call.action_id.as_str(),
+                    &*c.call.action_id,
                     c.kind.as_str(),
                 )
             })

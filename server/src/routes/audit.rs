@@ -71,7 +71,7 @@ pub async fn one(
         .store
         .records()
         .into_iter()
-        .filter(|r| r.action_id == action_id && caller.sees(&r.tenant))
+        .filter(|r| *r.action_id == *action_id && caller.sees(&r.tenant))
         .collect();
     if records.is_empty() {
         return Err(ApiError::not_found("audited action", &action_id));

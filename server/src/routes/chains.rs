@@ -29,7 +29,7 @@ fn owner(app: &App, status: &ChainStatus) -> Option<(String, String)> {
         })
         .ok()?;
     let record = page.records.into_iter().next()?;
-    Some((record.namespace, record.tenant))
+    Some((record.namespace.to_string(), record.tenant.to_string()))
 }
 
 fn view(status: &ChainStatus, owner: Option<(String, String)>) -> Value {

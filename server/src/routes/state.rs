@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use acteon_dsl::plan::Outcome;
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::time::{parse_rfc3339_ms, wall_clock_ms};
+use acteon_engine::time::{format_rfc3339_ms, wall_clock_ms};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -39,14 +39,14 @@ pub async fn events(
         {
             continue;
         }
-        match latest.get_mut(&record.action_id) {
+        match latest.get_mut(&*record.action_id) {
             Some((last, count)) => {
                 *last = record;
                 *count += 1;
             }
             None => {
-                order.push(record.action_id.clone());
-                latest.insert(record.action_id.clone(), (record, 1));
+                order.push(record.action_id.to_string());
+                latest.insert(record.action_id.to_string(), (record, 1));
             }
         }
     }
@@ -58,11 +58,8 @@ pub async fn events(
             let ttl = state
                 .policies
                 .event_ttl_ms(&record.namespace, &record.tenant);
-            let at = parse_rfc3339_ms(&record.completed_at);
-            match (ttl, at) {
-                (Some(ttl), Some(at)) => at + ttl as i64 > now,
-                _ => true,
-            }
+            let at = record.completed_at_ms;
+            ttl.is_none_or(|ttl| at + ttl as i64 > now)
         })
         .take(limit)
         .map(|(record, count)| {
@@ -75,7 +72,7 @@ pub async fn events(
                 "rule": record.rule,
                 "target": record.target,
                 "records": count,
-                "updated_at": record.completed_at,
+                "updated_at": format_rfc3339_ms(record.completed_at_ms),
             })
         })
         .collect();
@@ -94,9 +91,9 @@ pub async fn groups(
         }
         let key = |record: &AuditRecord| {
             (
-                record.rule.clone().unwrap_or_default(),
-                record.namespace.clone(),
-                record.tenant.clone(),
+                record.rule.as_deref().unwrap_or_default().to_owned(),
+                record.namespace.to_string(),
+                record.tenant.to_string(),
                 record.details["group_key"]
                     .as_str()
                     .unwrap_or_default()
@@ -106,12 +103,13 @@ pub async fn groups(
         match record.outcome {
             Outcome::Grouped => pending.entry(key(&record)).or_default().push(record),
             Outcome::GroupFlushed => {
-                let members: Vec<&str> = record.details["members"]
+                let members = record.details["members"].to_json();
+                let members: Vec<&str> = members
                     .as_array()
                     .map(|m| m.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
                 if let Some(group) = pending.get_mut(&key(&record)) {
-                    group.retain(|m| !members.contains(&m.action_id.as_str()));
+                    group.retain(|m| !members.contains(&&*m.action_id));
                 }
             }
             _ => {}
@@ -128,8 +126,8 @@ pub async fn groups(
                 "tenant": tenant,
                 "event_count": members.len(),
                 "state": "pending",
-                "members": members.iter().map(|m| m.action_id.clone()).collect::<Vec<_>>(),
-                "created_at": members[0].dispatched_at,
+                "members": members.iter().map(|m| m.action_id.to_string()).collect::<Vec<_>>(),
+                "created_at": format_rfc3339_ms(members[0].dispatched_at_ms),
             })
         })
         .collect();
