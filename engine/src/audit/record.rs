@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// DESIGN.md, "Audit record". Serialized field names are part of the product's interface.
+/// docs/design.md, "Audit record". Serialized field names are part of the product's interface.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Unique and deterministic for a replay: derived from the action id and the record's
