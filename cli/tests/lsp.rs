@@ -8,12 +8,7 @@ mod client;
 use acteon_dsl::diagnostic::json::Report;
 use client::{at, Client};
 use lsp_types::notification::{DidChangeTextDocument, DidOpenTextDocument};
-use lsp_types::request::{Completion, Formatting, GotoDefinition, HoverRequest};
-use lsp_types::{
-    CompletionParams, CompletionResponse, DocumentFormattingParams, FormattingOptions,
-    GotoDefinitionParams, GotoDefinitionResponse, HoverContents, HoverParams,
-    TextDocumentIdentifier, Uri,
-};
+use lsp_types::Uri;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -107,30 +102,25 @@ fn an_editor_session_on_the_seed_pipeline() {
     // A copy of the seed, so an edit can be saved and checked by the command line too.
     let dir = tempfile::tempdir().unwrap();
     let seed = repo().join("pipelines/aws-event-pipeline");
+    let mut scripts: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(&seed).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            let copy = dir.path().join(path.file_name().unwrap());
+            std::fs::copy(&path, &copy).unwrap();
+            if copy.extension().is_some_and(|e| e == "acteon") {
+                scripts.push(copy.canonicalize().unwrap());
+            }
         }
     }
-    let scripts: Vec<PathBuf> = [
-        "pipeline",
-        "safety",
-        "processing",
-        "routing",
-        "expected-outcomes",
-    ]
-    .iter()
-    .map(|f| {
-        dir.path()
-            .join(format!("{f}.acteon"))
-            .canonicalize()
-            .unwrap()
-    })
-    .collect();
-    let routing_path = &scripts[3];
-    let routing = uri(routing_path);
-    let text = std::fs::read_to_string(routing_path).unwrap();
+    scripts.sort();
+    let script = |name: &str| {
+        let found = scripts.iter().find(|p| p.ends_with(name));
+        found.expect("a seed script").clone()
+    };
+    let (routing_path, pipeline_path) = (script("routing.acteon"), script("pipeline.acteon"));
+    let routing = uri(&routing_path);
+    let text = std::fs::read_to_string(&routing_path).unwrap();
 
     let mut client = lsp();
     let opened = client.change_and_wait::<DidOpenTextDocument>(at::open(&routing, &text), &routing);
@@ -146,68 +136,36 @@ fn an_editor_session_on_the_seed_pipeline() {
         );
     let changed =
         client.change_and_wait::<DidChangeTextDocument>(at::change(&routing, 2, &edited), &routing);
-    std::fs::write(routing_path, &edited).unwrap();
+    std::fs::write(&routing_path, &edited).unwrap();
     let expected = check_json(&scripts);
     assert_eq!(expected.len(), 2, "{expected:?}");
     assert_eq!(reports(&changed), expected);
 
     // Definition: from `reroute alert-fanout` to the provider in pipeline.acteon.
     let position = at::position(&edited, "reroute alert-fanout", 0, 9);
-    let definition = client.request::<GotoDefinition>(GotoDefinitionParams {
-        text_document_position_params: at::point(&routing, position),
-        work_done_progress_params: Default::default(),
-        partial_result_params: Default::default(),
-    });
-    let Some(GotoDefinitionResponse::Scalar(location)) = definition else {
-        panic!("{definition:?}");
-    };
-    let pipeline_text = std::fs::read_to_string(&scripts[0]).unwrap();
-    assert_eq!(location.uri, uri(&scripts[0]));
+    let location = client.definition(&routing, position).expect("a definition");
+    let pipeline_text = std::fs::read_to_string(&pipeline_path).unwrap();
+    assert_eq!(location.uri, uri(&pipeline_path));
     assert_eq!(
         location.range.start,
         at::position(&pipeline_text, "provider alert-fanout", 0, 9)
     );
 
     // Hover: the rule's verdict and priority.
-    let hover = client
-        .request::<HoverRequest>(HoverParams {
-            text_document_position_params: at::point(
-                &routing,
-                at::position(&edited, "intrusion-alert", 0, 2),
-            ),
-            work_done_progress_params: Default::default(),
-        })
-        .expect("a hover");
-    let HoverContents::Markup(markup) = hover.contents else {
-        panic!("markdown")
-    };
+    let shown = client.hover(&routing, at::position(&edited, "intrusion-alert", 0, 2));
+    assert!(shown.contains("rule intrusion-alert priority 6"), "{shown}");
     assert!(
-        markup.value.contains("rule intrusion-alert priority 6"),
-        "{}",
-        markup.value
-    );
-    assert!(
-        markup.value.contains("**verdict**: `reroute alert-fanout`"),
-        "{}",
-        markup.value
+        shown.contains("**verdict**: `reroute alert-fanout`"),
+        "{shown}"
     );
 
     // Completion after `payload.`: the fields of the seed's telemetry (its tests' input).
     let typing = format!("{edited}\nrule new-one priority 30\n  when payload.");
     client.change_and_wait::<DidChangeTextDocument>(at::change(&routing, 3, &typing), &routing);
     let end = at::position(&typing, "when payload.", 0, 13);
-    let answer = client.request::<Completion>(CompletionParams {
-        text_document_position: at::point(&routing, end),
-        work_done_progress_params: Default::default(),
-        partial_result_params: Default::default(),
-        context: None,
-    });
-    let Some(CompletionResponse::Array(items)) = answer else {
-        panic!("{answer:?}");
-    };
-    let labels: Vec<&str> = items.iter().map(|i| i.label.as_str()).collect();
+    let labels = client.completion(&routing, end);
     for field in ["device_id", "sensor_type", "value", "unit", "floor", "zone"] {
-        assert!(labels.contains(&field), "{field}: {labels:?}");
+        assert!(labels.iter().any(|l| l == field), "{field}: {labels:?}");
     }
 
     // Formatting: `acteon fmt`'s layout for a messy but valid text.
@@ -216,13 +174,7 @@ fn an_editor_session_on_the_seed_pipeline() {
         "rule   intrusion-alert   priority 6",
     );
     client.change_and_wait::<DidChangeTextDocument>(at::change(&routing, 4, &messy), &routing);
-    let edits = client
-        .request::<Formatting>(DocumentFormattingParams {
-            text_document: TextDocumentIdentifier::new(routing.clone()),
-            options: FormattingOptions::default(),
-            work_done_progress_params: Default::default(),
-        })
-        .expect("edits");
+    let edits = client.formatting(&routing);
     assert_eq!(edits.len(), 1);
     assert_eq!(edits[0].new_text, edited);
     client.shutdown();

@@ -6,7 +6,7 @@ use crate::completion::{self, CandidateKind};
 use crate::convert;
 use crate::documents::{path_to_uri, uri_to_path, Documents};
 use crate::hover;
-use crate::index::Kind;
+use crate::index::{Kind, Occurrence};
 use crate::lines::LineIndex;
 use crate::live::Live;
 use crate::samples::Fields;
@@ -255,14 +255,8 @@ impl<'c> Server<'c> {
 
     fn definition(&self, p: Option<GotoDefinitionParams>) -> Result<Value, String> {
         let p = p.ok_or("bad parameters")?;
-        let Some((analysis, file, offset)) = locate(
-            &self.analyses,
-            &self.roots,
-            &p.text_document_position_params,
-        ) else {
-            return Ok(Value::Null);
-        };
-        let Some(occurrence) = analysis.index.at(file, offset) else {
+        let at = &p.text_document_position_params;
+        let Some((analysis, _, occurrence)) = occurrence_at(&self.analyses, &self.roots, at) else {
             return Ok(Value::Null);
         };
         let location = if occurrence.kind == Kind::Include {
@@ -283,12 +277,8 @@ impl<'c> Server<'c> {
 
     fn references(&self, p: Option<ReferenceParams>) -> Result<Value, String> {
         let p = p.ok_or("bad parameters")?;
-        let Some((analysis, file, offset)) =
-            locate(&self.analyses, &self.roots, &p.text_document_position)
-        else {
-            return Ok(Value::Null);
-        };
-        let Some(occurrence) = analysis.index.at(file, offset) else {
+        let at = &p.text_document_position;
+        let Some((analysis, _, occurrence)) = occurrence_at(&self.analyses, &self.roots, at) else {
             return Ok(Value::Null);
         };
         let locations: Vec<Location> = analysis
@@ -301,14 +291,9 @@ impl<'c> Server<'c> {
 
     fn hover(&mut self, p: Option<HoverParams>) -> Result<Value, String> {
         let p = p.ok_or("bad parameters")?;
-        let Some((analysis, file, offset)) = locate(
-            &self.analyses,
-            &self.roots,
-            &p.text_document_position_params,
-        ) else {
-            return Ok(Value::Null);
-        };
-        let Some(occurrence) = analysis.index.at(file, offset) else {
+        let at = &p.text_document_position_params;
+        let Some((analysis, file, occurrence)) = occurrence_at(&self.analyses, &self.roots, at)
+        else {
             return Ok(Value::Null);
         };
         let range = LineIndex::new(analysis.text(file)).range(&occurrence.span);
@@ -405,18 +390,18 @@ impl<'c> Server<'c> {
     }
 }
 
-/// The analysis a document is in, the document's file in it, and the byte offset of a
-/// position in the document.
-fn locate<'a>(
+/// The analysis a document is in, the document's file in it, and the name under a position.
+fn occurrence_at<'a>(
     analyses: &'a HashMap<PathBuf, Analysis>,
     roots: &HashMap<PathBuf, PathBuf>,
     at: &TextDocumentPositionParams,
-) -> Option<(&'a Analysis, acteon_dsl::source::FileId, usize)> {
+) -> Option<(&'a Analysis, acteon_dsl::source::FileId, &'a Occurrence)> {
     let path = uri_to_path(&at.text_document.uri)?;
     let analysis = analyses.get(roots.get(&path)?)?;
     let file = analysis.file_id(&path)?;
     let offset = LineIndex::new(analysis.text(file)).offset(at.position);
-    Some((analysis, file, offset))
+    let occurrence = analysis.index.at(file, offset)?;
+    Some((analysis, file, occurrence))
 }
 
 fn location(

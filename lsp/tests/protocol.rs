@@ -8,14 +8,10 @@ use acteon_dsl::diagnostic::json::Report;
 use acteon_lsp::documents::path_to_uri;
 use acteon_lsp::Options;
 use lsp_types::notification::{DidChangeTextDocument, DidOpenTextDocument};
-use lsp_types::request::{
-    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, References,
-};
+use lsp_types::request::{CodeActionRequest, References};
 use lsp_types::{
-    CodeActionContext, CodeActionOrCommand, CodeActionParams, CompletionParams, CompletionResponse,
-    DocumentFormattingParams, FormattingOptions, GotoDefinitionParams, GotoDefinitionResponse,
-    HoverContents, HoverParams, Range, ReferenceContext, ReferenceParams, TextDocumentIdentifier,
-    Uri,
+    CodeActionContext, CodeActionOrCommand, CodeActionParams, Range, ReferenceContext,
+    ReferenceParams, TextDocumentIdentifier, Uri,
 };
 use std::path::{Path, PathBuf};
 use support::client::{at, Client};
@@ -37,32 +33,6 @@ fn seed(file: &str) -> (Uri, String, PathBuf) {
     (path_to_uri(&path), text, path)
 }
 
-fn hover_text(client: &mut Client, uri: &Uri, position: lsp_types::Position) -> String {
-    let hover = client
-        .request::<HoverRequest>(HoverParams {
-            text_document_position_params: at::point(uri, position),
-            work_done_progress_params: Default::default(),
-        })
-        .expect("a hover");
-    match hover.contents {
-        HoverContents::Markup(markup) => markup.value,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn completion_labels(client: &mut Client, uri: &Uri, position: lsp_types::Position) -> Vec<String> {
-    let answer = client.request::<Completion>(CompletionParams {
-        text_document_position: at::point(uri, position),
-        work_done_progress_params: Default::default(),
-        partial_result_params: Default::default(),
-        context: None,
-    });
-    match answer {
-        Some(CompletionResponse::Array(items)) => items.into_iter().map(|i| i.label).collect(),
-        other => panic!("{other:?}"),
-    }
-}
-
 #[test]
 fn the_seed_checks_clean_and_reroute_leads_to_its_provider() {
     let mut client = start(Options::default());
@@ -74,14 +44,7 @@ fn the_seed_checks_clean_and_reroute_leads_to_its_provider() {
     // `reroute alert-fanout` in routing.acteon: the provider is declared in pipeline.acteon,
     // which includes routing.acteon.
     let position = at::position(&text, "reroute alert-fanout", 0, "reroute al".len() as u32);
-    let definition = client.request::<GotoDefinition>(GotoDefinitionParams {
-        text_document_position_params: at::point(&routing, position),
-        work_done_progress_params: Default::default(),
-        partial_result_params: Default::default(),
-    });
-    let Some(GotoDefinitionResponse::Scalar(location)) = definition else {
-        panic!("{definition:?}");
-    };
+    let location = client.definition(&routing, position).expect("a definition");
     let (pipeline, pipeline_text, _) = seed("pipeline.acteon");
     assert_eq!(location.uri, pipeline);
     assert_eq!(
@@ -96,7 +59,7 @@ fn the_seed_checks_clean_and_reroute_leads_to_its_provider() {
 
     // Hover over a rule: its verdict, priority and scope.
     let rule = at::position(&text, "critical-temperature-alert", 0, 3);
-    let shown = hover_text(&mut client, &routing, rule);
+    let shown = client.hover(&routing, rule);
     assert!(
         shown.contains("rule critical-temperature-alert priority 5"),
         "{shown}"
@@ -111,7 +74,7 @@ fn the_seed_checks_clean_and_reroute_leads_to_its_provider() {
     );
 
     // Hover over a provider: its type and settings.
-    let shown = hover_text(&mut client, &routing, position);
+    let shown = client.hover(&routing, position);
     assert!(shown.contains("provider alert-fanout aws-sns"), "{shown}");
     assert!(shown.contains("topic_arn = \"arn:aws:sns:"), "{shown}");
     assert!(
@@ -205,7 +168,7 @@ fn completion_after_payload_offers_the_fields_of_the_tests_and_the_sample() {
         client.change_and_wait::<DidChangeTextDocument>(at::change(&routing, 2, &typed), &routing);
     assert_eq!(diagnostics.len(), 1, "a syntax error: {diagnostics:?}");
     let end = at::position(&typed, "when payload.", 0, "when payload.".len() as u32);
-    let labels = completion_labels(&mut client, &routing, end);
+    let labels = client.completion(&routing, end);
     // From the seed's telemetry (its tests' input file) and from the sample.
     for field in [
         "device_id",
@@ -225,13 +188,13 @@ fn completion_after_payload_offers_the_fields_of_the_tests_and_the_sample() {
         0,
         "payload.reading.".len() as u32,
     );
-    assert_eq!(completion_labels(&mut client, &routing, end), ["unit"]);
+    assert_eq!(client.completion(&routing, end), ["unit"]);
 
     // Names and settings.
     let reroute = format!("{text}\nrule new-one priority 30\n  then reroute ");
     client.change_and_wait::<DidChangeTextDocument>(at::change(&routing, 4, &reroute), &routing);
     let end = at::position(&reroute, "then reroute ", 1, "then reroute ".len() as u32);
-    let labels = completion_labels(&mut client, &routing, end);
+    let labels = client.completion(&routing, end);
     assert!(labels.contains(&"alert-fanout".to_string()), "{labels:?}");
     assert!(labels.contains(&"metrics-queue".to_string()), "{labels:?}");
     client.shutdown();
@@ -299,34 +262,18 @@ fn definition_follows_includes_and_formatting_is_the_fmt_layout() {
     let (pipeline, text, _) = seed("pipeline.acteon");
     client.change_and_wait::<DidOpenTextDocument>(at::open(&pipeline, &text), &pipeline);
     let include = at::position(&text, "\"safety.acteon\"", 0, 3);
-    let definition = client.request::<GotoDefinition>(GotoDefinitionParams {
-        text_document_position_params: at::point(&pipeline, include),
-        work_done_progress_params: Default::default(),
-        partial_result_params: Default::default(),
-    });
-    let Some(GotoDefinitionResponse::Scalar(location)) = definition else {
-        panic!("{definition:?}");
-    };
+    let location = client.definition(&pipeline, include).expect("a definition");
     assert_eq!(location.uri, seed("safety.acteon").0);
 
     // The seed is formatted already: no edit. A messy copy gets `acteon fmt`'s text.
-    let formatting = |client: &mut Client, uri: &Uri| {
-        client
-            .request::<Formatting>(DocumentFormattingParams {
-                text_document: TextDocumentIdentifier::new(uri.clone()),
-                options: FormattingOptions::default(),
-                work_done_progress_params: Default::default(),
-            })
-            .expect("edits")
-    };
-    assert!(formatting(&mut client, &pipeline).is_empty());
+    assert!(client.formatting(&pipeline).is_empty());
     let dir = tempfile::tempdir().unwrap();
     let messy_path = dir.path().join("messy.acteon");
     let messy = "provider   a log\nrule r priority 1 when payload.x>1 then reroute   a\n";
     std::fs::write(&messy_path, messy).unwrap();
     let messy_uri = path_to_uri(&messy_path);
     client.change_and_wait::<DidOpenTextDocument>(at::open(&messy_uri, messy), &messy_uri);
-    let edits = formatting(&mut client, &messy_uri);
+    let edits = client.formatting(&messy_uri);
     let formatted = apply(messy, &edits);
     let mut sources = acteon_dsl::source::SourceMap::default();
     let id = sources.add(messy_path.clone(), messy.to_string());
@@ -364,7 +311,7 @@ fn hover_shows_the_live_count_from_a_running_server() {
     let (routing, text, _) = seed("routing.acteon");
     client.change_and_wait::<DidOpenTextDocument>(at::open(&routing, &text), &routing);
     let rule = at::position(&text, "critical-temperature-alert", 0, 3);
-    let shown = hover_text(&mut client, &routing, rule);
+    let shown = client.hover(&routing, rule);
     assert!(
         shown.contains("**live**: fired 7 times (rerouted 7)"),
         "{shown}"

@@ -8,7 +8,11 @@
 use lsp_server::{Message, Notification, Request, RequestId};
 use lsp_types::notification::Notification as NotificationTrait;
 use lsp_types::request::Request as RequestTrait;
-use lsp_types::{Diagnostic, PublishDiagnosticsParams, Uri};
+use lsp_types::{
+    CompletionParams, CompletionResponse, Diagnostic, DocumentFormattingParams, FormattingOptions,
+    GotoDefinitionParams, GotoDefinitionResponse, HoverContents, HoverParams, Position,
+    PublishDiagnosticsParams, Uri,
+};
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -167,6 +171,59 @@ impl Drop for Client {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The requests the tests make most, typed.
+impl Client {
+    pub fn definition(&mut self, uri: &Uri, position: Position) -> Option<lsp_types::Location> {
+        let answer = self.request::<lsp_types::request::GotoDefinition>(GotoDefinitionParams {
+            text_document_position_params: at::point(uri, position),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        });
+        match answer {
+            None => None,
+            Some(GotoDefinitionResponse::Scalar(location)) => Some(location),
+            Some(other) => panic!("one location, not {other:?}"),
+        }
+    }
+
+    /// The hover's Markdown.
+    pub fn hover(&mut self, uri: &Uri, position: Position) -> String {
+        let hover = self
+            .request::<lsp_types::request::HoverRequest>(HoverParams {
+                text_document_position_params: at::point(uri, position),
+                work_done_progress_params: Default::default(),
+            })
+            .expect("a hover");
+        match hover.contents {
+            HoverContents::Markup(markup) => markup.value,
+            other => panic!("Markdown, not {other:?}"),
+        }
+    }
+
+    /// The labels of the completion items.
+    pub fn completion(&mut self, uri: &Uri, position: Position) -> Vec<String> {
+        let answer = self.request::<lsp_types::request::Completion>(CompletionParams {
+            text_document_position: at::point(uri, position),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+            context: None,
+        });
+        match answer {
+            Some(CompletionResponse::Array(items)) => items.into_iter().map(|i| i.label).collect(),
+            other => panic!("a list, not {other:?}"),
+        }
+    }
+
+    pub fn formatting(&mut self, uri: &Uri) -> Vec<lsp_types::TextEdit> {
+        self.request::<lsp_types::request::Formatting>(DocumentFormattingParams {
+            text_document: lsp_types::TextDocumentIdentifier::new(uri.clone()),
+            options: FormattingOptions::default(),
+            work_done_progress_params: Default::default(),
+        })
+        .expect("edits")
     }
 }
 
