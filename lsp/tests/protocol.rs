@@ -81,6 +81,25 @@ fn the_seed_checks_clean_and_reroute_leads_to_its_provider() {
         shown.contains("fallback = local-fallback"),
         "the breaker: {shown}"
     );
+
+    // Hover over a chain: its timeout and its steps, in order.
+    let chain = at::position(
+        &text,
+        "chain telemetry-processing",
+        0,
+        "chain te".len() as u32,
+    );
+    let shown = client.hover(&routing, chain);
+    assert!(
+        shown.contains("chain telemetry-processing timeout 300s"),
+        "{shown}"
+    );
+    let first = "1. `normalize: call telemetry-normalizer invoke, if ... then detect-anomaly`";
+    assert!(shown.contains(first), "{shown}");
+    assert!(
+        shown.contains("3. `publish-event: run critical-alert`"),
+        "{shown}"
+    );
     client.shutdown();
 }
 

@@ -252,3 +252,39 @@ impl Window {
         (indent, mark.width.min(room))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Code, Diagnostic};
+
+    #[test]
+    fn colour_is_added_only_when_asked() {
+        let mut sources = SourceMap::default();
+        let file = sources.add("t.acteon", "rule r priority 1 then reroute x\n".to_string());
+        let d = Diagnostic::new(Code::UnknownProvider, file, 31..32, "unknown provider `x`")
+            .with_label("not declared")
+            .with_hint("declare it");
+        let plain = render(&d, &sources, Style::PLAIN);
+        assert!(!plain.contains('\x1b'));
+        let coloured = render(&d, &sources, Style::COLOUR);
+        assert!(
+            coloured.contains("\x1b[1;31merror[E0101]\x1b[0m"),
+            "{coloured}"
+        );
+        assert!(
+            coloured.contains("\x1b[1;31m^ not declared\x1b[0m"),
+            "{coloured}"
+        );
+        // Without its escapes, the coloured text is the plain one.
+        let stripped: String = coloured
+            .split('\x1b')
+            .enumerate()
+            .map(|(i, part)| match i {
+                0 => part,
+                _ => part.split_once('m').map_or(part, |(_, rest)| rest),
+            })
+            .collect();
+        assert_eq!(stripped, plain);
+    }
+}
