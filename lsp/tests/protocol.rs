@@ -276,6 +276,40 @@ fn a_broken_script_gets_the_checks_diagnostics_and_the_did_you_mean_fix() {
 }
 
 #[test]
+fn a_rule_without_its_priority_gets_one_from_a_quick_fix() {
+    let mut client = start(Options::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.acteon");
+    let text = "provider alerts log\nrule first priority 5 when tenant == \"a\" then deny\n\
+                rule hot-room when payload.value > 85 then reroute alerts\n";
+    std::fs::write(&path, text).unwrap();
+    let uri = path_to_uri(&path);
+    let diagnostics = client.change_and_wait::<DidOpenTextDocument>(at::open(&uri, text), &uri);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let actions = client
+        .request::<CodeActionRequest>(CodeActionParams {
+            text_document: TextDocumentIdentifier::new(uri.clone()),
+            range: diagnostics[0].range,
+            context: CodeActionContext::default(),
+            work_done_progress_params: Default::default(),
+            partial_result_params: Default::default(),
+        })
+        .expect("actions");
+    let [CodeActionOrCommand::CodeAction(action)] = actions.as_slice() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(action.title, "add `priority 5`");
+    let fixed = apply(
+        text,
+        &action.edit.as_ref().unwrap().changes.as_ref().unwrap()[&uri],
+    );
+    assert!(fixed.contains("rule hot-room priority 5 when"), "{fixed}");
+    let after = client.change_and_wait::<DidChangeTextDocument>(at::change(&uri, 2, &fixed), &uri);
+    assert!(after.is_empty(), "{after:?}");
+    client.shutdown();
+}
+
+#[test]
 fn definition_follows_includes_and_formatting_is_the_fmt_layout() {
     let mut client = start(Options::default());
     let (pipeline, text, _) = seed("pipeline.acteon");
