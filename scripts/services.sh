@@ -36,7 +36,7 @@ stop_pidfile() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# kafka: tansu 0.6.0 (a Kafka-protocol broker) on 127.0.0.1:9092, memory storage (DESIGN.md).
+# kafka: tansu 0.6.0 (a Kafka-protocol broker) on 127.0.0.1:9092, memory storage (docs/design.md).
 
 KAFKA_PORT=9092
 TANSU_VERSION=0.6.0

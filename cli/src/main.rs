@@ -1,4 +1,5 @@
-//! `acteon`: check, format, explain, import, test, run and serve `.acteon` scripts.
+//! `acteon`: check, format, explain, import, test, run and serve `.acteon` scripts, and the
+//! language server editors start (`acteon lsp`).
 //!
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
@@ -43,6 +44,7 @@ enum Command {
     Run(commands::run::Args),
     Produce(commands::produce::Args),
     Serve(commands::serve::Args),
+    Lsp(commands::lsp::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Produce(args) => commands::produce::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Lsp(args) => commands::lsp::run(args),
     };
     match result {
         Ok(code) => code,

@@ -39,7 +39,7 @@ fn seed_files() -> Vec<String> {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["check", "fmt", "explain", "import", "test", "run"] {
+    for command in ["check", "fmt", "explain", "import", "test", "run", "lsp"] {
         let out = acteon(&[command, "--help"]);
         assert!(out.status.success(), "{command} --help");
         assert!(text(&out.stdout).contains("Usage: acteon"), "{command}");
@@ -321,4 +321,63 @@ fn run_without_a_usable_source_or_audit_says_what_to_give() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn check_format_json_prints_one_report_per_diagnostic() {
+    let out = acteon(&[
+        "check",
+        "--format",
+        "json",
+        "dsl/tests/broken/duplicate-across-include.acteon",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let reports: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{stdout}");
+    let report = &reports[0];
+    assert_eq!(report["code"], "E0104");
+    assert_eq!(report["severity"], "error");
+    assert_eq!(report["line"], 3);
+    let spans = report["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["label"], "declared again here");
+    assert_eq!(spans[1]["label"], "first declared here");
+    assert_eq!(
+        spans[1]["file"],
+        "dsl/tests/broken/duplicate-included.acteon"
+    );
+    // The text form keeps its header line and adds the location line beneath.
+    let plain =
+        text(&acteon(&["check", "dsl/tests/broken/duplicate-across-include.acteon"]).stderr);
+    assert!(plain.starts_with(
+        "dsl/tests/broken/duplicate-across-include.acteon:3:10: error[E0104]: provider `alerts` is declared twice\n --> dsl/tests/broken/duplicate-across-include.acteon:3:10\n"
+    ), "{plain}");
+    assert!(
+        !plain.contains('\x1b'),
+        "no colour when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn explain_code_has_an_entry_for_every_code() {
+    for code in acteon_dsl::diagnostic::Code::ALL {
+        let out = acteon(&["explain", "--code", code.as_str()]);
+        assert!(out.status.success(), "{}", code.as_str());
+        let shown = text(&out.stdout);
+        assert!(
+            shown.starts_with(&format!("# {}: ", code.as_str())),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("```acteon"),
+            "{} has an example",
+            code.as_str()
+        );
+    }
+    let unknown = acteon(&["explain", "--code", "E9999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no diagnostic code `E9999`"));
 }

@@ -5,7 +5,8 @@
 //! - [`conditions`]: field paths and regexes in rule conditions and step branches.
 //! - [`quantities`]: durations that must not be zero, counts that must be at least one.
 //! - [`cron`]: five-field cron expressions.
-//! - [`settings`]: the `key = value` blocks, per block kind; blocks that may appear once.
+//! - [`settings`]: the `key = value` blocks, per block kind; blocks that may appear once. Its
+//!   tables are also the public [`schema`] the language server completes from.
 //! - [`templates`]: `{{...}}` references in step payloads.
 //! - [`chains`]: step cycles through branches and `next`, sub-chain recursion.
 //! - [`fallbacks`]: breaker fallbacks that lead back to where they started.
@@ -30,6 +31,8 @@ use crate::load::Program;
 use crate::source::FileId;
 use crate::syntax::ast::{Item, ScopeDecl, Span};
 use names::Symbols;
+
+pub use settings::schema;
 
 /// Every error and warning about `program`, in the order the checks find them. Syntax and
 /// include errors are in `program.diagnostics`, not here.
@@ -84,6 +87,11 @@ fn place(program: &Program, from: FileId, file: FileId, span: &Span) -> String {
 /// "did you mean `x`?" when a candidate is close to `name`, or is the one that `name` begins
 /// (a key written short, like `topic` for `topic_arn`).
 fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    near_name(name, candidates).map(crate::diagnostic::did_you_mean_hint)
+}
+
+/// The candidate [`suggestion`] suggests.
+fn near_name<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let candidates: Vec<&str> = candidates.into_iter().collect();
     let prefixed = || {
         let mut longer = candidates
@@ -94,9 +102,7 @@ fn suggestion<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> 
             _ => None,
         }
     };
-    crate::diagnostic::did_you_mean(name, candidates.iter().copied())
-        .or_else(prefixed)
-        .map(|c| format!("did you mean `{c}`?"))
+    crate::diagnostic::did_you_mean(name, candidates.iter().copied()).or_else(prefixed)
 }
 
 /// The span of `value[range]` inside the string literal at `span`, when the literal is written
@@ -195,8 +201,10 @@ mod tests {
         assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
         assert_eq!(
             diagnostics[0].render(&program.sources),
-            "t.acteon:2:32: error[E0101]: unknown provider `alert-fanot`\n  |\n2 | rule r \
-             priority 1 then reroute alert-fanot\n  |                                ^^^^^^^^^^^\n  \
+            "t.acteon:2:32: error[E0101]: unknown provider `alert-fanot`\n \
+             --> t.acteon:2:32\n  |\n1 | provider alert-fanout log\n  |          ------------ \
+             `alert-fanout` is declared here\n2 | rule r priority 1 then reroute alert-fanot\n  \
+             |                                ^^^^^^^^^^^ not declared\n  \
              = hint: did you mean `alert-fanout`?\n"
         );
     }

@@ -4,7 +4,8 @@
 //! - [`syntax`]: the pest parser over `grammar/acteon.pest` and the AST, every node with its span.
 //! - [`source`]: the source map diagnostics point into.
 //! - [`load`]: reading the root file, following `include`s, collecting syntax errors.
-//! - [`diagnostic`]: errors and warnings with stable codes, spans, carets and hints.
+//! - [`diagnostic`]: errors and warnings with stable codes, labelled spans, hints and fixes;
+//!   their text and JSON forms and long explanations.
 //! - [`check`]: name resolution and every semantic check, all errors in one pass.
 //! - [`lower`]: the checked AST into a [`plan::Plan`].
 //! - [`plan`]: the serializable IR the engine consumes.
@@ -47,10 +48,16 @@ pub fn compile_str(path: impl AsRef<Path>, text: &str) -> Compiled {
     compile(load::load_str(path.as_ref(), text))
 }
 
+/// [`compile_str`], with included files read by `read` (the language server's open documents).
+pub fn compile_str_with(path: impl AsRef<Path>, text: &str, read: load::Reader) -> Compiled {
+    compile(load::load_str_with(path.as_ref(), text, read))
+}
+
 fn compile(program: load::Program) -> Compiled {
     let mut diagnostics = program.diagnostics.clone();
     diagnostics.extend(check::check(&program));
     diagnostics.sort_by_key(|d| (d.file, d.span.start));
+    diagnostic::attach_did_you_mean_fixes(&program.sources, &mut diagnostics);
     let plan = (!diagnostics.iter().any(|d| d.is_error())).then(|| lower::lower(&program));
     Compiled {
         program,

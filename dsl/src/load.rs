@@ -4,7 +4,7 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceMap};
-use crate::syntax::ast::{File, Item, ScopeDecl, Str};
+use crate::syntax::ast::{File, Item, ScopeDecl, Span, Str};
 use crate::syntax::parse;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -63,14 +63,22 @@ impl Program {
     }
 }
 
+/// Reads a file's text by its canonical path. The command line reads the disk; the language
+/// server reads the editor's unsaved text of the files that are open.
+pub type Reader<'r> = &'r dyn Fn(&Path) -> std::io::Result<String>;
+
+fn read_disk(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
 /// Loads the script rooted at `path`. A root that cannot be read is reported like a missing
 /// include, at the start of an empty file.
 pub fn load_file(path: &Path) -> Program {
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(path, &text),
         Err(error) => {
-            let mut loader = Loader::default();
-            let root = loader.add(path, String::new(), None);
+            let mut loader = Loader::new(&read_disk);
+            let root = loader.add(path, String::new(), None, None);
             loader.diagnostics.push(
                 Diagnostic::new(
                     Code::IncludeMissing,
@@ -88,27 +96,53 @@ pub fn load_file(path: &Path) -> Program {
 /// Loads a script whose root file's text is given; its includes are read from disk, relative
 /// to `path`'s directory.
 pub fn load_str(path: &Path, text: &str) -> Program {
-    let mut loader = Loader::default();
+    load_str_with(path, text, &read_disk)
+}
+
+/// [`load_str`], with included files read by `read`.
+pub fn load_str_with(path: &Path, text: &str, read: Reader) -> Program {
+    let mut loader = Loader::new(read);
     let canonical = std::fs::canonicalize(path).ok();
-    let root = loader.add(path, text.to_string(), canonical);
+    let root = loader.add(path, text.to_string(), canonical, None);
     loader.finish(root)
 }
 
-#[derive(Default)]
-struct Loader {
+struct Loader<'r> {
+    read: Reader<'r>,
     sources: SourceMap,
     files: Vec<ParsedFile>,
     diagnostics: Vec<Diagnostic>,
     /// Canonical paths of every file loaded so far, to refuse a second include of one.
     loaded: HashSet<PathBuf>,
-    /// Canonical paths of the files whose includes are being followed, root first.
-    stack: Vec<PathBuf>,
+    /// Canonical paths of the files whose includes are being followed, root first, each with
+    /// the include that brought it in (none for the root), to point along a cycle.
+    stack: Vec<(PathBuf, Option<(FileId, Span)>)>,
+    /// The include that first brought in each file, to point at beside a second one.
+    first_include: HashMap<PathBuf, (FileId, Span)>,
 }
 
-impl Loader {
+impl<'r> Loader<'r> {
+    fn new(read: Reader<'r>) -> Loader<'r> {
+        Loader {
+            read,
+            sources: SourceMap::default(),
+            files: Vec::new(),
+            diagnostics: Vec::new(),
+            loaded: HashSet::new(),
+            stack: Vec::new(),
+            first_include: HashMap::new(),
+        }
+    }
+
     /// Parses a file and, depth first, everything it includes. `canonical` is `None` for a root
     /// given as text that does not exist on disk.
-    fn add(&mut self, display: &Path, text: String, canonical: Option<PathBuf>) -> FileId {
+    fn add(
+        &mut self,
+        display: &Path,
+        text: String,
+        canonical: Option<PathBuf>,
+        via: Option<(FileId, Span)>,
+    ) -> FileId {
         let id = self.sources.add(display, text);
         let parsed = parse(id, display, &self.sources.file(id).text);
         let ast = parsed.unwrap_or_else(|diagnostic| {
@@ -135,7 +169,10 @@ impl Loader {
         });
         if let Some(canonical) = &canonical {
             self.loaded.insert(canonical.clone());
-            self.stack.push(canonical.clone());
+            if let Some(via) = &via {
+                self.first_include.insert(canonical.clone(), via.clone());
+            }
+            self.stack.push((canonical.clone(), via));
         }
         let dir = display.parent().unwrap_or(Path::new(""));
         for (index, include) in includes {
@@ -155,7 +192,7 @@ impl Loader {
             Diagnostic::new(code, from, include.span.clone(), message).with_hint(hint)
         };
         let read = std::fs::canonicalize(&display)
-            .and_then(|canonical| Ok((std::fs::read_to_string(&canonical)?, canonical)));
+            .and_then(|canonical| Ok(((self.read)(&canonical)?, canonical)));
         let (text, canonical) = match read {
             Ok(read) => read,
             Err(e) => {
@@ -167,26 +204,40 @@ impl Loader {
                 return None;
             }
         };
-        if self.stack.contains(&canonical) {
-            self.diagnostics.push(error(
+        if let Some(start) = self.stack.iter().position(|(p, _)| *p == canonical) {
+            let mut diagnostic = error(
                 Code::IncludeCycle,
                 format!(
                     "`{}` includes itself through this include",
                     display.display()
                 ),
                 "remove one include of the cycle",
-            ));
+            )
+            .with_label("closes the cycle");
+            // The includes from the file that starts the cycle down to this one.
+            for (_, via) in &self.stack[start + 1..] {
+                if let Some((file, span)) = via {
+                    diagnostic = diagnostic.with_secondary(*file, span.clone(), "included here");
+                }
+            }
+            self.diagnostics.push(diagnostic);
             return None;
         }
         if self.loaded.contains(&canonical) {
-            self.diagnostics.push(error(
+            let mut diagnostic = error(
                 Code::IncludeCycle,
                 format!("`{}` is already included", display.display()),
                 "include each file once",
-            ));
+            )
+            .with_label("included again here");
+            if let Some((file, span)) = self.first_include.get(&canonical) {
+                diagnostic = diagnostic.with_secondary(*file, span.clone(), "first included here");
+            }
+            self.diagnostics.push(diagnostic);
             return None;
         }
-        Some(self.add(&display, text, Some(canonical)))
+        let via = Some((from, include.span.clone()));
+        Some(self.add(&display, text, Some(canonical), via))
     }
 
     fn finish(self, root: FileId) -> Program {

@@ -701,7 +701,7 @@ pub enum Expectation {
     Calls { provider: String, count: u64 },
 }
 
-/// Every outcome an audit record can carry (DESIGN.md, "Rule evaluation").
+/// Every outcome an audit record can carry (docs/design.md, "Rule evaluation").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {

@@ -5,6 +5,8 @@
 //! diagnostics must come out, and the full rendered text is kept as a snapshot.
 
 use acteon_dsl::compile_file;
+use acteon_dsl::diagnostic::json::Report;
+use acteon_dsl::diagnostic::Code;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +77,7 @@ macro_rules! cases {
 
 cases! {
     syntax_error => "syntax-error",
+    missing_priority => "missing-priority",
     include_missing => "include-missing",
     include_cycle => "include-cycle",
     unknown_provider => "unknown-provider",
@@ -113,15 +116,66 @@ fn every_code_is_covered() {
         .flat_map(|name| expectations(&PathBuf::from(format!("tests/broken/{name}.acteon"))))
         .map(|(code, ..)| code)
         .collect();
-    let documented = std::fs::read_to_string("../README.md").unwrap();
-    let codes: BTreeSet<String> = documented
-        .lines()
-        .filter_map(|l| l.strip_prefix("| "))
-        .filter_map(|l| l.split(' ').next())
-        .filter(|c| c.len() == 5 && (c.starts_with('E') || c.starts_with('W')))
-        .map(str::to_string)
-        .collect();
+    let codes: BTreeSet<String> = Code::ALL.iter().map(|c| c.as_str().to_string()).collect();
     assert_eq!(covered, codes);
+}
+
+/// The JSON form of diagnostics with secondary spans and fixes: what `acteon check --format
+/// json` prints and the language server publishes.
+#[test]
+fn multi_span_diagnostics_as_json() {
+    for name in [
+        "duplicate-across-include",
+        "unknown-provider",
+        "step-cycle",
+        "include-cycle",
+        "missing-priority",
+    ] {
+        let compiled = compile_file(format!("tests/broken/{name}.acteon"));
+        let lines: Vec<String> = compiled
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let report = Report::new(d, &compiled.program.sources);
+                serde_json::to_string_pretty(&report).unwrap()
+            })
+            .collect();
+        insta::assert_snapshot!(format!("json-{name}"), lines.join("\n"));
+    }
+}
+
+#[test]
+fn fixes_replace_the_near_name_and_insert_the_missing_priority() {
+    let fixed = |name: &str| {
+        let path = format!("tests/broken/{name}.acteon");
+        let compiled = compile_file(&path);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        let fix = compiled.diagnostics[0].fix.clone().expect("a fix");
+        for edit in fix.edits.iter().rev() {
+            text.replace_range(edit.span.clone(), &edit.replacement);
+        }
+        text
+    };
+    assert!(fixed("unknown-provider").contains("then reroute alert-fanout\n"));
+    assert!(fixed("missing-priority").contains("rule hot-room priority 5 when"));
+}
+
+/// A diagnostic on a line of a megabyte prints a window of that line around the caret.
+#[test]
+fn a_diagnostic_on_a_1_mb_line_is_cut_around_the_caret() {
+    let values: Vec<String> = (0..100_000).map(|i| format!("\"v{i:05}\"")).collect();
+    let line = format!(
+        "rule wide priority 1 when payload.v in [{}] then reroute alert-fanot # {}",
+        values.join(", "),
+        "x".repeat(300)
+    );
+    assert!(line.len() > 1_000_000);
+    let text = format!("provider alert-fanout log\n{line}\n");
+    let compiled = acteon_dsl::compile_str("wide.acteon", &text);
+    assert_eq!(compiled.diagnostics.len(), 1);
+    let rendered = compiled.render_diagnostics();
+    assert!(rendered.len() < 2_000, "{} bytes", rendered.len());
+    insta::assert_snapshot!("one-megabyte-line", rendered);
 }
 
 #[test]

@@ -41,7 +41,7 @@ impl ProducerContext for Deliveries {
 }
 
 /// A producer writing one record per batch: tansu 0.6's fetch from inside a batch skips the
-/// rest of it (DESIGN.md), so consumers that resume mid-topic need single-record batches.
+/// rest of it (docs/design.md), so consumers that resume mid-topic need single-record batches.
 pub struct TopicWriter {
     producer: ThreadedProducer<Deliveries>,
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The answer to one dispatch (DESIGN.md: `{"action_id", "outcome", "rule", "target",
+/// The answer to one dispatch (docs/design.md: `{"action_id", "outcome", "rule", "target",
 /// "details"}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {

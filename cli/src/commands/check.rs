@@ -11,8 +11,13 @@ use std::process::ExitCode;
 /// A file that another given file includes is checked as part of that file, so
 /// `acteon check dir/*.acteon` checks each script once.
 /// Exit status: 0 clean, 1 errors (or warnings with --deny-warnings).
+///
+/// With `--format json` every diagnostic is one JSON object per line on stdout (code,
+/// severity, message, spans with labels, hint, fix): what the language server publishes.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  acteon check pipelines/aws-event-pipeline/*.acteon")]
+#[command(
+    after_help = "Examples:\n  acteon check pipelines/aws-event-pipeline/*.acteon\n  acteon check --format json pipelines/aws-event-pipeline/pipeline.acteon"
+)]
 pub struct Args {
     /// Scripts to check.
     #[arg(required = true)]
@@ -20,6 +25,15 @@ pub struct Args {
     /// Treat warnings as errors.
     #[arg(long)]
     deny_warnings: bool,
+    /// `text` (for people, on stderr) or `json` (one object per diagnostic, on stdout).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -46,7 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             continue;
         }
         roots += 1;
-        diagnostics::report(result);
+        match args.format {
+            Format::Text => diagnostics::report(result),
+            Format::Json => diagnostics::report_json(result),
+        }
         errors += result.errors();
         warnings += result.warnings();
     }

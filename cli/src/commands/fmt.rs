@@ -1,8 +1,10 @@
 //! `acteon fmt`: rewrite scripts in the canonical layout.
 
+use acteon_dsl::diagnostic::Style;
 use acteon_dsl::source::SourceMap;
 use acteon_dsl::{fmt, syntax};
 use anyhow::Context;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,7 +32,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let file = match syntax::parse(id, path, &text) {
             Ok(file) => file,
             Err(diagnostic) => {
-                eprint!("{}", diagnostic.render(&sources));
+                let style = Style::for_terminal(std::io::stderr().is_terminal());
+                eprint!("{}", diagnostic.render_styled(&sources, style));
                 failed = true;
                 continue;
             }

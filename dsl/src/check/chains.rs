@@ -41,12 +41,24 @@ fn step_cycles(file: FileId, chain: &ChainDecl, out: &mut Vec<Diagnostic>) {
                 .join(" -> "),
             closing.text
         );
-        out.push(
-            Diagnostic::new(Code::StepCycle, file, closing.span.clone(), message).with_hint(
+        let mut diagnostic = Diagnostic::new(Code::StepCycle, file, closing.span.clone(), message)
+            .with_label("closes the loop")
+            .with_hint(
                 "a chain must be able to complete: branches and `next` may only lead to steps \
                  that do not lead back here",
-            ),
-        );
+            );
+        for &edge in &cycle[..cycle.len() - 1] {
+            let (from, to) = edges[edge];
+            diagnostic = diagnostic.with_secondary(
+                file,
+                targets[edge].span.clone(),
+                format!(
+                    "`{}` leads to `{}`",
+                    chain.steps[from].name.text, chain.steps[to].name.text
+                ),
+            );
+        }
+        out.push(diagnostic);
     }
 }
 
@@ -81,11 +93,21 @@ fn sub_chain_recursion(cx: &Context, out: &mut Vec<Diagnostic>) {
                 closing.text
             )
         };
-        out.push(
+        let mut diagnostic =
             Diagnostic::new(Code::SubChainRecursion, file, closing.span.clone(), message)
+                .with_label("closes the loop")
                 .with_hint(
                     "a sub-chain cannot run a chain that is already running; run a different chain",
-                ),
-        );
+                );
+        for &edge in &cycle[..cycle.len() - 1] {
+            let (run_file, target) = runs[edge];
+            let from = &chains[edges[edge].0].1.name.text;
+            diagnostic = diagnostic.with_secondary(
+                run_file,
+                target.span.clone(),
+                format!("`{from}` runs `{}`", target.text),
+            );
+        }
+        out.push(diagnostic);
     }
 }

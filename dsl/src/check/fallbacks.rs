@@ -38,11 +38,21 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .collect();
             format!("breaker fallbacks loop: {} -> `{first}`", path.join(" -> "))
         };
-        out.push(
-            Diagnostic::new(Code::FallbackCycle, file, span, message).with_hint(
+        let mut diagnostic = Diagnostic::new(Code::FallbackCycle, file, span, message)
+            .with_label("closes the loop")
+            .with_hint(
                 "fall back to a provider that does not fall back here, e.g. a `log` provider",
-            ),
-        );
+            );
+        for &edge in &cycle[..cycle.len() - 1] {
+            let (at_file, at) = fallbacks[edge].clone();
+            let (from, to) = edges[edge];
+            diagnostic = diagnostic.with_secondary(
+                at_file,
+                at,
+                format!("`{}` falls back to `{}`", providers[from], providers[to]),
+            );
+        }
+        out.push(diagnostic);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The program's symbols (providers and chains, across includes), duplicate names, and every
 //! reference to a provider, a chain or a step that does not resolve.
 
-use super::{place, suggestion, Context};
+use super::{near_name, place, suggestion, Context};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::Program;
 use crate::source::FileId;
@@ -58,10 +58,15 @@ impl<'p> Symbols<'p> {
     }
 
     pub(super) fn provider(&self, name: &str) -> Option<&'p ProviderDecl> {
+        self.provider_at(name).map(|(_, p)| p)
+    }
+
+    /// The provider's declaration and the file it is in.
+    fn provider_at(&self, name: &str) -> Option<(FileId, &'p ProviderDecl)> {
         self.providers
             .iter()
             .find(|(_, p)| p.name.text == name)
-            .map(|(_, p)| *p)
+            .copied()
     }
 
     pub(super) fn chain(&self, name: &str) -> Option<(FileId, &'p ChainDecl)> {
@@ -128,6 +133,8 @@ impl<'p> Seen<'p> {
                         span.clone(),
                         format!("{kind} `{name}` is declared twice"),
                     )
+                    .with_label("declared again here")
+                    .with_secondary(*first_file, first_span.clone(), "first declared here")
                     .with_hint(format!(
                         "the first `{name}` is at {place}; rename one of them"
                     )),
@@ -158,14 +165,15 @@ pub(super) fn check_references(cx: &Context, out: &mut Vec<Diagnostic>) {
                     let targets = step.branches.iter().map(|b| &b.target);
                     for target in targets.chain(&step.next) {
                         if !steps.contains(&target.text.as_str()) {
-                            out.push(unknown(
-                                Code::UnknownStep,
-                                file,
-                                target,
-                                "step",
-                                &format!(" in chain `{}`", c.name.text),
-                                steps.clone(),
-                            ));
+                            let within = format!(" in chain `{}`", c.name.text);
+                            let mut diagnostic =
+                                unknown(Code::UnknownStep, file, target, "step", &within, &steps);
+                            let near = near_name(&target.text, steps.iter().copied())
+                                .and_then(|n| c.steps.iter().find(|s| s.name.text == n));
+                            if let Some(step) = near {
+                                diagnostic = declared_here(diagnostic, file, &step.name);
+                            }
+                            out.push(diagnostic);
                         }
                     }
                 }
@@ -216,29 +224,57 @@ fn reference_setting(
 }
 
 fn provider(cx: &Context, file: FileId, name: &Name, out: &mut Vec<Diagnostic>) {
-    if cx.symbols.provider(&name.text).is_none() {
-        out.push(unknown(
+    let symbols = &cx.symbols;
+    if symbols.provider(&name.text).is_none() {
+        let known = symbols.provider_names();
+        let declaration = |n: &str| symbols.provider_at(n).map(|(f, p)| (f, &p.name));
+        out.push(unresolved(
             Code::UnknownProvider,
+            "provider",
             file,
             name,
-            "provider",
-            "",
-            cx.symbols.provider_names(),
+            &known,
+            declaration,
         ));
     }
 }
 
 fn chain(cx: &Context, file: FileId, name: &Name, out: &mut Vec<Diagnostic>) {
-    if cx.symbols.chain(&name.text).is_none() {
-        out.push(unknown(
+    let symbols = &cx.symbols;
+    if symbols.chain(&name.text).is_none() {
+        let known = symbols.chain_names();
+        let declaration = |n: &str| symbols.chain(n).map(|(f, c)| (f, &c.name));
+        out.push(unresolved(
             Code::UnknownChain,
+            "chain",
             file,
             name,
-            "chain",
-            "",
-            cx.symbols.chain_names(),
+            &known,
+            declaration,
         ));
     }
+}
+
+/// An unknown provider or chain; a near name's declaration is shown beside it.
+fn unresolved<'p>(
+    code: Code,
+    what: &str,
+    file: FileId,
+    name: &Name,
+    known: &[&str],
+    declaration: impl Fn(&str) -> Option<(FileId, &'p Name)>,
+) -> Diagnostic {
+    let diagnostic = unknown(code, file, name, what, "", known);
+    match near_name(&name.text, known.iter().copied()).and_then(declaration) {
+        Some((at, declared)) => declared_here(diagnostic, at, declared),
+        None => diagnostic,
+    }
+}
+
+/// Points at the declaration of the name a hint suggests, so the reader sees both.
+fn declared_here(diagnostic: Diagnostic, file: FileId, name: &Name) -> Diagnostic {
+    let label = format!("`{}` is declared here", name.text);
+    diagnostic.with_secondary(file, name.span.clone(), label)
 }
 
 /// `unknown {what} `name`{within}`, with a near name or the declared ones as the hint.
@@ -248,7 +284,7 @@ fn unknown(
     name: &Name,
     what: &str,
     within: &str,
-    known: Vec<&str>,
+    known: &[&str],
 ) -> Diagnostic {
     let hint = suggestion(&name.text, known.iter().copied()).unwrap_or_else(|| {
         let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
@@ -264,5 +300,6 @@ fn unknown(
         name.span.clone(),
         format!("unknown {what} `{}`{within}", name.text),
     )
+    .with_label("not declared")
     .with_hint(hint)
 }

@@ -100,6 +100,15 @@ fn shadowed(cx: &Context, later: &Rule, first: &Rule) -> Diagnostic {
             name.text, first.decl.name.text, first.decl.priority.value
         ),
     )
+    .with_label(what)
+    .with_secondary(
+        first.file,
+        first.decl.name.span.clone(),
+        format!(
+            "priority {}: ends every action `{}` would match",
+            first.decl.priority.value, name.text
+        ),
+    )
     .with_hint(format!(
         "give `{}` a priority below {}, narrow `{}`, or mark it `@allow(unreachable)`",
         name.text, first.decl.priority.value, first.decl.name.text

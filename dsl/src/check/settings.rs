@@ -377,12 +377,13 @@ impl Once {
         let (file, span) = at;
         if let Some((first_file, first_span)) = self.first.get(&key) {
             out.push(
-                Diagnostic::new(Code::Repeated, file, span, format!("a second {what}")).with_hint(
-                    format!(
+                Diagnostic::new(Code::Repeated, file, span, format!("a second {what}"))
+                    .with_label("given again here")
+                    .with_secondary(*first_file, first_span.clone(), "first given here")
+                    .with_hint(format!(
                         "the first is at {}; merge the two",
                         place(cx.program, file, *first_file, first_span)
-                    ),
-                ),
+                    )),
             );
         } else {
             self.first.insert(key, (file, span));
@@ -482,6 +483,8 @@ fn settings<'a>(
                     setting.key.span.clone(),
                     format!("`{name}` is given twice"),
                 )
+                .with_label("given again here")
+                .with_secondary(file, (*first_span).clone(), "first given here")
                 .with_hint(format!(
                     "the first is at {}; keep one",
                     place(cx.program, file, file, first_span)
@@ -773,5 +776,83 @@ fn describe(kind: &LiteralKind) -> String {
         LiteralKind::Object(_) => "an object".to_string(),
         LiteralKind::Name(word) => format!("`{word}`"),
         LiteralKind::Path(_) => "a field path".to_string(),
+    }
+}
+
+/// What each kind of settings block takes, read from the tables the checks use, so the
+/// language server completes exactly the keys `acteon check` accepts.
+pub mod schema {
+    use super::{
+        example, Key, Kind, AUDIT, AWS, BACKGROUND, BREAKERS, FALLBACK, KAFKA, NOT_AWS, PROVIDERS,
+        RECURRING, RETENTION,
+    };
+
+    /// A kind of `{ key = value ... }` block.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Block<'a> {
+        /// `provider NAME TYPE { ... }`, by type.
+        Provider(&'a str),
+        KafkaSource,
+        Breakers,
+        Breaker,
+        Retention,
+        Recurring,
+        Audit,
+        Background,
+    }
+
+    /// One key a block takes.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct KeyInfo {
+        pub name: &'static str,
+        pub required: bool,
+        /// A value that has the right form, as it would be written.
+        pub example: &'static str,
+        /// For keys that take one of a few bare words, the words.
+        pub words: &'static [&'static str],
+        /// The key names a provider.
+        pub names_provider: bool,
+    }
+
+    /// Every provider type, in the order the reference lists them.
+    pub fn provider_types() -> Vec<&'static str> {
+        PROVIDERS.iter().map(|(name, _)| *name).collect()
+    }
+
+    /// The keys a block takes; `None` for a provider type that does not exist.
+    pub fn keys(block: Block) -> Option<Vec<KeyInfo>> {
+        let tables: Vec<&[Key]> = match block {
+            Block::Provider(kind) => {
+                let (_, own) = PROVIDERS.iter().find(|(name, _)| *name == kind)?;
+                if NOT_AWS.contains(&kind) {
+                    vec![own]
+                } else {
+                    vec![own, &AWS]
+                }
+            }
+            Block::KafkaSource => vec![&KAFKA],
+            Block::Breakers => vec![&BREAKERS],
+            Block::Breaker => vec![&BREAKERS, std::slice::from_ref(&FALLBACK)],
+            Block::Retention => vec![&RETENTION],
+            Block::Recurring => vec![&RECURRING],
+            Block::Audit => vec![&AUDIT, &AWS],
+            Block::Background => vec![&BACKGROUND],
+        };
+        Some(
+            tables
+                .into_iter()
+                .flatten()
+                .map(|key| KeyInfo {
+                    name: key.name,
+                    required: key.required,
+                    example: example(key.kind),
+                    words: match key.kind {
+                        Kind::Keyword(words) => words,
+                        _ => &[],
+                    },
+                    names_provider: matches!(key.kind, Kind::Provider),
+                })
+                .collect(),
+        )
     }
 }

@@ -4,8 +4,12 @@
 //! order); anything the grammar cannot rule out (numbers out of range, invalid escapes, nesting
 //! deep enough to exhaust the stack) is a diagnostic.
 
+// A syntax error is the one `Err` of a file's parse, made once per file: a diagnostic with
+// its labels and fix inline is simpler for every caller than a boxed one.
+#![allow(clippy::result_large_err)]
+
 use super::ast::*;
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Edit, Fix};
 use crate::source::FileId;
 use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
@@ -155,7 +159,39 @@ fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Di
     if !unique.is_empty() {
         diagnostic = diagnostic.with_hint(format!("expected {}", one_of(&unique)));
     }
+    let wants_priority = matches!(
+        &error.variant,
+        ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::kw_priority)
+    );
+    if wants_priority {
+        diagnostic = diagnostic.with_fix(missing_priority(file, text, pos));
+    }
     diagnostic
+}
+
+/// A rule without its priority: insert the priority of the rule written above it (ties run in
+/// source order, so the rule keeps its place), or 10 for the first rule of the file.
+fn missing_priority(file: FileId, text: &str, pos: usize) -> Fix {
+    let above = text[..pos]
+        .match_indices("priority")
+        .filter_map(|(at, word)| {
+            let digits = text[at + word.len()..pos].trim_start();
+            let end = digits
+                .char_indices()
+                .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+                .map_or(digits.len(), |(i, _)| i);
+            digits[..end].parse::<i64>().ok()
+        })
+        .last()
+        .unwrap_or(10);
+    Fix {
+        title: format!("add `priority {above}`"),
+        edits: vec![Edit {
+            file,
+            span: pos..pos,
+            replacement: format!("priority {above} "),
+        }],
+    }
 }
 
 /// The token at `pos` as a message would name it, and where it ends.

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-/// DESIGN.md, "Audit record". The rendered field names and their order are part of the
+/// docs/design.md, "Audit record". The rendered field names and their order are part of the
 /// product's interface.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {

@@ -6,7 +6,7 @@
 //! field is read once and its bucket looked up; the candidates are those buckets' rules and the
 //! rules with no anchor, merged back into plan order. The index only ever leaves out rules that
 //! cannot match, and every candidate still runs its whole scope and condition, so evaluation
-//! decides exactly what a scan of every rule would (DESIGN.md, "Rule evaluation" 2).
+//! decides exactly what a scan of every rule would (docs/design.md, "Rule evaluation" 2).
 
 use super::field::Accessor;
 use super::predicate::{Constant, Predicate, Test};

@@ -1,6 +1,6 @@
 //! Predicates: one test of one field against precompiled constants.
 //!
-//! Semantics (DESIGN.md, "Rule evaluation" 8): a missing field or a type the test cannot
+//! Semantics (docs/design.md, "Rule evaluation" 8): a missing field or a type the test cannot
 //! compare makes the test false, never an error. Numbers compare as f64, so `5 == 5.0`.
 //! `!=` holds only when the field exists with a value of the same type that differs (and
 //! `!= null` holds for any present non-null value): a missing field or another type is false,
