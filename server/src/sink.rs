@@ -2,7 +2,8 @@
 //! in-memory store (read by `GET /v1/audit`), counts it for `/metrics`, answers the dispatch
 //! request waiting for that action's decision, and forwards the line to the script's own audit
 //! destination (DynamoDB, a file, a topic). One sink serves every engine generation, so the audit and
-//! the waiting requests survive a reload.
+//! the waiting requests survive a reload. Every record is also offered to live subscribers
+//! ([`ServerSink::subscribe`]: the console's live tail); with none, that costs nothing.
 
 use crate::metrics::Metrics;
 use acteon_dsl::plan::Outcome;
@@ -11,7 +12,11 @@ use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::audit::store::AuditStore;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
+
+/// Records kept for a live subscriber that reads slower than they come; past that it misses
+/// some (and is told how many).
+pub const TAIL_CAPACITY: usize = 4096;
 
 #[derive(Debug)]
 pub struct ServerSink {
@@ -20,6 +25,8 @@ pub struct ServerSink {
     /// Per action id, the requests waiting for its decision, oldest first.
     waiters: Mutex<HashMap<String, VecDeque<oneshot::Sender<AuditRecord>>>>,
     forward: Option<Arc<dyn RecordSink>>,
+    /// Every record as it is written, to whoever listens.
+    tail: broadcast::Sender<Arc<AuditRecord>>,
 }
 
 impl ServerSink {
@@ -33,7 +40,13 @@ impl ServerSink {
             metrics,
             waiters: Mutex::new(HashMap::new()),
             forward,
+            tail: broadcast::channel(TAIL_CAPACITY).0,
         }
+    }
+
+    /// Every record written from now on, in written order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AuditRecord>> {
+        self.tail.subscribe()
     }
 
     /// Registers interest in the next deciding record of `action_id`; call it before the
@@ -86,6 +99,10 @@ impl RecordSink for ServerSink {
         }
         let record = record.clone();
         self.metrics.observe(&record);
+        if self.tail.receiver_count() > 0 {
+            // No subscriber left between the check and the send is no error worth a word.
+            let _ = self.tail.send(Arc::new(record.clone()));
+        }
         let waiter = match decides(record.outcome) {
             true => {
                 let mut waiters = self.lock_waiters();
