@@ -15,4 +15,6 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null; then
   trap 'scripts/services.sh down kafka' EXIT
   scripts/services.sh up kafka
 fi
+# The memory workload runs the binary itself, as a user does.
+cargo build --release --locked -p acteon-cli
 cargo bench --locked -p acteon-benches --bench suite -- "$@"

@@ -12,11 +12,13 @@
 
 use acteon_benches::evaluate::{decide, decoded, decoder};
 use acteon_benches::kafka::{broker_is_up, compare, BROKER};
-use acteon_benches::memory::{peak_rss_bytes, rss_bytes};
+use acteon_benches::memory::{bytes_read_by, peak_rss_bytes, rss_bytes, rss_bytes_of};
 use acteon_benches::paced::{quantile, PacedFeed, WrittenAt};
+use acteon_benches::parse_only;
 use acteon_benches::{plans, write_lines};
 use acteon_dsl::plan::Plan;
 use acteon_engine::action::Position;
+use acteon_engine::chains::status::ChainStore;
 use acteon_engine::eval::{Evaluator, Scratch};
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
 use acteon_kafka::simulator::{actions, Building, Mix, Simulator, START_MS};
@@ -46,9 +48,24 @@ const WORKLOADS: &[Workload] = &[
         run: per_core,
     },
     Workload {
-        name: "seed-file",
-        what: "the seed pipeline, JSON lines to the audit file, 1 and 2 workers",
-        run: seed_file,
+        name: "parse-only",
+        what: "the data plane's limit: a typed parse of each line, one thread",
+        run: parse_only,
+    },
+    Workload {
+        name: "admission",
+        what: "the seed pipeline as it is (its quota stops most actions), 1 and 2 workers",
+        run: admission,
+    },
+    Workload {
+        name: "full-path",
+        what: "the seed pipeline, quota removed and throttle lifted, 1 and 2 workers",
+        run: full_path,
+    },
+    Workload {
+        name: "memory-10m",
+        what: "10,000,000 full-path actions through the acteon binary: its memory",
+        run: memory_10m,
     },
     Workload {
         name: "seed-latency",
@@ -144,6 +161,19 @@ fn main() {
         progress.inc(1);
     }
     progress.finish_and_clear();
+    // The data-plane rows as a share of the parse-only rate measured in this run.
+    let parse_rate = rows
+        .iter()
+        .find(|r| r["workload"] == PARSE_ONLY)
+        .and_then(|r| r["actions_per_s"].as_f64());
+    for row in rows.iter_mut().filter(|r| r["share_of_parse"] == true) {
+        if let (Some(parse), Some(rate)) = (parse_rate, row["actions_per_s"].as_f64()) {
+            let share = rate / parse.max(1e-9);
+            row["ratio_to_parse"] = json!(share);
+            let notes = row["notes"].as_str().unwrap_or_default().to_owned();
+            row["notes"] = json!(format!("{share:.3} of parse-only; {notes}"));
+        }
+    }
     print!("{}", table(&rows));
     println!(
         "suite: {:.0} s on {} cores (scale {scale})",
@@ -211,6 +241,7 @@ fn from_file(
     let dir = tempfile::tempdir().expect("a temporary directory");
     let input = dir.path().join("actions.jsonl");
     write_lines(&input, lines).expect("the input");
+    // As `acteon run` runs a file: 1 s epochs, no status kept for ended chains.
     let report = run(
         plan,
         RunConfig {
@@ -218,6 +249,8 @@ fn from_file(
             workers,
             audit: AuditOutput::File(dir.path().join("audit.jsonl")),
             delivery: Delivery::DryRunDir(dir.path().join("dry-run")),
+            epoch_ms: 1000,
+            chains: ChainStore::running_only(),
             ..RunConfig::default()
         },
     )
@@ -274,21 +307,143 @@ fn per_core(scale: f64) -> Vec<Value> {
     rows
 }
 
-fn seed_file(scale: f64) -> Vec<Value> {
+/// The lines the data-plane workloads read: the seed's mix, every action of the seed's
+/// tenant, event times 10 ms apart, unique ids.
+fn plane_lines(count: u64) -> Vec<String> {
+    actions(count, Mix::SEED, 1, 10, 4)
+}
+
+fn parse_only(scale: f64) -> Vec<Value> {
     let count = scaled(scale, 1_000_000);
-    let plan = plans::seed();
+    let lines = plane_lines(count);
+    let started = Instant::now();
+    let parsed = black_box(parse_only::parse_all(&lines));
+    let elapsed = started.elapsed();
+    assert_eq!(parsed as u64, count, "every line parses");
+    vec![row(
+        PARSE_ONLY,
+        count,
+        elapsed,
+        json!({ "notes": "serde_json into a struct: borrowed envelope, payload as a Value" }),
+    )]
+}
+
+/// The parse-only row's name: the data-plane rows are shown as a share of its rate.
+const PARSE_ONLY: &str = "parse-only (1 core)";
+
+fn admission(scale: f64) -> Vec<Value> {
+    plane(
+        scale,
+        &plans::seed(),
+        "admission path",
+        "decode, quota, audit file",
+    )
+}
+
+fn full_path(scale: f64) -> Vec<Value> {
+    plane(
+        scale,
+        &plans::full_path(),
+        "full path",
+        "decode, every rule, a 3-step chain, audit and dry-run files",
+    )
+}
+
+fn plane(scale: f64, plan: &Plan, name: &str, notes: &str) -> Vec<Value> {
+    let count = scaled(scale, 1_000_000);
+    let lines = plane_lines(count);
     [1, 2]
         .into_iter()
         .map(|workers| {
-            let (inputs, elapsed) = from_file(&plan, actions(count, Mix::SEED, 4, 1, 4), workers);
+            let (inputs, elapsed) = from_file(plan, lines.iter().cloned(), workers);
             row(
-                &format!("seed file -> audit ({workers} worker(s))"),
+                &format!(
+                    "{name} ({workers} worker{})",
+                    if workers > 1 { "s" } else { "" }
+                ),
                 inputs,
                 elapsed,
-                json!({ "notes": "decode, rules, windows, audit file" }),
+                json!({ "share_of_parse": true, "notes": notes }),
             )
         })
         .collect()
+}
+
+/// 10,000,000 full-path actions, written to a file first, through the `acteon` binary in its own
+/// process with its audit and dry-run calls discarded: its resident memory sampled as it goes,
+/// against how far it has read.
+fn memory_10m(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 10_000_000);
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("acteon")))
+        .filter(|path| path.exists())
+        .expect("the acteon binary beside the suite (scripts/bench.sh builds it)");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let script = plans::write_full_path(dir.path()).expect("the scripts");
+    let input = dir.path().join("actions.jsonl");
+    let mut simulator = Simulator::new(Mix::SEED, Building::default(), START_MS, 10, 4);
+    write_lines(&input, (0..count).map(|_| simulator.next_action().1)).expect("the input");
+    let size = std::fs::metadata(&input).map_or(1, |m| m.len()).max(1);
+    let workers = 2;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .arg("run")
+        .arg(&script)
+        .arg("--input")
+        .arg(&input)
+        .args([
+            "--audit",
+            "/dev/null",
+            "--dry-run",
+            "/dev/null",
+            "--workers",
+            "2",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    // (share of the input read, resident bytes): every worker reads the whole file.
+    let mut samples: Vec<(f64, u64)> = Vec::new();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            break status;
+        }
+        let pid = child.id();
+        if let (Some(read), Some(rss)) = (bytes_read_by(pid), rss_bytes_of(pid)) {
+            samples.push((read as f64 / (size * workers) as f64, rss));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let elapsed = started.elapsed();
+    assert!(status.success(), "the run failed: {status}");
+    let at = |share: f64| {
+        samples
+            .iter()
+            .find(|(read, _)| *read >= share)
+            .or(samples.last())
+            .map_or(0, |(_, rss)| *rss)
+    };
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    let (early, late) = (at(0.2), samples.last().map_or(0, |(_, rss)| *rss));
+    let peak = samples.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
+    let growth = (late as f64 - early as f64) / early.max(1) as f64;
+    let mut result = row(
+        "full path, 10M through the binary (2 workers)",
+        count,
+        elapsed,
+        json!({
+            "rss_after_20_percent_mib": mib(early),
+            "rss_at_end_mib": mib(late),
+            "rss_growth": growth,
+            "notes": format!(
+                "RSS {:.0} MiB after 2M, {:.0} MiB after 10M ({:+.1}%); audit and calls discarded",
+                mib(early), mib(late), growth * 100.0
+            ),
+        }),
+    );
+    result["peak_rss_mib"] = json!(mib(peak));
+    vec![result]
 }
 
 fn seed_latency(scale: f64) -> Vec<Value> {

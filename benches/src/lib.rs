@@ -7,12 +7,14 @@
 //! - [`evaluate`]: deciding decoded actions outside the dataflow (the per-core cost).
 //! - [`paced`]: a feed that releases actions at a fixed rate and remembers when each was sent.
 //! - [`kafka`]: a topic filled by the sensor simulator, read by a plain consumer and by a run.
-//! - [`memory`]: the process's peak resident memory.
+//! - [`memory`]: resident memory, the process's own or a child's.
+//! - [`parse_only`]: the data plane's limit, a plain typed parse of each line.
 
 pub mod evaluate;
 pub mod kafka;
 pub mod memory;
 pub mod paced;
+pub mod parse_only;
 pub mod plans;
 
 use std::io::Write;

@@ -12,9 +12,7 @@ pub fn compile(name: &str, script: &str) -> Plan {
 
 /// The seed pipeline as the repository ships it.
 pub fn seed() -> Plan {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../pipelines/aws-event-pipeline/pipeline.acteon");
-    acteon_dsl::compile_file(path)
+    acteon_dsl::compile_file(seed_dir().join("pipeline.acteon"))
         .plan
         .expect("the seed pipeline compiles")
 }
@@ -58,4 +56,43 @@ pub fn group_heavy() -> Plan {
         "group.acteon",
         "provider batches log\nrule batch-readings priority 1\n  when action_type == \"sensor_reading\"\n  then group by payload.device_id wait 30s max 20 to batches\n",
     )
+}
+
+/// The seed pipeline's directory.
+fn seed_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../pipelines/aws-event-pipeline")
+}
+
+/// Writes the seed pipeline's scripts into `dir` as the *full path* workload runs them: the
+/// tenant's quota removed and the throttle raised to 1,000,000,000 per minute, so that every
+/// reading runs its rules and its 3-step chain. Returns the pipeline's path.
+pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    for name in [
+        "pipeline.acteon",
+        "safety.acteon",
+        "processing.acteon",
+        "routing.acteon",
+    ] {
+        let text = std::fs::read_to_string(seed_dir().join(name))?;
+        let text: String = text
+            .lines()
+            .filter(|line| !line.starts_with("quota "))
+            .map(|line| match line.trim() {
+                "then throttle 30 per 1m" => "  then throttle 1000000000 per 1m",
+                _ => line,
+            })
+            .flat_map(|line| [line, "\n"])
+            .collect();
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(dir.join("pipeline.acteon"))
+}
+
+/// The full-path workload's plan (see [`write_full_path`]).
+pub fn full_path() -> Plan {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = write_full_path(dir.path()).expect("the scripts are written");
+    let compiled = acteon_dsl::compile_file(path);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.expect("no errors")
 }

@@ -6,8 +6,8 @@
 //!   │                │    ▲                                               ││
 //!   │                │    └───────────────── feedback ◄──────────────────┘│
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
-//!   │                          ├─► deliver ─► audit writer (each process's first worker)
-//!   │                          └─► chain (chain_started, exchanged by chain id) ─► audit writer
+//!   │                          └─► deliver ─► audit writer (each process's first worker)
+//!   │                                 └─► chain (the chains it started) ─► audit writer
 //!   └─ rejected and late records ──────────────► audit writer
 //! ```
 //!
@@ -17,13 +17,12 @@
 //! happens where the key lives. Operators exist only for the rule kinds the plan uses, and
 //! never one per rule.
 
-use crate::audit::record::Detail;
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::audit_writer::AuditRoute;
-use crate::operators::chain::{chain, ChainSettings, ChainStart};
+use crate::operators::chain::{chain, ChainSettings};
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::keyed::dedup::{Dedup, SharedWindows};
@@ -37,11 +36,10 @@ use crate::operators::{AuditEntry, Decision, Flow, Renderer};
 use crate::providers::registry::ProviderRegistry;
 use crate::report::{install_views, Views};
 use crate::time::Epochs;
-use acteon_dsl::plan::{Outcome, Quota};
+use acteon_dsl::plan::Quota;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use timely::dataflow::operators::vec::{Map, Partition};
 use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave, Probe};
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::order::Product;
@@ -119,38 +117,20 @@ pub fn assemble(
     };
     decisions.push(rules(scope, flows, settings));
     let decisions = scope.concatenate(decisions);
-    let audit = match chains {
-        None => vec![deliver(decisions, providers, renderer), rejected],
-        Some((book, store)) => {
-            // Only chain_started decisions are copied (deliver still records them).
-            let mut parts = decisions.partition(2, |decision: Decision| {
-                ((decision.outcome == Outcome::ChainStarted) as u64, decision)
-            });
-            let started = parts.pop().expect("two parts");
-            let starts = started.clone().flat_map(|decision: Decision| {
-                let Some(Detail::Name(chain)) = decision.details.get("chain") else {
-                    return None;
-                };
-                let chain = chain.clone();
-                Some::<ChainStart>((decision.flow, chain))
-            });
-            let settings = ChainSettings {
-                book,
-                providers: providers.clone(),
-                store,
-                renderer: Rc::clone(&renderer),
-                epochs,
-                watermark,
-                checkpointer,
-            };
-            let decided = scope.concatenate(parts.into_iter().chain([started]));
-            vec![
-                deliver(decided, providers, renderer),
-                chain(starts, settings),
-                rejected,
-            ]
-        }
-    };
+    let (delivered, starts) = deliver(decisions, providers.clone(), Rc::clone(&renderer));
+    let mut audit = vec![delivered, rejected];
+    if let Some((book, store)) = chains {
+        let settings = ChainSettings {
+            book,
+            providers,
+            store,
+            renderer,
+            epochs,
+            watermark,
+            checkpointer,
+        };
+        audit.push(chain(starts, settings));
+    }
     if let Some(counted) = audit_writer::audit_writer(audit, audit_route, write, written, audited) {
         install_views(counted.probe_with(&probe), &views);
     }

@@ -16,6 +16,7 @@ use crate::time::parse_rfc3339_ms;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -104,10 +105,11 @@ type Times = (i64, Option<i64>);
 
 /// The top-level `created_at` string of a JSON object line (the last one, as a parser keeps
 /// it), found without decoding the rest: string contents are skipped by searching for their
-/// closing quote. `None` when there is none, when it has escapes, or when the line is not an
-/// object. Every worker reads every line of a file this way, so each knows how far event time
-/// had gone before any line, whichever worker decodes it (lateness is judged per input).
-pub fn created_at_of(line: &[u8]) -> Option<&str> {
+/// closing quote. `None` when there is none or the line is not an object. Every worker reads
+/// the lines it does not decode this way, so each knows how far event time had gone before
+/// any line, whichever worker decodes it (lateness is judged per input); it reads what the
+/// decoder would read (escapes included).
+pub fn created_at_of(line: &[u8]) -> Option<Cow<'_, str>> {
     let mut i = line.iter().position(|b| !b.is_ascii_whitespace())?;
     if line[i] != b'{' {
         return None;
@@ -126,9 +128,13 @@ pub fn created_at_of(line: &[u8]) -> Option<&str> {
                 if depth == 1 && expecting_key {
                     key_is_created_at = text == b"created_at";
                 } else if depth == 1 && key_is_created_at {
-                    found = (!text.contains(&b'\\'))
-                        .then(|| std::str::from_utf8(text).ok())
-                        .flatten();
+                    found = match text.contains(&b'\\') {
+                        false => std::str::from_utf8(text).ok().map(Cow::Borrowed),
+                        // The quotes around it are part of the line.
+                        true => serde_json::from_slice(&line[start - 1..=end])
+                            .ok()
+                            .map(Cow::Owned),
+                    };
                     key_is_created_at = false;
                 }
                 i = end;
@@ -206,7 +212,9 @@ fn decode_envelope(
     if first != Some(&b'{') {
         return None;
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    // Checked once here, so the parser need not check each string it borrows.
+    let text = std::str::from_utf8(line).ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let envelope = Envelope::deserialize(&mut deserializer).ok()?;
     deserializer.end().ok()?;
     let created_ms = match &envelope.created_at {
@@ -594,7 +602,7 @@ mod tests {
 
     #[test]
     fn created_at_is_found_without_decoding() {
-        let cases: [(&str, Option<&str>); 9] = [
+        let cases: [(&str, Option<&str>); 10] = [
             (
                 r#"{"created_at":"2026-11-28T09:00:00Z","id":"a"}"#,
                 Some("2026-11-28T09:00:00Z"),
@@ -610,9 +618,14 @@ mod tests {
             (r#"{"list":["created_at","y"]}"#, None),
             (r#"["created_at","x"]"#, None),
             (r#"{"created_at":"unclosed"#, None),
+            (r#"{"created_at":"2026\u002d11"}"#, Some("2026-11")),
         ];
         for (line, expected) in cases {
-            assert_eq!(created_at_of(line.as_bytes()), expected, "{line}");
+            assert_eq!(
+                created_at_of(line.as_bytes()).as_deref(),
+                expected,
+                "{line}"
+            );
         }
     }
 

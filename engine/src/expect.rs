@@ -161,3 +161,110 @@ fn names(record: &AuditRecord, action_id: &str) -> bool {
     &*record.action_id == action_id
         || matches!(record.details.get("members"), Some(Detail::Ids(ids)) if ids.iter().any(|m| &**m == action_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::record::{Details, RecordId};
+    use crate::name::Name;
+    use crate::providers::breaker::ProviderHealth;
+    use crate::report::Views;
+    use std::time::Duration;
+
+    fn record(
+        action: &str,
+        outcome: Outcome,
+        target: Option<&str>,
+        rule: Option<&str>,
+    ) -> AuditRecord {
+        AuditRecord {
+            id: RecordId::new(action.into(), 0),
+            action_id: action.into(),
+            namespace: "n".into(),
+            tenant: "t".into(),
+            action_type: "a".into(),
+            provider: None,
+            target: target.map(Name::from),
+            rule: rule.map(Name::from),
+            outcome,
+            details: Details::new(),
+            payload: None,
+            chain_id: None,
+            dispatched_at_ms: 0,
+            completed_at_ms: 0,
+            duration_ms: 0,
+            expires_at_ms: None,
+        }
+    }
+
+    fn report(audit: Vec<AuditRecord>) -> RunReport {
+        RunReport {
+            inputs: 0,
+            records: audit.len() as u64,
+            audit,
+            calls: Vec::new(),
+            views: Views::new(),
+            health: ProviderHealth::default(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn expect(
+        action: &str,
+        outcome: Outcome,
+        target: Option<&str>,
+        rule: Option<&str>,
+    ) -> Expectation {
+        Expectation::Outcome {
+            action_id: action.into(),
+            outcome,
+            target: target.map(str::to_owned),
+            rule: rule.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_action_must_have_exactly_the_records_expected() {
+        let audit = report(vec![
+            record("a", Outcome::ChainStarted, None, Some("start")),
+            record("a", Outcome::ChainStepCompleted, Some("p"), None),
+            record("b", Outcome::Executed, Some("q"), None),
+        ]);
+        let started = expect("a", Outcome::ChainStarted, None, None);
+        let step = expect("a", Outcome::ChainStepCompleted, Some("p"), None);
+        assert!(unmet(&[started.clone(), step.clone()], &audit).is_empty());
+        // A record nobody expected fails, as does one that is not there.
+        assert_eq!(unmet(std::slice::from_ref(&started), &audit).len(), 1);
+        let extra = expect("a", Outcome::ChainCompleted, None, None);
+        assert_eq!(
+            unmet(&[started.clone(), step.clone(), extra], &audit).len(),
+            1
+        );
+        // A contradictory detail fails.
+        let wrong = expect("a", Outcome::ChainStepCompleted, Some("other"), None);
+        assert_eq!(unmet(&[started, wrong], &audit).len(), 1);
+        // Actions no line names are not checked.
+        assert!(unmet(
+            &[
+                step,
+                expect("a", Outcome::ChainStarted, None, Some("start"))
+            ],
+            &audit
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn lines_pair_with_records_even_when_a_wildcard_could_take_the_wrong_one() {
+        let audit = report(vec![
+            record("a", Outcome::Executed, Some("x"), None),
+            record("a", Outcome::Executed, Some("y"), None),
+        ]);
+        // Taken greedily, the open line would take `x` and leave `to x` nothing.
+        let lines = [
+            expect("a", Outcome::Executed, None, None),
+            expect("a", Outcome::Executed, Some("x"), None),
+        ];
+        assert!(unmet(&lines, &audit).is_empty());
+    }
+}

@@ -107,31 +107,44 @@ pub fn timestamp(out: &mut Vec<u8>, ms: i64) {
     out.push(b'"');
 }
 
-/// The RFC 3339 text of Unix milliseconds, unquoted.
+/// The RFC 3339 text of Unix milliseconds, unquoted. Records written one after another mostly
+/// share their day: its date is kept per thread and only the time of day is computed.
 pub fn rfc3339_ms(out: &mut Vec<u8>, ms: i64) {
-    let (year, month, day, hour, minute, second, milli) = civil_from_unix_ms(ms);
-    if !(0..=9999).contains(&year) {
-        // Outside four digits chrono writes a sign and the whole year; keep its form.
-        out.extend_from_slice(crate::time::format_rfc3339_ms(ms).as_bytes());
-        return;
+    thread_local! {
+        /// (day since 1970, its `YYYY-MM-DD`), or a day outside four-digit years.
+        static DAY: std::cell::Cell<(i64, [u8; 10])> = const { std::cell::Cell::new((i64::MIN, [0; 10])) };
     }
-    let mut text = *b"0000-00-00T00:00:00.000Z";
-    let fields = [
-        (0..4, year as u32),
-        (5..7, month),
-        (8..10, day),
-        (11..13, hour),
-        (14..16, minute),
-        (17..19, second),
-        (20..23, milli),
-    ];
-    for (range, mut n) in fields {
-        for digit in text[range].iter_mut().rev() {
-            *digit = b'0' + (n % 10) as u8;
-            n /= 10;
+    let day = ms.div_euclid(86_400_000);
+    let (cached, mut date) = DAY.get();
+    if cached != day {
+        let (year, month, day_of_month, ..) = civil_from_unix_ms(ms);
+        if !(0..=9999).contains(&year) {
+            // Outside four digits chrono writes a sign and the whole year; keep its form.
+            out.extend_from_slice(crate::time::format_rfc3339_ms(ms).as_bytes());
+            return;
         }
+        date = *b"0000-00-00";
+        put(&mut date[0..4], year as u32);
+        put(&mut date[5..7], month);
+        put(&mut date[8..10], day_of_month);
+        DAY.set((day, date));
     }
-    out.extend_from_slice(&text);
+    let in_day = ms.rem_euclid(86_400_000) as u32;
+    let mut time = *b"T00:00:00.000Z";
+    put(&mut time[1..3], in_day / 3_600_000);
+    put(&mut time[4..6], in_day / 60_000 % 60);
+    put(&mut time[7..9], in_day / 1000 % 60);
+    put(&mut time[10..13], in_day % 1000);
+    out.extend_from_slice(&date);
+    out.extend_from_slice(&time);
+}
+
+/// `n` as decimal digits filling `slot`, zero-padded.
+fn put(slot: &mut [u8], mut n: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,9 @@ impl Fact {
 /// How many records of one epoch (the time) have one fact.
 pub type FactCount = (Fact, u64, isize);
 
+/// The views' time step: counts are settled for whole seconds of dataflow time.
+const VIEW_STEP_MS: u64 = 1000;
+
 /// Shown for records no rule decided (the action ran on its own provider, or was rejected).
 pub const NO_RULE: &str = "(no rule)";
 /// Shown for records with neither a target nor an own provider.
@@ -235,7 +238,10 @@ pub fn install_views<'scope>(
     facts: Stream<'scope, u64, Vec<FactCount>>,
     views: &Views,
 ) -> ProbeHandle<u64> {
+    // Each distinct time costs differential a batch: counts move on a second at a time, not
+    // every epoch.
     let updates = facts.flat_map(|(fact, time, count): FactCount| {
+        let time = time.div_ceil(VIEW_STEP_MS) * VIEW_STEP_MS;
         fact.view_keys()
             .into_iter()
             .map(move |key| (key, time, count))
@@ -332,10 +338,14 @@ mod tests {
             );
             assert_eq!(views.count(View::Rule, NO_RULE, Outcome::Executed), 1);
 
+            // Counts settle a whole view step (a second of dataflow time) at a time.
             let critical = fact("hq", Outcome::Rerouted, Some("critical"), "alert-fanout");
             input.send((critical, 1, 1));
             input.advance_to(2);
             worker.step_while(|| probe.less_than(&2));
+            assert_eq!(views.count(View::Tenant, "hq", Outcome::Rerouted), 1);
+            input.advance_to(VIEW_STEP_MS + 1);
+            worker.step_while(|| probe.less_than(&(VIEW_STEP_MS + 1)));
             assert_eq!(views.count(View::Tenant, "hq", Outcome::Rerouted), 3);
             assert_eq!(views.count(View::Rule, "critical", Outcome::Rerouted), 3);
             assert_eq!(

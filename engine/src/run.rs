@@ -2,7 +2,7 @@
 
 use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
-use crate::audit::sink::{JsonLinesWriter, RecordSink};
+use crate::audit::sink::{JsonLinesWriter, LineThread, RecordSink};
 use crate::audit::AuditError;
 use crate::chains::status::ChainStore;
 use crate::chains::{ChainBook, ChainError};
@@ -244,7 +244,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         })?;
     }
     let audit_file = match &config.audit {
-        AuditOutput::File(path) => Some(JsonLinesWriter::create(path)?),
+        AuditOutput::File(path) => Some(LineThread::start(JsonLinesWriter::create(path)?)),
         _ => None,
     };
     let dead_letter = config
@@ -345,13 +345,16 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         let memory_audit = shared.memory_audit;
         let sink = Rc::clone(&written);
         let write = move |entry: AuditEntry| sink.borrow_mut().write(entry, memory_audit);
-        // Live, what is written is flushed per batch of epochs: a feed commits behind it.
+        // Each batch of epochs goes to the file's thread; live, it is also flushed before the
+        // batch counts as written: a feed commits behind it, and a checkpoint is complete only
+        // once its audit is out.
         let sink = Rc::clone(&written);
-        // So is what a checkpoint covers: it is complete only once its audit is out.
         let live = feed.is_some() || shared.checkpointer.is_some();
         let flush = move || {
+            let mut written = sink.borrow_mut();
+            written.hand_over();
             if live {
-                sink.borrow_mut().finish();
+                written.flush();
             }
         };
         let config = &shared.config;
@@ -377,6 +380,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             store_payload: shared.plan.audit.store_payload,
             redactor: Redactor::new(&shared.plan.audit),
             ttl: AuditTtl::new(&shared.plan),
+            keep_records: matches!(config.audit, AuditOutput::Memory | AuditOutput::Sink(_)),
         });
         let input = shared.input.clone();
         let reader = shared
@@ -428,7 +432,11 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             worker.step_or_park(None);
         }
         let mut written = written.take();
-        written.finish();
+        written.hand_over();
+        written.flush();
+        if let Some(Err(error)) = written.audit_file.take().map(LineThread::finish) {
+            written.error.get_or_insert_with(|| error.to_string());
+        }
         (lines_read.get(), written)
     })
     .map_err(EngineError::Dataflow)?;
@@ -483,7 +491,7 @@ struct Shared {
     input: SharedInput,
     memory_audit: bool,
     #[allow(clippy::type_complexity)]
-    outputs: Mutex<Option<(Option<JsonLinesWriter>, Option<JsonLinesWriter>)>>,
+    outputs: Mutex<Option<(Option<LineThread>, Option<JsonLinesWriter>)>>,
     checkpointer: Option<Arc<Checkpointer>>,
     /// Each worker's part of a feed, taken by the worker.
     readers: Mutex<Vec<Option<Box<dyn FeedReader>>>>,
@@ -534,7 +542,7 @@ impl SharedInput {
                 None => Lines::Empty,
             },
             SharedInput::File(path) => match File::open(&path) {
-                Ok(file) => Lines::File(BufReader::new(file)),
+                Ok(file) => Lines::File(BufReader::with_capacity(1 << 18, file)),
                 Err(error) => {
                     tracing::error!(path = %path.display(), %error, "input vanished before the run");
                     Lines::Empty
@@ -567,7 +575,9 @@ struct Written {
     /// With a memory audit: the records, in written order.
     records_kept: Vec<AuditRecord>,
     error: Option<String>,
-    audit_file: Option<JsonLinesWriter>,
+    audit_file: Option<LineThread>,
+    /// Lines for the audit file, handed over once per batch of epochs.
+    batch: Vec<Vec<u8>>,
     sink: Option<Arc<dyn RecordSink>>,
     dead_letter: Option<JsonLinesWriter>,
     feed: Option<SharedFeed>,
@@ -577,11 +587,8 @@ impl Written {
     fn write(&mut self, entry: AuditEntry, memory: bool) {
         self.records += 1;
         let mut result = Ok(());
-        if let Some(file) = self.audit_file.as_mut() {
-            result = file.write_line(&entry.line);
-        }
-        if let Some(sink) = &self.sink {
-            sink.write(&entry.record, &entry.line);
+        if let (Some(sink), Some(record)) = (&self.sink, &entry.record) {
+            sink.write(record, &entry.line);
         }
         if let Some(entry) = entry.dead_letter.as_ref() {
             if let Some(file) = self.dead_letter.as_mut() {
@@ -595,19 +602,31 @@ impl Written {
         if let Err(error) = result {
             self.error.get_or_insert_with(|| error.to_string());
         }
-        if memory {
-            self.records_kept.push(entry.record);
+        if let (true, Some(record)) = (memory, entry.record) {
+            self.records_kept.push(*record);
+        }
+        if self.audit_file.is_some() {
+            self.batch.push(entry.line);
         }
     }
 
-    fn finish(&mut self) {
-        for file in [self.audit_file.as_mut(), self.dead_letter.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            if let Err(error) = file.flush() {
-                self.error.get_or_insert_with(|| error.to_string());
+    /// Hands the lines written so far to the audit file's thread.
+    fn hand_over(&mut self) {
+        if let Some(file) = &self.audit_file {
+            if !self.batch.is_empty() {
+                file.write(std::mem::take(&mut self.batch));
             }
+        }
+    }
+
+    /// Waits until everything written is stored: the files flushed, the sink finished.
+    fn flush(&mut self) {
+        let mut result = self.audit_file.as_ref().map_or(Ok(()), LineThread::flush);
+        if let Some(file) = self.dead_letter.as_mut() {
+            result = result.and(file.flush());
+        }
+        if let Err(error) = result {
+            self.error.get_or_insert_with(|| error.to_string());
         }
         if let Some(Err(error)) = self.sink.as_ref().map(|sink| sink.finish()) {
             self.error.get_or_insert(error);

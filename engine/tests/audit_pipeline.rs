@@ -62,6 +62,7 @@ fn records_reach_the_file_and_the_store_redacted_and_expiring() {
         store_payload: true,
         redactor: Redactor::new(&plan.audit),
         ttl: AuditTtl::new(&plan),
+        keep_records: true,
     };
     let result = CallResult {
         success: true,
@@ -107,7 +108,11 @@ fn records_reach_the_file_and_the_store_redacted_and_expiring() {
         read[2].to_json()["expires_at"],
         json!("2026-12-05T09:00:02.000Z")
     );
-    assert_eq!(entries[0].record, read[0], "the typed record is the line's");
+    assert_eq!(
+        entries[0].record.as_deref(),
+        Some(&read[0]),
+        "the typed record is the line's"
+    );
 
     let store = AuditStore::new();
     store.append(read);

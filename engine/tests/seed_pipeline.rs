@@ -2,7 +2,7 @@
 
 mod common;
 
-use acteon_dsl::plan::Outcome;
+use acteon_dsl::plan::{Expectation, Outcome};
 use acteon_engine::report::View;
 use acteon_engine::{run, AuditOutput, Input, RunConfig};
 
@@ -18,50 +18,113 @@ fn seed_telemetry_gives_the_expected_outcomes() {
         },
     )
     .unwrap();
-    for record in &report.audit {
-        eprintln!(
-            "{} {} {:?} {:?} {}",
-            record.action_id,
-            record.outcome.name(),
-            record.target,
-            record.rule,
-            record.details.to_json()
-        );
-    }
-    let has = |id: &str, outcome: Outcome, target: Option<&str>, rule: Option<&str>| {
-        report.audit.iter().any(|r| {
-            (&*r.action_id == id
-                || r.details.to_json()["members"]
-                    .as_array()
-                    .is_some_and(|m| m.iter().any(|m| m == id)))
-                && r.outcome == outcome
-                && target.is_none_or(|t| r.target.as_deref() == Some(t))
-                && rule.is_none_or(|n| r.rule.as_deref() == Some(n))
-        })
-    };
-    for id in ["temp-crit-001", "temp-crit-002"] {
-        assert!(
-            has(
-                id,
-                Outcome::Rerouted,
-                Some("alert-fanout"),
-                Some("critical-temperature-alert")
-            ),
-            "{id}"
-        );
-    }
-    for id in ["motion-001", "motion-002"] {
-        assert!(
-            has(
-                id,
-                Outcome::Rerouted,
-                Some("alert-fanout"),
-                Some("intrusion-alert")
-            ),
-            "{id}"
-        );
-    }
-    for id in [
+    // Every record of every action, and nothing else: (action, outcome, target, rule).
+    let expected: &[(&str, &str, Option<&str>, Option<&str>)] = &[
+        (
+            "temp-crit-001",
+            "rerouted",
+            Some("alert-fanout"),
+            Some("critical-temperature-alert"),
+        ),
+        (
+            "temp-crit-002",
+            "rerouted",
+            Some("alert-fanout"),
+            Some("critical-temperature-alert"),
+        ),
+        (
+            "motion-001",
+            "rerouted",
+            Some("alert-fanout"),
+            Some("intrusion-alert"),
+        ),
+        (
+            "motion-002",
+            "rerouted",
+            Some("alert-fanout"),
+            Some("intrusion-alert"),
+        ),
+        (
+            "humid-000",
+            "grouped",
+            None,
+            Some("group-humidity-readings"),
+        ),
+        (
+            "humid-000",
+            "group_flushed",
+            Some("metrics-queue"),
+            Some("group-humidity-readings"),
+        ),
+        (
+            "humid-001",
+            "grouped",
+            None,
+            Some("group-humidity-readings"),
+        ),
+        (
+            "humid-001",
+            "group_flushed",
+            Some("metrics-queue"),
+            Some("group-humidity-readings"),
+        ),
+        (
+            "humid-002",
+            "grouped",
+            None,
+            Some("group-humidity-readings"),
+        ),
+        (
+            "humid-002",
+            "group_flushed",
+            Some("metrics-queue"),
+            Some("group-humidity-readings"),
+        ),
+        (
+            "energy-001",
+            "scheduled",
+            None,
+            Some("schedule-energy-reports"),
+        ),
+        (
+            "energy-002",
+            "scheduled",
+            None,
+            Some("schedule-energy-reports"),
+        ),
+        (
+            "dup-temp-002",
+            "deduplicated",
+            None,
+            Some("dedup-sensor-readings"),
+        ),
+        (
+            "test-dev-001",
+            "suppressed",
+            None,
+            Some("suppress-test-devices"),
+        ),
+        (
+            "test-dev-002",
+            "suppressed",
+            None,
+            Some("suppress-test-devices"),
+        ),
+        (
+            "lifecycle-001",
+            "rerouted",
+            Some("event-bus"),
+            Some("lifecycle-to-eventbridge"),
+        ),
+        (
+            "firmware-001",
+            "denied",
+            None,
+            Some("deny-unsigned-firmware"),
+        ),
+    ];
+    // Readings that start the processing chain (this plan declares no chain steps).
+    let chained = [
         "temp-norm-001",
         "temp-norm-002",
         "temp-norm-003",
@@ -71,27 +134,34 @@ fn seed_telemetry_gives_the_expected_outcomes() {
         "rapid-2",
         "rapid-3",
         "dup-temp-001",
-    ] {
-        assert!(
-            has(
-                id,
-                Outcome::ChainStarted,
-                None,
-                Some("chain-sensor-readings")
-            ),
-            "{id}"
-        );
-    }
-    for id in ["humid-000", "humid-001", "humid-002"] {
-        assert!(
-            has(id, Outcome::Grouped, None, Some("group-humidity-readings")),
-            "{id}"
-        );
-        assert!(
-            has(id, Outcome::GroupFlushed, Some("metrics-queue"), None),
-            "{id}"
-        );
-    }
+    ];
+    let expectations: Vec<Expectation> = expected
+        .iter()
+        .copied()
+        .chain(
+            chained
+                .iter()
+                .map(|id| (*id, "chain_started", None, Some("chain-sensor-readings"))),
+        )
+        .map(|(action_id, outcome, target, rule)| Expectation::Outcome {
+            action_id: action_id.into(),
+            outcome: Outcome::from_name(outcome).unwrap(),
+            target: target.map(str::to_owned),
+            rule: rule.map(str::to_owned),
+        })
+        .collect();
+    assert_eq!(
+        acteon_engine::expect::unmet(&expectations, &report),
+        Vec::<String>::new()
+    );
+    let named: std::collections::HashSet<&str> = expectations
+        .iter()
+        .filter_map(|e| match e {
+            Expectation::Outcome { action_id, .. } => Some(action_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named.len(), 21, "every action of the telemetry is expected");
     let flushed: Vec<_> = report
         .audit
         .iter()
@@ -115,42 +185,6 @@ fn seed_telemetry_gives_the_expected_outcomes() {
         sizes.contains(&(serde_json::json!("3"), serde_json::json!(1))),
         "{sizes:?}"
     );
-    for id in ["energy-001", "energy-002"] {
-        assert!(
-            has(
-                id,
-                Outcome::Scheduled,
-                None,
-                Some("schedule-energy-reports")
-            ),
-            "{id}"
-        );
-    }
-    assert!(has(
-        "dup-temp-002",
-        Outcome::Deduplicated,
-        None,
-        Some("dedup-sensor-readings")
-    ));
-    for id in ["test-dev-001", "test-dev-002"] {
-        assert!(
-            has(id, Outcome::Suppressed, None, Some("suppress-test-devices")),
-            "{id}"
-        );
-    }
-    assert!(has(
-        "lifecycle-001",
-        Outcome::Rerouted,
-        Some("event-bus"),
-        Some("lifecycle-to-eventbridge")
-    ));
-    assert!(has(
-        "firmware-001",
-        Outcome::Denied,
-        None,
-        Some("deny-unsigned-firmware")
-    ));
-    assert!(!report.audit.iter().any(|r| r.outcome == Outcome::Throttled));
     let calls = |p: &str| report.calls.iter().filter(|c| c.provider == p).count();
     assert_eq!(calls("alert-fanout"), 4);
     assert_eq!(calls("event-bus"), 1);

@@ -72,6 +72,89 @@ impl JsonLinesWriter {
     }
 }
 
+/// A [`JsonLinesWriter`] on a thread of its own: the audit writer hands it each batch of
+/// lines, in order, and goes on; copying them into the file's buffer and the write system
+/// calls happen off the dataflow's workers. [`LineThread::flush`] returns once everything
+/// handed over before it is in the file.
+pub struct LineThread {
+    lines: Option<std::sync::mpsc::Sender<Command>>,
+    thread: Option<std::thread::JoinHandle<io::Result<JsonLinesWriter>>>,
+}
+
+enum Command {
+    Lines(Vec<Vec<u8>>),
+    Flush(std::sync::mpsc::Sender<io::Result<()>>),
+}
+
+impl LineThread {
+    pub fn start(mut writer: JsonLinesWriter) -> LineThread {
+        let (lines, commands) = std::sync::mpsc::channel::<Command>();
+        let thread = std::thread::Builder::new()
+            .name("acteon-audit-file".into())
+            .spawn(move || {
+                // The first error stops the writing; it is reported by the next flush.
+                let mut failed: Option<io::Error> = None;
+                for command in commands {
+                    match command {
+                        Command::Lines(batch) if failed.is_none() => {
+                            for line in batch {
+                                if let Err(error) = writer.write_line(&line) {
+                                    failed = Some(error);
+                                    break;
+                                }
+                            }
+                        }
+                        Command::Lines(_) => {}
+                        Command::Flush(done) => {
+                            let result = match failed.take() {
+                                Some(error) => Err(error),
+                                None => writer.flush(),
+                            };
+                            let _ = done.send(result);
+                        }
+                    }
+                }
+                writer.flush().map(|()| writer)
+            })
+            .expect("a thread for the audit file");
+        LineThread {
+            lines: Some(lines),
+            thread: Some(thread),
+        }
+    }
+
+    /// Hands `batch` to the thread (lines without their newline).
+    pub fn write(&self, batch: Vec<Vec<u8>>) {
+        if let Some(lines) = &self.lines {
+            // A thread that is gone has failed; its join reports why.
+            let _ = lines.send(Command::Lines(batch));
+        }
+    }
+
+    /// Waits until every line handed over is written and flushed.
+    pub fn flush(&self) -> io::Result<()> {
+        let (done, flushed) = std::sync::mpsc::channel();
+        let sent = self
+            .lines
+            .as_ref()
+            .is_some_and(|lines| lines.send(Command::Flush(done)).is_ok());
+        match sent.then(|| flushed.recv().ok()).flatten() {
+            Some(result) => result,
+            None => Err(io::Error::other("the audit file's writer has stopped")),
+        }
+    }
+
+    /// Writes everything handed over, flushes, and stops the thread.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.lines = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result.map(drop),
+            Some(Err(_)) => Err(io::Error::other("the audit file's writer panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The audit as a JSON-lines file behind the [`RecordSink`] interface: for a file shared by
 /// every engine generation of `acteon serve` (each run of the engine would otherwise truncate
 /// it), and for a file beside another destination ([`FanOut`]).

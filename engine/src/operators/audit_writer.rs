@@ -106,7 +106,7 @@ pub fn audit_writer<'s>(
                 });
                 let time = *capability.time();
                 for entry in epoch {
-                    *facts.entry(Fact::of(&entry.record)).or_default() += 1;
+                    *facts.entry(entry.fact.clone()).or_default() += 1;
                     write(entry);
                 }
                 output

@@ -1,8 +1,8 @@
 //! Chains: runs every started chain step by step, and audits each step and the chain's end.
 //!
-//! Exchanged by chain id, so each chain lives on one worker; a sub-chain lives on its parent's
-//! worker (it is started here, not routed), so a parent and its child never wait across
-//! workers.
+//! Each chain lives on the worker its action spreads to (where delivery decided to start it,
+//! so starting one moves nothing); a sub-chain lives on its parent's worker (it is started
+//! here, not routed), so a parent and its child never wait across workers.
 //!
 //! Steps are submitted to the providers from here, through the registry with a [`Reply`], the
 //! same path `deliver` uses, rather than sent back to `deliver` through a feedback loop: a loop
@@ -30,7 +30,7 @@
 //! chains are resumed where the exchange sends their root: a step that was waiting for its
 //! answer is issued again (at least once), a retry backoff or a sub-chain goes on waiting.
 
-use super::{owns, route, AuditEntry, DeadLetter, Flow, Renderer};
+use super::{owns, AuditEntry, DeadLetter, Flow, Renderer};
 use crate::action::Action;
 use crate::audit::record::{AuditRecord, Details, RecordId};
 use crate::chains::status::{ChainState, ChainStatus, ChainStore};
@@ -95,7 +95,7 @@ pub fn chain<'s>(
     let activator = scope.worker().sync_activator_for(info.address.to_vec());
     let mut input = builder.new_input(
         starts,
-        Exchange::new(|(flow, chain): &ChainStart| route(&(&*flow.action.id, &**chain))),
+        Exchange::new(|(flow, _): &ChainStart| flow.spread()),
     );
     // Frontier changes matter only while chains run, and then a capability is held; with
     // checkpoints also when none runs, or the epochs it must save for would go unnoticed.
@@ -250,13 +250,13 @@ impl Chains {
         };
         let records = Rc::new(Cell::new(flow.records + 1));
         let root = Root {
-            home: route(&(&*flow.action.id, chain)),
+            home: flow.spread(),
             started: *cap.time(),
         };
         self.start(
             index,
             id,
-            Rc::new(flow.action),
+            Rc::from(flow.action),
             records,
             (None, root),
             cap.clone(),
@@ -739,7 +739,7 @@ impl Chains {
             ),
         };
         let order = (origin.event_time_ms, origin.position, place);
-        let entry = AuditEntry::new(record, order, dead_letter);
+        let entry = renderer.entry(record, order, dead_letter);
         self.emitted.push((running.cap.clone(), entry));
     }
 }

@@ -1,4 +1,5 @@
-//! Delivery: calls the provider a decision names, then renders the decision as an audit entry.
+//! Delivery: calls the provider a decision names, then renders the decision as an audit entry;
+//! a `chain_started` decision also goes out, with its chain's name, to the chain operator.
 //!
 //! Decisions arrive exchanged by the action's position, so delivery and rendering are spread
 //! over the workers whatever worker decided. Ignores the frontier. A provider that answers at
@@ -8,7 +9,9 @@
 //! channel and wake this operator). A call that a circuit breaker delivered to its fallback is
 //! audited `rerouted` to the fallback, with `fallback: true` and the `original_target`.
 
+use super::chain::ChainStart;
 use super::{AuditEntry, Decision, Renderer};
+use crate::audit::record::Detail;
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
 use crate::time::wall_clock_ms;
@@ -25,11 +28,15 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 use timely::progress::operate::FrontierInterest;
 
+/// Returns the audit entries and the chains to start.
 pub fn deliver<'s>(
     decisions: Stream<'s, u64, Vec<Decision>>,
     providers: ProviderRegistry,
     renderer: Rc<Renderer>,
-) -> Stream<'s, u64, Vec<AuditEntry>> {
+) -> (
+    Stream<'s, u64, Vec<AuditEntry>>,
+    Stream<'s, u64, Vec<ChainStart>>,
+) {
     let mut builder = OperatorBuilder::new("Deliver".to_owned(), decisions.scope());
     let info = builder.operator_info();
     let activator = decisions
@@ -43,6 +50,8 @@ pub fn deliver<'s>(
     builder.set_notify_for(0, FrontierInterest::Never);
     let (entries, entries_stream) = builder.new_output::<Vec<AuditEntry>>();
     let mut entries = OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditEntry>>>::from(entries);
+    let (starts, starts_stream) = builder.new_output::<Vec<ChainStart>>();
+    let mut starts = OutputBuilder::<_, CapacityContainerBuilder<Vec<ChainStart>>>::from(starts);
 
     builder.build(move |_capabilities| {
         let (sender, replies) = mpsc::channel::<(u64, CallResult)>();
@@ -50,13 +59,22 @@ pub fn deliver<'s>(
         let mut next_token = 0u64;
         move |_frontiers| {
             let mut output = entries.activate();
+            let mut starts = starts.activate();
             input.for_each(|cap, data| {
                 let Some(held) = cap.retain_least(0) else {
                     return;
                 };
                 let mut session = output.session(&cap);
+                let mut started = starts.session(&cap);
                 for decision in data.drain(..) {
                     let now = wall_clock_ms();
+                    if let Some(Detail::Name(chain)) = decision
+                        .details
+                        .get("chain")
+                        .filter(|_| decision.outcome == Outcome::ChainStarted)
+                    {
+                        started.give((decision.flow.clone(), chain.clone()));
+                    }
                     if !decision.deliver {
                         session.give(renderer.render(decision, None, now, now));
                         continue;
@@ -115,7 +133,7 @@ pub fn deliver<'s>(
             }
         }
     });
-    entries_stream
+    (entries_stream, starts_stream)
 }
 
 /// The entry of a delivered decision, given its call's result.

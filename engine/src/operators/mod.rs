@@ -26,18 +26,19 @@ use crate::audit::redact::Redactor;
 use crate::eval::Evaluator;
 use crate::name::Name;
 use crate::provider::CallResult;
+use crate::report::Fact;
 use crate::time::Clock;
 use acteon_dsl::plan::Outcome;
 use keyed::Key;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// An action on its way through the rules.
+/// An action on its way through the rules. Moved from operator to operator, so kept small:
+/// the action itself is boxed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
-    pub action: Action,
+    pub action: Box<Action>,
     /// The rule evaluation resumes at.
     pub next_rule: u32,
     /// Audit records already written about this action: the next record's place.
@@ -52,7 +53,7 @@ pub struct Flow {
 impl Flow {
     pub fn new(action: Action) -> Flow {
         Flow {
-            action,
+            action: Box::new(action),
             next_rule: 0,
             records: 0,
             quota_warning: None,
@@ -96,27 +97,37 @@ impl Decision {
 /// record's place among the action's records. Unique per record.
 pub type AuditOrder = (i64, Position, u32);
 
-/// An audit record and its line, rendered on the worker that made it.
+/// An audit record's line, rendered on the worker that made it, and what the writer needs
+/// besides: the facts the live views count, and the typed record only when a destination
+/// reads it (a sink, a memory audit); a file needs the line alone, and the record is dropped
+/// where it was made. Moved from operator to operator, so kept small.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub order: AuditOrder,
-    pub record: AuditRecord,
     /// The record's JSON line, without the newline.
     pub line: Vec<u8>,
+    pub fact: Fact,
+    pub record: Option<Box<AuditRecord>>,
     /// For rejected lines, late actions and failed chain steps: the dead-letter entry.
-    pub dead_letter: Option<DeadLetter>,
+    pub dead_letter: Option<Box<DeadLetter>>,
 }
 
 impl AuditEntry {
-    /// The record (already redacted) with its line.
-    pub fn new(record: AuditRecord, order: AuditOrder, dead_letter: Option<DeadLetter>) -> Self {
+    /// The record (already redacted) with its line; `keep`: with the record itself.
+    pub fn new(
+        record: AuditRecord,
+        order: AuditOrder,
+        dead_letter: Option<DeadLetter>,
+        keep: bool,
+    ) -> Self {
         let mut line = Vec::with_capacity(512);
         record.render(&mut line);
         AuditEntry {
             order,
-            record,
             line,
-            dead_letter,
+            fact: Fact::of(&record),
+            record: keep.then(|| Box::new(record)),
+            dead_letter: dead_letter.map(Box::new),
         }
     }
 }
@@ -213,6 +224,8 @@ pub struct Renderer {
     pub store_payload: bool,
     pub redactor: Redactor,
     pub ttl: AuditTtl,
+    /// Whether a destination reads the typed records (else entries carry lines only).
+    pub keep_records: bool,
 }
 
 impl Renderer {
@@ -267,7 +280,7 @@ impl Renderer {
             Clock::Processing => (dispatched_ms, now_ms),
         };
         let rule = rule.map(|r| self.evaluator.rule(r).name.clone());
-        let action = flow.action;
+        let action = *flow.action;
         // The deciding record of a chain names the chain it started.
         let chain_id = match (outcome, details.get("chain")) {
             (Outcome::ChainStarted, Some(chain)) => chain
@@ -298,16 +311,18 @@ impl Renderer {
             completed_at_ms: completed,
             duration_ms,
         };
-        AuditEntry::new(record, order, None)
+        self.entry(record, order, None)
     }
-}
 
-/// A worker-independent hash: chains and held actions are placed by it, so every worker (and
-/// every process) agrees where each lives.
-pub fn route<K: Hash + ?Sized>(key: &K) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+    /// The entry of a record made elsewhere (a chain's step, a rejected line).
+    pub fn entry(
+        &self,
+        record: AuditRecord,
+        order: AuditOrder,
+        dead_letter: Option<DeadLetter>,
+    ) -> AuditEntry {
+        AuditEntry::new(record, order, dead_letter, self.keep_records)
+    }
 }
 
 /// The epoch of a dataflow time: checkpoints are taken at epochs.

@@ -90,7 +90,7 @@ impl Lines {
     fn next(&mut self, buffer: &mut Vec<u8>) -> Read {
         buffer.clear();
         match self {
-            Lines::File(reader) => match reader.read_until(b'\n', buffer) {
+            Lines::File(reader) => match read_line(reader, buffer) {
                 Ok(0) => Read::Done,
                 Ok(_) => {
                     while matches!(buffer.last(), Some(b'\n' | b'\r')) {
@@ -134,6 +134,35 @@ impl Lines {
                 Polled::Ended => Read::Done,
             },
             Lines::Empty => Read::Done,
+        }
+    }
+}
+
+/// `read_until(b'\n')`, searching with the `memchr` crate (std's search is slower on lines of
+/// this length).
+fn read_line(reader: &mut impl BufRead, buffer: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut read = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            return Ok(read);
+        }
+        match memchr::memchr(b'\n', available) {
+            Some(end) => {
+                buffer.extend_from_slice(&available[..=end]);
+                reader.consume(end + 1);
+                return Ok(read + end + 1);
+            }
+            None => {
+                let n = available.len();
+                buffer.extend_from_slice(available);
+                reader.consume(n);
+                read += n;
+            }
         }
     }
 }
@@ -412,30 +441,38 @@ pub fn source<'s>(
                     Some((lane, _, _)) => lanes.lanes.get(&lane).and_then(|l| l.max_seen),
                     None => max_seen,
                 };
-                // Every line's time counts, whoever decodes it.
-                let time_of_record = match settings.clock {
-                    Clock::Event => created_at_of(&buffer)
-                        .and_then(parse_rfc3339_ms)
-                        .or(record.and_then(|(_, _, timestamp)| timestamp)),
-                    Clock::Processing => None,
-                };
-                match record {
-                    Some((lane, _, _)) => lanes.seen(lane, time_of_record),
+                let timestamp = record.and_then(|(_, _, timestamp)| timestamp);
+                let event_clock = settings.clock == Clock::Event;
+                // Every record's time moves its input's time on, whoever decodes it: its
+                // `created_at`, else the feed's timestamp for it.
+                let mut note = |time: Option<i64>| match record {
+                    Some((lane, _, _)) => lanes.seen(lane, time.filter(|_| event_clock)),
                     None => {
-                        if let Some(time) = time_of_record {
+                        if let Some(time) = time.filter(|_| event_clock) {
                             max_seen = Some(max_seen.map_or(time, |m| m.max(time)));
                         }
                     }
-                }
+                };
+                // The time of a line this worker does not decode, read without decoding it
+                // (and of one that does not decode), as a decoded action would have it.
+                let read_time = |buffer: &[u8]| {
+                    created_at_of(buffer)
+                        .and_then(|text| parse_rfc3339_ms(&text))
+                        .or(timestamp)
+                };
                 let mine = match (record, settings.share) {
                     (None, Some((index, peers))) => (line_no - 1) % peers == index,
                     _ => true,
                 };
                 if !mine {
+                    if event_clock {
+                        note(read_time(&buffer));
+                    }
                     continue;
                 }
                 // A blank line holds no record; it is not an input (see the README).
                 if buffer.iter().all(u8::is_ascii_whitespace) {
+                    note(timestamp);
                     if let Some((lane, offset, _)) = record {
                         lanes.emitted(lane, offset, now_epoch);
                     }
@@ -445,9 +482,7 @@ pub fn source<'s>(
                 // Where rejected and late records go: the epoch of the input's time here.
                 let (default_ms, clock_ms, undecided_epoch) = match settings.clock {
                     Clock::Event => {
-                        let default_ms = before
-                            .or(record.and_then(|(_, _, timestamp)| timestamp))
-                            .unwrap_or(0);
+                        let default_ms = timestamp.or(before).unwrap_or(0);
                         let at = before.unwrap_or(0) - settings.max_lateness_ms as i64;
                         (default_ms, None, epochs.of(at).max(flow_time))
                     }
@@ -456,48 +491,10 @@ pub fn source<'s>(
                 let decoded_action = settings
                     .decoder
                     .decode(&buffer, position, default_ms, clock_ms);
-                match decoded_action {
-                    Ok(action) => {
-                        let behind = before.map(|b| b - action.event_time_ms);
-                        let late = settings.clock == Clock::Event
-                            && behind.is_some_and(|b| b > settings.max_lateness_ms as i64);
-                        if late {
-                            if let Some((lane, offset, _)) = record {
-                                lanes.emitted(lane, offset, undecided_epoch);
-                            }
-                            let text = String::from_utf8_lossy(&buffer).into_owned();
-                            let entry = late_entry(
-                                &renderer,
-                                action,
-                                before.unwrap_or_default(),
-                                settings.max_lateness_ms,
-                                text,
-                            );
-                            in_flight.emitted(undecided_epoch);
-                            undecided.push((undecided_epoch, entry));
-                            continue;
-                        }
-                        // Not late, so never behind the capability (which trails the input's
-                        // time by the allowed lateness); `max` only guards the invariant.
-                        let time = match settings.clock {
-                            Clock::Event => epochs.of(action.event_time_ms).max(flow_time),
-                            Clock::Processing => now_epoch,
-                        };
-                        if let Some((lane, offset, _)) = record {
-                            lanes.emitted(lane, offset, time);
-                        }
-                        if let Some(checkpoints) = checkpoints.as_mut() {
-                            checkpoints.emitted(Pending {
-                                time,
-                                position,
-                                default_ms,
-                                record: buffer.clone(),
-                            });
-                        }
-                        in_flight.emitted(time);
-                        by_epoch.entry(time).or_default().push(Flow::new(action));
-                    }
+                let action = match decoded_action {
+                    Ok(action) => action,
                     Err(rejection) => {
+                        note(read_time(&buffer));
                         if let Some((lane, offset, _)) = record {
                             lanes.emitted(lane, offset, undecided_epoch);
                         }
@@ -506,8 +503,52 @@ pub fn source<'s>(
                         let entry = rejected_entry(&renderer, position, time_ms, rejection, text);
                         in_flight.emitted(undecided_epoch);
                         undecided.push((undecided_epoch, entry));
+                        continue;
                     }
+                };
+                // Its created_at, as `read_time` would read it, is its event time.
+                note(match action.created_at {
+                    Some(_) => Some(action.event_time_ms),
+                    None => timestamp,
+                });
+                let behind = before.map(|b| b - action.event_time_ms);
+                let late =
+                    event_clock && behind.is_some_and(|b| b > settings.max_lateness_ms as i64);
+                if late {
+                    if let Some((lane, offset, _)) = record {
+                        lanes.emitted(lane, offset, undecided_epoch);
+                    }
+                    let text = String::from_utf8_lossy(&buffer).into_owned();
+                    let entry = late_entry(
+                        &renderer,
+                        action,
+                        before.unwrap_or_default(),
+                        settings.max_lateness_ms,
+                        text,
+                    );
+                    in_flight.emitted(undecided_epoch);
+                    undecided.push((undecided_epoch, entry));
+                    continue;
                 }
+                // Not late, so never behind the capability (which trails the input's time by
+                // the allowed lateness); `max` only guards the invariant.
+                let time = match settings.clock {
+                    Clock::Event => epochs.of(action.event_time_ms).max(flow_time),
+                    Clock::Processing => now_epoch,
+                };
+                if let Some((lane, offset, _)) = record {
+                    lanes.emitted(lane, offset, time);
+                }
+                if let Some(checkpoints) = checkpoints.as_mut() {
+                    checkpoints.emitted(Pending {
+                        time,
+                        position,
+                        default_ms,
+                        record: buffer.clone(),
+                    });
+                }
+                in_flight.emitted(time);
+                by_epoch.entry(time).or_default().push(Flow::new(action));
             }
             lines_read.set(lines_read.get() + decoded as u64);
 
@@ -637,7 +678,7 @@ fn rejected_entry(
         completed_at_ms: time_ms,
         duration_ms: 0,
     };
-    AuditEntry::new(record, (time_ms, position, 0), Some(dead_letter))
+    renderer.entry(record, (time_ms, position, 0), Some(dead_letter))
 }
 
 /// The audit entry of an action too late to be decided (its event time more than the allowed
@@ -689,5 +730,5 @@ fn late_entry(
         duration_ms: 0,
     };
     let order = (action.event_time_ms, position, 0);
-    AuditEntry::new(record, order, Some(dead_letter))
+    renderer.entry(record, order, Some(dead_letter))
 }

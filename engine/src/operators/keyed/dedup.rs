@@ -117,8 +117,11 @@ impl Window for Dedup {
 /// fingerprint. Clones share.
 #[derive(Debug, Clone, Default)]
 pub struct DedupMemory {
-    windows: Arc<Mutex<FxHashMap<(u64, u128), i64>>>,
+    windows: Arc<Mutex<FxHashMap<WindowKey, i64>>>,
 }
+
+/// (rule identity, key fingerprint).
+type WindowKey = (u64, [u64; 2]);
 
 /// Windows written between two sweeps of expired ones.
 const SWEEP_EVERY: usize = 4096;
@@ -140,12 +143,12 @@ impl DedupMemory {
             .collect()
     }
 
-    fn expiry(&self, identity: u64, print: u128) -> Option<i64> {
+    fn expiry(&self, identity: u64, print: [u64; 2]) -> Option<i64> {
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         windows.get(&(identity, print)).copied()
     }
 
-    fn open(&self, identity: u64, print: u128, expiry: i64, now: i64) {
+    fn open(&self, identity: u64, print: [u64; 2], expiry: i64, now: i64) {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         windows.insert((identity, print), expiry);
         if windows.len().is_multiple_of(SWEEP_EVERY) {

@@ -57,13 +57,15 @@ use xxhash_rust::xxh3::Xxh3Default;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Key {
     pub rule: u32,
-    pub print: u128,
+    /// The 128-bit fingerprint as two halves: `u128` would align the key (and every flow
+    /// carrying one) to 16 bytes.
+    pub print: [u64; 2],
 }
 
 impl Key {
     /// The worker-independent hash the exchange routes by.
     pub fn route(&self) -> u64 {
-        ((self.print as u64) ^ (self.print >> 64) as u64)
+        (self.print[0] ^ self.print[1])
             .wrapping_add(u64::from(self.rule).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 }
@@ -102,9 +104,10 @@ impl Fingerprint {
     }
 
     pub fn key(&self, rule: u32) -> Key {
+        let print = self.0.digest128();
         Key {
             rule,
-            print: self.0.digest128(),
+            print: [print as u64, (print >> 64) as u64],
         }
     }
 }
