@@ -166,7 +166,12 @@ fn malformed_records_go_to_the_dead_letter_topic_and_are_audited_rejected() {
         "every malformed record is dead-lettered"
     );
     for record in &dead {
-        assert!(bad.contains(&&String::from_utf8_lossy(&record.value).into_owned()));
+        let value = String::from_utf8_lossy(&record.value).into_owned();
+        assert!(
+            bad.contains(&&value),
+            "not a malformed record: {value:?} {:?}",
+            record.headers
+        );
         assert!(
             !record.headers[ERROR_HEADER].is_empty(),
             "the reason is in a header"

@@ -230,12 +230,13 @@ fn expected_outcomes_lower_input_lines_and_expectations() {
         panic!("one test expected, got {:?}", plan.tests)
     };
     assert_eq!(test.name, "seed expected outcomes");
-    assert_eq!(test.line, 5);
+    assert_eq!(test.line, 7);
     assert_eq!(test.actions.len(), 21);
     let first_line = std::fs::read_to_string(seed("telemetry.jsonl")).unwrap();
     assert_eq!(test.actions[0].line, first_line.lines().next().unwrap());
-    // The Expected Outcomes table's 28 rows, then 8 about the chains those actions start.
-    assert_eq!(test.expectations.len(), 36);
+    // Every record of every action the table names (its decision, chain steps, group batch),
+    // then the provider call counts.
+    assert_eq!(test.expectations.len(), 67);
     assert_eq!(
         test.expectations[0],
         Expectation::Outcome {
@@ -246,7 +247,7 @@ fn expected_outcomes_lower_input_lines_and_expectations() {
         }
     );
     assert_eq!(
-        test.expectations[27],
+        test.expectations[63],
         Expectation::Calls {
             provider: "event-bus".into(),
             count: 1

@@ -454,12 +454,12 @@ pub fn source<'s>(
                     }
                 };
                 // The time of a line this worker does not decode, read without decoding it
-                // (and of one that does not decode), as a decoded action would have it.
-                let read_time = |buffer: &[u8]| {
-                    created_at_of(buffer)
-                        .and_then(|text| parse_rfc3339_ms(&text))
-                        .or(timestamp)
-                };
+                // (and of one that does not decode): its `created_at` when it has one. A record
+                // that is not an action does not move its input's time by the feed's
+                // timestamp (the time it was produced, not an event time), or one garbled
+                // record would make every action after it late.
+                let read_time =
+                    |buffer: &[u8]| created_at_of(buffer).and_then(|text| parse_rfc3339_ms(&text));
                 let mine = match (record, settings.share) {
                     (None, Some((index, peers))) => (line_no - 1) % peers == index,
                     _ => true,
@@ -472,7 +472,6 @@ pub fn source<'s>(
                 }
                 // A blank line holds no record; it is not an input (see the README).
                 if buffer.iter().all(u8::is_ascii_whitespace) {
-                    note(timestamp);
                     if let Some((lane, offset, _)) = record {
                         lanes.emitted(lane, offset, now_epoch);
                     }
