@@ -81,7 +81,7 @@ export async function render(main, ctx) {
 export function recordTable(records, placeholder, { showAction = true } = {}) {
   const body = h("tbody");
   const columns = [
-    ["Dispatched", (r) => h("span", { class: "mono" }, time(r.dispatched_at))],
+    ["Dispatched", (r) => h("span", { class: "mono when" }, time(r.dispatched_at))],
     showAction ? ["Action", (r) => link(`/ui/audit/${idPath(r.action_id)}`, r.action_id)] : null,
     ["Tenant", (r) => r.tenant],
     ["Type", (r) => r.action_type],
@@ -165,7 +165,7 @@ export async function renderTrail(main, ctx) {
           h(
             "li",
             { "data-outcome": r.outcome },
-            h("span", { class: "mono muted" }, time(r.dispatched_at)),
+            h("span", { class: "mono muted when" }, time(r.dispatched_at)),
             " ",
             badge(r.outcome),
             " ",
@@ -173,13 +173,23 @@ export async function renderTrail(main, ctx) {
             r.target ? ["→ ", h("strong", {}, r.target), " "] : null,
             r.details?.step ? ["step ", h("strong", {}, r.details.step), " "] : null,
             r.details?.members ? ["members: ", r.details.members.map((m) => [link(`/ui/audit/${idPath(m)}`, m), " "])] : null,
-            jsonView({ details: r.details, payload: r.payload }, thePlan.audit.placeholder)
+            record(r, records.length <= 3, thePlan.audit.placeholder)
           )
         )
       )
     ),
     section("Records", recordTable(records, thePlan.audit.placeholder, { showAction: false }))
   );
+}
+
+/**
+ * A record's details and payload, folded unless `open` (a short trail) or a value in it was
+ * redacted (worth seeing at once).
+ */
+function record(r, open, placeholder) {
+  const shown = { details: r.details, payload: r.payload };
+  const redacted = JSON.stringify(shown).includes(JSON.stringify(placeholder));
+  return h("details", { open: open || redacted }, h("summary", {}, "details and payload"), jsonView(shown, placeholder));
 }
 
 /** An RFC 3339 time as a `datetime-local` value (UTC), and back. */

@@ -49,7 +49,7 @@ export async function render(main, ctx) {
           ["Step", (c) => c.current_step || "–"],
           ["Path", (c) => h("span", { class: "mono" }, c.path.join(" → ") || "–")],
           ["Tenant", (c) => c.tenant || "–"],
-          ["Started", (c) => h("span", { class: "mono" }, time(c.started_at_us / 1000))],
+          ["Started", (c) => h("span", { class: "mono when" }, time(c.started_at_us / 1000))],
           ["Took", (c) => duration(((c.finished_at_us ?? Date.now() * 1000) - c.started_at_us) / 1000), "num"],
           [
             "",
@@ -163,7 +163,9 @@ function pathGraph(definition, chain, id) {
   const live = LIVE.has(chain.state);
   for (const node of graph.nodes) {
     const step = definition.steps.find((s) => s.name === node.id);
-    if (step?.sub_chain && taken.has(step.name)) node.href = `/ui/chains/${idPath(`${id}/${step.name}`)}`;
+    // A sub-chain's id is its parent's and the step's (`PARENT/STEP`): linked once it started.
+    const started = taken.has(node.id) || (live && chain.current_step === node.id);
+    if (step?.sub_chain && started) node.href = `/ui/chains/${idPath(`${id}/${step.name}`)}`;
   }
   // The step waited on: running now, or the one being entered when the chain is live.
   return drawGraph(graph, {

@@ -42,7 +42,7 @@ export async function render(main, ctx) {
           ["Group", (g) => h("span", { class: "mono" }, g.group_key || "(no key)")],
           ["Tenant", (g) => g.tenant],
           ["Members", (g) => h("details", {}, h("summary", {}, `${g.event_count}`), g.members.map((m) => [link(`/ui/audit/${idPath(m)}`, m), " "]))],
-          ["Since", (g) => h("span", { class: "mono" }, time(g.created_at))],
+          ["Since", (g) => h("span", { class: "mono when" }, time(g.created_at))],
           [
             "Flushes in",
             (g) => {
@@ -71,7 +71,7 @@ export async function render(main, ctx) {
           ["Tenant", (e) => e.tenant],
           ["Type", (e) => e.action_type],
           ["Rule", (e) => e.rule],
-          ["Scheduled at", (e) => h("span", { class: "mono" }, time(e.updated_at))],
+          ["Scheduled at", (e) => h("span", { class: "mono when" }, time(e.updated_at))],
           [
             "Due in",
             (e) => {

@@ -85,7 +85,7 @@ export async function render(main, ctx) {
       letters,
       table(
         [
-          ["When", (r) => h("span", { class: "mono" }, time(r.dispatched_at))],
+          ["When", (r) => h("span", { class: "mono when" }, time(r.dispatched_at))],
           ["Action", (r) => link(`/ui/audit/${idPath(r.action_id)}`, r.action_id)],
           ["Outcome", (r) => badge(r.outcome)],
           ["Provider", (r) => r.target || r.provider || "–"],

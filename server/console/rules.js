@@ -45,12 +45,12 @@ export async function render(main, ctx) {
         [
           ["#", (r) => r.index + 1, "num"],
           ["Priority", (r) => r.priority, "num"],
-          ["Rule", (r) => h("strong", { id: `rule-${r.name}` }, r.name)],
+          ["Rule", (r) => h("strong", { id: `rule-${r.name}`, class: "nowrap" }, r.name)],
           ["Kind", (r) => (r.terminal ? r.kind : h("span", { title: "evaluation goes on after it" }, `${r.kind} ↓`))],
           ["When", (r) => (r.condition ? h("code", {}, r.condition) : h("span", { class: "muted" }, "always"))],
           ["Then", (r) => h("code", {}, r.action)],
           ["Scope", (r) => [r.scope.namespace, r.scope.tenant].filter(Boolean).join(" / ") || "all"],
-          ["From", (r) => h("span", { class: "mono" }, `${r.file}:${r.line}`)],
+          ["From", (r) => h("span", { class: "mono", title: `${r.file}:${r.line}` }, `${relative(r.file, thePlan.script)}:${r.line}`)],
           ["Decisions", (r) => number(decisions.get(r.name) ?? 0), "num"],
         ],
         thePlan.rules,
@@ -64,6 +64,12 @@ export async function render(main, ctx) {
     section("acteon explain", h("details", {}, h("summary", {}, "the plan as `acteon explain` prints it"), h("pre", { class: "plain" }, thePlan.explain)))
   );
   await showPlayground(playground, ctx);
+}
+
+/** A rule's file as seen from the script's directory (its includes sit beside it). */
+function relative(file, script) {
+  const dir = script.slice(0, script.lastIndexOf("/") + 1);
+  return dir && file.startsWith(dir) ? file.slice(dir.length) : file;
 }
 
 function dataflowGraph(thePlan) {
@@ -88,7 +94,11 @@ async function showPlayground(el, ctx) {
   samples.addEventListener("change", () => {
     if (samples.value) text.value = JSON.stringify(SAMPLES[samples.value], null, 2);
   });
-  const result = h("div", { id: "playground-result" });
+  const result = h(
+    "div",
+    { id: "playground-result" },
+    notice("note", "Paste or edit an action, or start from a sample, then evaluate: the verdict, the rules that matched and each condition with the value it read show here.")
+  );
   const run = h("button", { type: "button", id: "playground-run" }, "Evaluate (dry run)");
   run.addEventListener("click", () => evaluate(text.value, result, ctx));
   fill(
