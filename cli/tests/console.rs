@@ -395,6 +395,10 @@ fn the_live_tail_shows_a_dispatch_made_while_it_is_open() {
     assert!(!browser.exists("#tail-rows tr[data-action='temp-crit-001']"));
     browser.click(&browser.find("#tail-pause", WAIT));
     browser.find("#tail-rows tr[data-action='temp-crit-001']", WAIT);
+    // The server ends each stream after a few seconds; the page connects again by itself.
+    std::thread::sleep(Duration::from_secs(6));
+    served.dispatch(&seed_event("lifecycle-001"));
+    browser.find("#tail-rows tr[data-action='lifecycle-001']", WAIT);
     assert_clean(&browser, "the tail");
     // Filtered on the server: only what is asked for comes.
     browser.open(&served.url("/ui/tail?outcome=denied"), "tail");

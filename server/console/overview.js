@@ -39,7 +39,10 @@ export async function render(main, ctx) {
   const counts = async () => {
     const data = await api(`/v1/console/overview${query(scope)}`, { signal: ctx.signal });
     last = data;
-    fill(problem);
+    fill(
+      problem,
+      data.missed ? notice("note", `The counts below miss ${number(data.missed)} records, written faster than the console counted them.`) : null
+    );
     showFigures(figures, data);
     drawRate(canvas, data.rate.per_second);
     showRules(rules, data);

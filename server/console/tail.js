@@ -120,22 +120,29 @@ export async function render(main, ctx) {
       }
     };
     const open = () => {
-      state.textContent = "live";
-      state.className = "badge s-running";
+      if (state.textContent !== "paused") {
+        state.textContent = "live";
+        state.className = "badge s-running";
+      }
+      // A reconnect after an error clears the error; a note about skipped records stays.
+      if (messages.querySelector(".notice.error")) fill(messages);
       resolve();
     };
-    stream(`/v1/tail${query(filters)}`, onEvent, ctx.signal, open)
-      .then(() => {
-        state.textContent = "ended";
-        state.className = "badge";
-        resolve();
-      })
-      .catch((error) => {
-        if (!aborted(error)) {
-          state.textContent = "closed";
+    // The server ends each stream after a few seconds (so that it can always shut down):
+    // connect again at once, for as long as the page is open; after an error, a little later.
+    (async () => {
+      while (!ctx.signal.aborted) {
+        try {
+          await stream(`/v1/tail${query(filters)}`, onEvent, ctx.signal, open);
+        } catch (error) {
+          if (aborted(error) || ctx.signal.aborted) return;
+          state.textContent = "reconnecting";
+          state.className = "badge s-half_open";
           fill(messages, notice("error", explainError(error)));
+          resolve();
+          await new Promise((r) => setTimeout(r, 2000));
         }
-        resolve();
-      });
+      }
+    })();
   });
 }

@@ -451,3 +451,21 @@ async fn the_grafana_dashboard_queries_only_metrics_that_metrics_exposes() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_ends_by_itself_so_that_an_open_console_never_holds_a_shutdown() {
+    let server = seed_server();
+    let started = std::time::Instant::now();
+    let mut tail = open_tail(&server, "/v1/tail", None).await;
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        while std::future::poll_fn(|cx| tail.as_mut().poll_next(cx))
+            .await
+            .is_some()
+        {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream did not end");
+    let lasted = started.elapsed();
+    assert!(lasted >= Duration::from_secs(4), "{lasted:?}");
+    server.stop().await;
+}

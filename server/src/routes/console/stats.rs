@@ -21,11 +21,15 @@ use axum::extract::Query;
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Seconds of decisions per second kept (and answered).
 pub const RATE_SECONDS: usize = 300;
+
+/// Records counted under one lock at most.
+const COUNT_BATCH: usize = 512;
 
 /// Every server's counts in this process, by app.
 static REGISTRY: Mutex<Vec<(Weak<App>, Arc<Stats>)>> = Mutex::new(Vec::new());
@@ -33,14 +37,17 @@ static REGISTRY: Mutex<Vec<(Weak<App>, Arc<Stats>)>> = Mutex::new(Vec::new());
 #[derive(Debug, Default)]
 pub struct Stats {
     tenants: Mutex<HashMap<String, TenantTally>>,
+    /// Records written faster than they were counted, and so not counted.
+    missed: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct TenantTally {
-    /// Deciding records by (rule, outcome); `""` when no rule decided.
-    rules: HashMap<(String, Outcome), u64>,
+    /// Deciding records by rule (`""` when no rule decided), then outcome. Nested, so that
+    /// counting a record allocates nothing once its rule has been seen.
+    rules: HashMap<String, HashMap<Outcome, u64>>,
     /// Records naming a provider (the one called, else the action's own), by outcome.
-    providers: HashMap<(String, Outcome), u64>,
+    providers: HashMap<String, HashMap<Outcome, u64>>,
     outcomes: HashMap<Outcome, u64>,
     /// (Unix second, deciding records), oldest first, the last [`RATE_SECONDS`].
     seconds: VecDeque<(i64, u64)>,
@@ -60,20 +67,29 @@ fn decides(outcome: Outcome) -> bool {
     )
 }
 
+/// One more of `outcome` under `name`.
+fn bump(counts: &mut HashMap<String, HashMap<Outcome, u64>>, name: &str, outcome: Outcome) {
+    let by_outcome = match counts.get_mut(name) {
+        Some(by_outcome) => by_outcome,
+        None => counts.entry(name.to_owned()).or_default(),
+    };
+    *by_outcome.entry(outcome).or_default() += 1;
+}
+
 impl TenantTally {
     fn count(&mut self, record: &AuditRecord, second: i64) {
         *self.outcomes.entry(record.outcome).or_default() += 1;
         if let Some(provider) = record.target.as_deref().or(record.provider.as_deref()) {
-            *self
-                .providers
-                .entry((provider.to_owned(), record.outcome))
-                .or_default() += 1;
+            bump(&mut self.providers, provider, record.outcome);
         }
         if !decides(record.outcome) {
             return;
         }
-        let rule = record.rule.as_deref().unwrap_or_default().to_owned();
-        *self.rules.entry((rule, record.outcome)).or_default() += 1;
+        bump(
+            &mut self.rules,
+            record.rule.as_deref().unwrap_or_default(),
+            record.outcome,
+        );
         // Records of one second mostly arrive together; an older one (the history counted at
         // start, a slow worker) goes into its own second wherever it is.
         match self.seconds.iter_mut().rev().find(|(s, _)| *s <= second) {
@@ -120,33 +136,39 @@ impl Stats {
             let mut tenants = stats.lock();
             for record in &history {
                 let second = record.completed_at_ms.div_euclid(1000);
-                tenants
-                    .entry(record.tenant.to_string())
-                    .or_default()
-                    .count(record, second);
+                tally(&mut tenants, &record.tenant).count(record, second);
             }
         }
         let counting = stats.clone();
         tokio::spawn(async move {
             let mut recent = recent;
+            let mut batch = Vec::with_capacity(COUNT_BATCH);
             loop {
+                // One record awaited, then whatever else is waiting: counted under one lock.
                 match receiver.recv().await {
-                    Ok(record) => {
-                        if !recent.is_empty() && recent.remove(&record.id) {
-                            continue;
-                        }
-                        let second = wall_clock_ms().div_euclid(1000);
-                        counting
-                            .lock()
-                            .entry(record.tenant.to_string())
-                            .or_default()
-                            .count(&record, second);
-                    }
-                    // Counts are for looking at: a burst beyond the buffer is missed, not fatal.
+                    Ok(record) => batch.push(record),
                     Err(RecvError::Lagged(missed)) => {
-                        tracing::debug!(missed, "console counts fell behind the audit");
+                        counting.missed.fetch_add(missed, Ordering::Relaxed);
+                        continue;
                     }
                     Err(RecvError::Closed) => break,
+                }
+                while batch.len() < COUNT_BATCH {
+                    match receiver.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(TryRecvError::Lagged(missed)) => {
+                            counting.missed.fetch_add(missed, Ordering::Relaxed);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let second = wall_clock_ms().div_euclid(1000);
+                let mut tenants = counting.lock();
+                for record in batch.drain(..) {
+                    if !recent.is_empty() && recent.remove(&record.id) {
+                        continue;
+                    }
+                    tally(&mut tenants, &record.tenant).count(&record, second);
                 }
             }
         });
@@ -157,6 +179,14 @@ impl Stats {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantTally>> {
         self.tenants.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The tally of `tenant`, made on its first record.
+fn tally<'a>(tenants: &'a mut HashMap<String, TenantTally>, tenant: &str) -> &'a mut TenantTally {
+    if !tenants.contains_key(tenant) {
+        tenants.insert(tenant.to_owned(), TenantTally::default());
+    }
+    tenants.get_mut(tenant).expect("inserted above")
 }
 
 fn outcome_map(counts: &BTreeMap<&'static str, u64>) -> Value {
@@ -192,19 +222,16 @@ pub async fn overview(
             continue;
         }
         visible.push(tenant.clone());
-        for ((rule, outcome), n) in &tally.rules {
-            *rules
-                .entry(rule.clone())
-                .or_default()
-                .entry(outcome.name())
-                .or_default() += n;
-        }
-        for ((provider, outcome), n) in &tally.providers {
-            *providers
-                .entry(provider.clone())
-                .or_default()
-                .entry(outcome.name())
-                .or_default() += n;
+        for (into, from) in [
+            (&mut rules, &tally.rules),
+            (&mut providers, &tally.providers),
+        ] {
+            for (name, by_outcome) in from {
+                let counts = into.entry(name.clone()).or_default();
+                for (outcome, n) in by_outcome {
+                    *counts.entry(outcome.name()).or_default() += n;
+                }
+            }
         }
         for (outcome, n) in &tally.outcomes {
             *outcomes.entry(outcome.name()).or_default() += n;
@@ -260,6 +287,8 @@ pub async fn overview(
         "providers": provider_rows,
         "outcomes": outcome_map(&outcomes),
         "records": outcomes.values().sum::<u64>(),
+        // Of every tenant: which tenant a missed record had is not known.
+        "missed": stats.missed.load(Ordering::Relaxed),
     })))
 }
 

@@ -6,6 +6,11 @@
 //! tenants sees only their records (and may not ask for another tenant's). A client that reads
 //! slower than records come misses some: it gets `event: lagged` with `{"missed": N}` and the
 //! stream goes on. A comment every 15 s keeps idle connections open through proxies.
+//!
+//! A stream ends after [`STREAM_LIFETIME`] and the client connects again (the console does at
+//! once; records written in between are not replayed). Why: a graceful shutdown waits for every
+//! response to finish, and nothing tells a stream that the server is stopping, so an open
+//! console would otherwise keep `acteon serve` from exiting.
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -28,6 +33,9 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 /// Records a stream may look at and drop (filtered out) before it lets other tasks run.
 const SKIP_BUDGET: usize = 256;
+
+/// How long one stream lasts: the longest a graceful shutdown waits for an open tail.
+pub const STREAM_LIFETIME: Duration = Duration::from_secs(5);
 
 pub async fn tail(
     state: Shared,
@@ -67,6 +75,7 @@ pub async fn tail(
     let stream = Tail {
         next: receive(state.subscribe()),
         filter,
+        end: Box::pin(tokio::time::sleep(STREAM_LIFETIME)),
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
@@ -122,12 +131,16 @@ fn receive(
 struct Tail {
     next: Pin<Box<dyn Future<Output = Received> + Send>>,
     filter: Filter,
+    end: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Stream for Tail {
     type Item = Result<Event, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.end.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
         for _ in 0..SKIP_BUDGET {
             let (received, receiver) = ready!(self.next.as_mut().poll(cx));
             self.next = receive(receiver);
