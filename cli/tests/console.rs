@@ -444,8 +444,9 @@ fn a_tenant_limited_key_sees_only_its_tenants_records() {
         !text.contains("branch-1") && !text.contains("branch-office"),
         "{text}"
     );
-    browser.errors(); // the unauthorised first load
-                      // The live tail and the overview too.
+    // Asked for before the first call: no refused request.
+    assert_clean(&browser, "the key dialog");
+    // The live tail and the overview too.
     browser.open(&served.url("/ui/tail"), "tail");
     browser.wait_until(
         "document.querySelector('#tail-state').textContent === 'live'",

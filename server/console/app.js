@@ -152,5 +152,11 @@ async function whoami() {
   status.replaceChildren(...parts);
 }
 
-await whoami();
-route();
+// A server with keys and no key given yet: ask first, rather than after a refused call.
+if (document.documentElement.dataset.keys === "yes" && !key.get()) {
+  keyMessage.textContent = "This server needs an API key.";
+  dialog.showModal();
+} else {
+  await whoami();
+  route();
+}

@@ -63,6 +63,10 @@ async fn the_page_and_its_assets_need_no_key_and_stay_on_their_origin() {
             .unwrap();
         let page = String::from_utf8(body.to_vec()).unwrap();
         assert!(page.contains("/ui/assets/app.js"));
+        assert!(
+            page.contains(r#"data-keys="yes""#),
+            "the page says a key is needed"
+        );
         // Nothing is fetched from anywhere else: no absolute URL in the page.
         assert!(!page.contains("http://") && !page.contains("https://"));
     }

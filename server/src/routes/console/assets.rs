@@ -4,12 +4,15 @@
 //! `/ui` is the page, whose modules route on the path (`/ui/overview`, `/ui/chains/ID`...), so
 //! every view has a URL that can be shared or reloaded.
 //!
-//! Served without a key: the page holds no data, and asks for a key when the API wants one.
+//! Served without a key: the page holds no data (it says only whether the API wants a key), and
+//! asks for a key before its first call when the API wants one.
 //! A content security policy keeps the page to its own origin.
 
+use crate::routes::Shared;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
 
 /// (name under `/ui/assets/`, content type, content).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -44,6 +47,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 const PAGE: &str = include_str!("../../../console/index.html");
+static PAGE_OPEN: LazyLock<String> = LazyLock::new(|| PAGE.replace("{{keys}}", "no"));
+static PAGE_KEYED: LazyLock<String> = LazyLock::new(|| PAGE.replace("{{keys}}", "yes"));
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const SVG: &str = "image/svg+xml";
@@ -54,10 +59,16 @@ const SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 
      form-action 'self'";
 
 /// The page, or the asset the path names.
-pub async fn ui(uri: Uri, headers: HeaderMap) -> Response {
+pub async fn ui(state: Shared, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     let Some(name) = path.strip_prefix("/ui/assets/") else {
-        return answer(HTML, PAGE, &headers);
+        // The page says whether the API wants a key, so that it asks for one before its first
+        // call rather than after a refused one.
+        let page = match state.keys.is_empty() {
+            true => &*PAGE_OPEN,
+            false => &*PAGE_KEYED,
+        };
+        return answer(HTML, page, &headers);
     };
     match ASSETS.iter().find(|(asset, _, _)| *asset == name) {
         Some((_, kind, content)) => answer(kind, content, &headers),
@@ -67,7 +78,7 @@ pub async fn ui(uri: Uri, headers: HeaderMap) -> Response {
 
 /// The content with its type and an entity tag: browsers ask again each time (`no-cache`) and
 /// get 304 while the binary is the same, so a new build is never hidden behind a cache.
-fn answer(kind: &'static str, content: &'static str, request: &HeaderMap) -> Response {
+fn answer(kind: &'static str, content: &str, request: &HeaderMap) -> Response {
     let mut hasher = DefaultHasher::new();
     content.hash(&mut hasher);
     let tag = format!("\"{:016x}\"", hasher.finish());
@@ -77,7 +88,7 @@ fn answer(kind: &'static str, content: &'static str, request: &HeaderMap) -> Res
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
     let mut response = match fresh {
         true => StatusCode::NOT_MODIFIED.into_response(),
-        false => ([(header::CONTENT_TYPE, kind)], content).into_response(),
+        false => ([(header::CONTENT_TYPE, kind)], content.to_owned()).into_response(),
     };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
