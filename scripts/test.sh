@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: every check and every test, on a fresh machine.
-# Installs what is missing (cargo-nextest), and starts the services the tests need
+# Installs what is missing (cargo-nextest; Chromium and chromedriver from the distribution's
+# packages, for the console's browser tests), and starts the services the tests need
 # (scripts/services.sh: the Kafka broker and the AWS emulator) once, stopping them at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   step "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+
+step "the browser the console's tests drive: Debian's chromium and chromium-driver (installed when missing)"
+scripts/chromium.sh
 
 step "services the tests need: the Kafka broker and the AWS emulator (stopped at exit)"
 trap 'scripts/services.sh down' EXIT

@@ -12,6 +12,7 @@ use crate::recurring::RecurringBook;
 use crate::sink::ServerSink;
 use acteon_dsl::compile_file;
 use acteon_dsl::plan::Plan;
+use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::{FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::audit::store::AuditStore;
 use acteon_engine::chains::status::ChainStore;
@@ -21,6 +22,7 @@ use axum::http::StatusCode;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// What `acteon serve` is asked to do.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct App {
     pub recurring: RecurringBook,
     pub metrics: Arc<Metrics>,
     pub keys: ApiKeys,
+    /// Where the engine's records go; read by [`App::subscribe`].
+    sink: Arc<ServerSink>,
     /// The script's own plan, before runtime policies are added.
     script_plan: RwLock<Plan>,
     /// One plan change at a time.
@@ -129,7 +133,7 @@ impl App {
         Ok(Arc::new(App {
             dispatcher: Dispatcher::new(
                 engine.clone(),
-                sink,
+                sink.clone(),
                 config.engine.max_action_bytes,
                 config.decision_timeout,
             ),
@@ -141,6 +145,7 @@ impl App {
             policies,
             recurring,
             metrics,
+            sink,
             script_plan: RwLock::new(plan),
             changing: Mutex::new(()),
         }))
@@ -152,6 +157,11 @@ impl App {
             Some(generation) => generation.plan.clone(),
             None => self.policies.overlay(&self.script_plan()),
         }
+    }
+
+    /// Every audit record written from now on (the console's live tail and counts).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AuditRecord>> {
+        self.sink.subscribe()
     }
 
     fn script_plan(&self) -> Plan {

@@ -3,6 +3,7 @@
 
 mod audit;
 mod chains;
+mod console;
 mod dispatch;
 mod policies;
 mod providers;
@@ -79,8 +80,17 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/recurring/{id}/pause", post(recurring::pause))
         .route("/v1/recurring/{id}/resume", post(recurring::resume))
         .route("/v1/rules/reload", post(system::reload))
+        .route("/v1/rules/explain", post(console::explain))
+        .route("/v1/plan", get(console::plan))
+        .route("/v1/tail", get(console::tail))
+        .route("/v1/console/overview", get(console::overview))
+        .route("/v1/console/whoami", get(console::whoami))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(keys, authenticate))
+        // The console's page and assets, added after the key check so they need no key.
+        .route("/ui", get(console::ui))
+        .route("/ui/", get(console::ui))
+        .route("/ui/{*path}", get(console::ui))
         .layer(middleware::from_fn_with_state(app.clone(), count_requests))
         .with_state(app)
 }
