@@ -11,6 +11,7 @@
 //! `ACTEON_BENCH_SCALE` (default 1) multiplies every workload's size.
 
 use acteon_benches::evaluate::{decide, decoded, decoder};
+use acteon_benches::http::{self, free_port, wrk, Load, ServerProcess};
 use acteon_benches::kafka::{broker_is_up, compare, BROKER};
 use acteon_benches::memory::{bytes_read_by, peak_rss_bytes, rss_bytes, rss_bytes_of};
 use acteon_benches::paced::{quantile, PacedFeed, WrittenAt};
@@ -63,6 +64,11 @@ const WORKLOADS: &[Workload] = &[
         run: full_path,
     },
     Workload {
+        name: "http",
+        what: "acteon serve under wrk beside a bare server: seed without quota, full path, batches",
+        run: http,
+    },
+    Workload {
         name: "memory-10m",
         what: "10,000,000 full-path actions through the acteon binary: its memory",
         run: memory_10m,
@@ -106,6 +112,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0);
+    if let Some(port) = value("--bare-server") {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port.parse().expect("a port")))
+            .expect("the bare server's port");
+        http::bare_server(listener);
+        return;
+    }
     if let Some(name) = value("--workload") {
         let workload = WORKLOADS
             .iter()
@@ -374,11 +386,7 @@ fn plane(scale: f64, plan: &Plan, name: &str, notes: &str) -> Vec<Value> {
 /// against how far it has read.
 fn memory_10m(scale: f64) -> Vec<Value> {
     let count = scaled(scale, 10_000_000);
-    let binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("acteon")))
-        .filter(|path| path.exists())
-        .expect("the acteon binary beside the suite (scripts/bench.sh builds it)");
+    let binary = acteon_binary();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let script = plans::write_full_path(dir.path()).expect("the scripts");
     let input = dir.path().join("actions.jsonl");
@@ -444,6 +452,125 @@ fn memory_10m(scale: f64) -> Vec<Value> {
     );
     result["peak_rss_mib"] = json!(mib(peak));
     vec![result]
+}
+
+/// The release `acteon` binary beside this one (`scripts/bench.sh` builds it first).
+fn acteon_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("acteon")))
+        .filter(|path| path.exists())
+        .expect("the acteon binary beside the suite (scripts/bench.sh builds it)")
+}
+
+/// `acteon serve` and, first, the bare server, each under the same wrk load (2 threads, 64
+/// keep-alive connections unless said): dispatches/s as a share of the bare server's.
+fn http(scale: f64) -> Vec<Value> {
+    let seconds = ((10.0 * scale).round() as u64).max(3);
+    let port = free_port();
+    let mut bare = Command::new(std::env::current_exe().expect("this binary"));
+    bare.args(["--bare-server", &port.to_string()]);
+    let bare = ServerProcess::start(bare, port);
+    let limit = wrk(bare.address, 64, seconds, None);
+    drop(bare);
+    let counts = |load: &Load| load.requests_per_s >= 80_000.0;
+    let mut rows = vec![http_row(
+        "http: bare server (the limit)",
+        &limit,
+        &limit,
+        1,
+        seconds,
+        if counts(&limit) {
+            "parses each body, answers a fixed decision".to_owned()
+        } else {
+            "under 80,000/s: the load generator is the limit, the run does not count".to_owned()
+        },
+    )];
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let quota_free = dir.path().join("without-quota");
+    let full = dir.path().join("full-path");
+    std::fs::create_dir_all(&quota_free).expect("a directory");
+    std::fs::create_dir_all(&full).expect("a directory");
+    let quota_free = plans::write_without_quota(&quota_free).expect("the scripts");
+    let full = plans::write_full_path(&full).expect("the scripts");
+    // (row, script, workers, connections, actions per request)
+    let cases = [
+        ("http: seed without quota, 2w", &quota_free, 2, 64, None),
+        ("http: full path, 1w", &full, 1, 64, None),
+        ("http: full path, 2w", &full, 2, 64, None),
+        (
+            "http: full path, 2w, batches of 100",
+            &full,
+            2,
+            64,
+            Some(100),
+        ),
+        (
+            "http: seed without quota, 2w, 1,000 conns",
+            &quota_free,
+            2,
+            1000,
+            None,
+        ),
+    ];
+    for (name, script, workers, connections, batch) in cases {
+        let port = free_port();
+        let out = dir.path().join(format!("run-{port}"));
+        let mut serve = Command::new(acteon_binary());
+        serve
+            .arg("serve")
+            .arg(script)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--workers", &workers.to_string(), "--watch-interval", "0s"])
+            .arg("--audit")
+            .arg(out.join("audit.jsonl"))
+            .arg("--dry-run")
+            .arg(out.join("dry-run"));
+        std::fs::create_dir_all(&out).expect("a directory");
+        let server = ServerProcess::start(serve, port);
+        let load = wrk(server.address, connections, seconds, batch);
+        let rss = rss_bytes_of(server.pid()).map_or(0.0, |b| b as f64 / 1048576.0);
+        drop(server);
+        let per_request = batch.unwrap_or(1);
+        let mut row = http_row(
+            name,
+            &load,
+            &limit,
+            per_request,
+            seconds,
+            format!("{connections} connections, {workers} worker(s)"),
+        );
+        row["peak_rss_mib"] = json!(rss);
+        rows.push(row);
+    }
+    rows
+}
+
+/// One HTTP row: actions/s (requests/s times actions per request), their share of the bare
+/// server's dispatches/s, wrk's latencies and errors.
+fn http_row(
+    name: &str,
+    load: &Load,
+    limit: &Load,
+    per_request: usize,
+    seconds: u64,
+    notes: String,
+) -> Value {
+    let rate = load.requests_per_s * per_request as f64;
+    let share = rate / limit.requests_per_s.max(1e-9);
+    let actions = (rate * seconds as f64) as u64;
+    row(
+        name,
+        actions,
+        Duration::from_secs(seconds),
+        json!({
+            "ratio_to_bare": share,
+            "latency_p50_ms": load.p50_ms,
+            "latency_p99_ms": load.p99_ms,
+            "errors": load.errors,
+            "notes": format!("{share:.2} of bare; {} errors; {notes}", load.errors),
+        }),
+    )
 }
 
 fn seed_latency(scale: f64) -> Vec<Value> {

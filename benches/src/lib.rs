@@ -9,8 +9,10 @@
 //! - [`kafka`]: a topic filled by the sensor simulator, read by a plain consumer and by a run.
 //! - [`memory`]: resident memory, the process's own or a child's.
 //! - [`parse_only`]: the data plane's limit, a plain typed parse of each line.
+//! - [`http`]: the HTTP benchmark's bare server, the `acteon serve` process and `wrk`.
 
 pub mod evaluate;
+pub mod http;
 pub mod kafka;
 pub mod memory;
 pub mod paced;

@@ -67,6 +67,17 @@ fn seed_dir() -> std::path::PathBuf {
 /// tenant's quota removed and the throttle raised to 1,000,000,000 per minute, so that every
 /// reading runs its rules and its 3-step chain. Returns the pipeline's path.
 pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    write_seed(dir, Some("  then throttle 1000000000 per 1m"))
+}
+
+/// Writes the seed pipeline's scripts into `dir` without the tenant's quota (its throttle, 30
+/// per minute, then decides most readings). Returns the pipeline's path.
+pub fn write_without_quota(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    write_seed(dir, None)
+}
+
+/// The seed's scripts without the quota line, and with `throttle` instead of its own when given.
+fn write_seed(dir: &Path, throttle: Option<&str>) -> std::io::Result<std::path::PathBuf> {
     for name in [
         "pipeline.acteon",
         "safety.acteon",
@@ -77,8 +88,8 @@ pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
         let text: String = text
             .lines()
             .filter(|line| !line.starts_with("quota "))
-            .map(|line| match line.trim() {
-                "then throttle 30 per 1m" => "  then throttle 1000000000 per 1m",
+            .map(|line| match (line.trim(), throttle) {
+                ("then throttle 30 per 1m", Some(lifted)) => lifted,
                 _ => line,
             })
             .flat_map(|line| [line, "\n"])

@@ -780,4 +780,19 @@ impl Outcome {
     pub fn from_name(name: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.name() == name)
     }
+
+    /// Whether a record with this outcome decides its action (what a dispatch is answered
+    /// with), rather than reporting the progress of a chain it started, whose records carry
+    /// the starting action's id too.
+    pub fn decides(self) -> bool {
+        !matches!(
+            self,
+            Outcome::ChainStepCompleted
+                | Outcome::ChainStepFailed
+                | Outcome::ChainCompleted
+                | Outcome::ChainFailed
+                | Outcome::ChainTimedOut
+                | Outcome::ChainCancelled
+        )
+    }
 }

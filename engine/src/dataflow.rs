@@ -63,13 +63,18 @@ pub struct Assembly {
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit entries in written order (on
-/// the process's first worker) and `written` is called after each batch of completed epochs;
+/// the process's first worker) and `written` is called after each batch of completed epochs
+/// and as the frontier moves (the time before which everything is written, and whether this
+/// call follows a batch);
 /// `lines_read` counts the input lines this worker decoded.
 pub fn assemble(
     scope: Scope<'_, u64>,
     assembly: Assembly,
     lines: impl FnOnce(SyncActivator) -> Lines + 'static,
-    (write, written): (impl FnMut(AuditEntry) + 'static, impl FnMut() + 'static),
+    (write, written): (
+        impl FnMut(AuditEntry) + 'static,
+        impl FnMut(u64, bool) + 'static,
+    ),
     lines_read: Rc<Cell<u64>>,
 ) {
     let Assembly {

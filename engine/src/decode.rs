@@ -30,7 +30,15 @@ pub struct Rejection {
     pub action_type: Option<String>,
 }
 
+/// How the reason of a line that is not JSON at all begins.
+const NOT_JSON: &str = "not JSON: ";
+
 impl Rejection {
+    /// Whether the line is not JSON at all (rather than JSON that is not an action).
+    pub fn not_json(&self) -> bool {
+        self.reason.starts_with(NOT_JSON)
+    }
+
     fn new(reason: impl Into<String>) -> Rejection {
         Rejection {
             reason: reason.into(),
@@ -54,7 +62,7 @@ pub fn generated_id(position: Position) -> String {
     match position {
         Position::Line(line) => format!("line-{line}"),
         Position::Kafka { partition, offset } => format!("kafka-{partition}-{offset}"),
-        Position::Api(n) => format!("api-{n}"),
+        Position::Api(token) => format!("api-{}", crate::action::api_sequence(token)),
     }
 }
 
@@ -187,7 +195,7 @@ fn decode_value(
     paths: &PayloadPaths,
 ) -> Result<Action, Rejection> {
     let value: Value =
-        serde_json::from_slice(line).map_err(|e| Rejection::new(format!("not JSON: {e}")))?;
+        serde_json::from_slice(line).map_err(|e| Rejection::new(format!("{NOT_JSON}{e}")))?;
     let Value::Object(mut object) = value else {
         return Err(Rejection::new("not a JSON object"));
     };

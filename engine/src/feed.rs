@@ -5,9 +5,11 @@
 //! A feed is split into lanes (Kafka partitions): each lane's records come in position order,
 //! and each lane's event-time progress holds the frontier back until the lane is caught up.
 
-use crate::action::Position;
+use crate::action::{Action, Position};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+pub use timely::scheduling::SyncActivator;
 
 /// The whole feed, shared by every worker.
 pub trait Feed: Send + Sync + std::fmt::Debug {
@@ -26,6 +28,13 @@ pub trait Feed: Send + Sync + std::fmt::Debug {
     /// before the rejection's epoch completes; the feed must make the write durable before it
     /// commits the record's position.
     fn dead_letter(&self, position: Position, reason: &str, record: &[u8]);
+
+    /// Whether the feed commits positions once their effects are done (Kafka): the audit is
+    /// then flushed, and its sink finished, before an epoch counts as written. A feed that
+    /// commits nothing (the HTTP API) lets the writer go on without waiting for its sink.
+    fn commits(&self) -> bool {
+        true
+    }
 }
 
 /// One worker's part of a feed.
@@ -37,6 +46,13 @@ pub trait FeedReader: Send {
     /// The next record, its bytes in `record`.
     fn poll(&mut self, record: &mut Vec<u8>) -> Polled;
 
+    /// Gives the reader its source's activator, to wake it when records arrive (from any
+    /// thread; see [`Wakeup`]); returns whether it will. A reader that does not is polled
+    /// with a backoff.
+    fn wake_with(&mut self, _activator: SyncActivator) -> bool {
+        false
+    }
+
     /// Every record of `lane` up to and including `offset` has had all its effects (audit
     /// written, provider call finished, dead-lettered): its position may be committed.
     fn completed(&mut self, done: &[(i32, i64)]);
@@ -46,7 +62,7 @@ pub trait FeedReader: Send {
 }
 
 /// What a poll found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Polled {
     /// A record of `lane` at `offset`; `timestamp_ms` is the feed's own time for it (the Kafka
     /// timestamp), the event time of an action without `created_at`.
@@ -54,6 +70,13 @@ pub enum Polled {
         lane: i32,
         offset: i64,
         timestamp_ms: Option<i64>,
+    },
+    /// An action the feed decoded itself (with the plan's decoder, at its position): the HTTP
+    /// API checks each body as it takes it, so it is not decoded twice.
+    Decoded {
+        lane: i32,
+        offset: i64,
+        action: Box<Action>,
     },
     /// `lane` has no more records for now: it no longer holds the frontier back.
     CaughtUp { lane: i32 },
@@ -65,3 +88,40 @@ pub enum Polled {
 
 /// A feed given to a run.
 pub type SharedFeed = Arc<dyn Feed>;
+
+/// Wakes a source whose feed has records again, from the threads that put them there; costs
+/// an atomic swap while the source is awake. The reader calls [`Wakeup::sleeping`] when it
+/// finds nothing and then looks once more before it reports [`Polled::Pending`], so a record
+/// sent between the two is never left waiting for the next tick.
+#[derive(Debug, Default)]
+pub struct Wakeup {
+    activator: OnceLock<SyncActivator>,
+    asleep: AtomicBool,
+}
+
+impl Wakeup {
+    /// The source to wake: set once, by the reader, when its source is built.
+    pub fn attach(&self, activator: SyncActivator) {
+        let _ = self.activator.set(activator);
+    }
+
+    /// The reader found nothing and is about to look a last time before the source sleeps.
+    pub fn sleeping(&self) {
+        self.asleep.store(true, Ordering::SeqCst);
+    }
+
+    /// The reader found something after all.
+    pub fn awake(&self) {
+        self.asleep.store(false, Ordering::SeqCst);
+    }
+
+    /// After sending a record: wakes the source if it sleeps.
+    pub fn wake(&self) {
+        if self.asleep.swap(false, Ordering::SeqCst) {
+            if let Some(activator) = self.activator.get() {
+                // The dataflow has ended: nothing is left to wake.
+                let _ = activator.activate();
+            }
+        }
+    }
+}

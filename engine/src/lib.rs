@@ -5,6 +5,7 @@
 //! - [`run`]: the public entry point and its configuration.
 //! - [`expect`]: a script's `test` blocks run and checked (`run_test`).
 //! - [`action`]: the decoded input record.
+//! - [`answers`]: served actions' decisions, handed to their waiting requests as they are made.
 //! - [`name`]: interned names (tenants, namespaces, action types, providers, rules).
 //! - [`payload`]: a payload kept as its JSON text, with the values the plan reads taken out.
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
@@ -24,6 +25,7 @@
 //! - [`report`]: live outcome counts per tenant, rule and provider (differential views).
 
 pub mod action;
+pub mod answers;
 pub mod audit;
 pub mod chains;
 pub mod checkpoint;

@@ -1,5 +1,7 @@
 //! The public entry point: run a plan over an input to the end, or run a script's test.
 
+use crate::action::Position;
+use crate::answers::Answers;
 use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
 use crate::audit::sink::{JsonLinesWriter, LineThread, RecordSink};
@@ -68,6 +70,9 @@ pub struct RunConfig {
     pub audit_at_entry: bool,
     /// Durable state: checkpoints taken at an interval, the newest restored at start.
     pub checkpoints: Option<CheckpointConfig>,
+    /// Where the decisions of actions read with an API token go as they are made (the
+    /// requests waiting for them); see [`crate::answers`].
+    pub answers: Option<Arc<dyn Answers>>,
 }
 
 /// Where checkpoints go and how often they are taken.
@@ -108,6 +113,10 @@ impl Cluster {
 pub trait RunObserver: Send + Sync + std::fmt::Debug {
     /// Called once, before the first action is read: the providers' breaker states and figures.
     fn started(&self, health: &ProviderHealth);
+
+    /// Every record of a time before `through` has been handed to the audit's destinations
+    /// (called on each process's first worker as its audit writer's frontier moves).
+    fn audited(&self, _through: u64) {}
 }
 
 impl Default for RunConfig {
@@ -129,6 +138,7 @@ impl Default for RunConfig {
             dedup_memory: None,
             audit_at_entry: false,
             checkpoints: None,
+            answers: None,
         }
     }
 }
@@ -341,6 +351,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             if let AuditOutput::Sink(sink) = &shared.config.audit {
                 written.sink = Some(Arc::clone(sink));
             }
+            // A decision made in another process reaches the requests of this one here.
+            if shared.config.cluster.is_some() {
+                written.answers = shared.config.answers.clone();
+            }
         }
         let memory_audit = shared.memory_audit;
         let sink = Rc::clone(&written);
@@ -349,12 +363,18 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         // batch counts as written: a feed commits behind it, and a checkpoint is complete only
         // once its audit is out.
         let sink = Rc::clone(&written);
-        let live = feed.is_some() || shared.checkpointer.is_some();
-        let flush = move || {
+        let live = feed.as_ref().is_some_and(|f| f.commits()) || shared.checkpointer.is_some();
+        let observer = shared.config.observer.clone();
+        let flush = move |through: u64, wrote: bool| {
             let mut written = sink.borrow_mut();
-            written.hand_over();
-            if live {
-                written.flush();
+            if wrote {
+                written.hand_over();
+                if live {
+                    written.flush();
+                }
+            }
+            if let Some(observer) = &observer {
+                observer.audited(through);
             }
         };
         let config = &shared.config;
@@ -381,6 +401,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             redactor: Redactor::new(&shared.plan.audit),
             ttl: AuditTtl::new(&shared.plan),
             keep_records: matches!(config.audit, AuditOutput::Memory | AuditOutput::Sink(_)),
+            answers: config.answers.clone(),
         });
         let input = shared.input.clone();
         let reader = shared
@@ -538,7 +559,10 @@ impl SharedInput {
     ) -> Lines {
         match self {
             SharedInput::Feed => match reader {
-                Some(reader) => Lines::Feed { reader },
+                Some(mut reader) => {
+                    let wakes = reader.wake_with(activator);
+                    Lines::Feed { reader, wakes }
+                }
                 None => Lines::Empty,
             },
             SharedInput::File(path) => match File::open(&path) {
@@ -581,12 +605,21 @@ struct Written {
     sink: Option<Arc<dyn RecordSink>>,
     dead_letter: Option<JsonLinesWriter>,
     feed: Option<SharedFeed>,
+    /// In a cluster: requests of this process whose actions were decided in another.
+    answers: Option<Arc<dyn Answers>>,
 }
 
 impl Written {
     fn write(&mut self, entry: AuditEntry, memory: bool) {
         self.records += 1;
         let mut result = Ok(());
+        if let (Some(answers), Some(record), Position::Api(token)) =
+            (&self.answers, &entry.record, entry.order.1)
+        {
+            if record.outcome.decides() {
+                answers.answer(token, record);
+            }
+        }
         if let (Some(sink), Some(record)) = (&self.sink, &entry.record) {
             sink.write(record, &entry.line);
         }

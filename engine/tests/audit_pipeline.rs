@@ -63,6 +63,7 @@ fn records_reach_the_file_and_the_store_redacted_and_expiring() {
         redactor: Redactor::new(&plan.audit),
         ttl: AuditTtl::new(&plan),
         keep_records: true,
+        answers: None,
     };
     let result = CallResult {
         success: true,

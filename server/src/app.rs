@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::policies::Policies;
 use crate::recurring::RecurringBook;
 use crate::sink::ServerSink;
+use crate::waiting::Waiting;
 use acteon_dsl::compile_file;
 use acteon_dsl::plan::Plan;
 use acteon_engine::audit::record::AuditRecord;
@@ -112,10 +113,12 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let sink = Arc::new(ServerSink::new(store.clone(), metrics.clone(), forward));
         let chains = ChainStore::new();
+        let waiting = Arc::new(Waiting::default());
         let engine = Arc::new(EngineHost::new(
             config.engine.clone(),
             sink.clone(),
             chains.clone(),
+            waiting.clone(),
         ));
         let policies = Policies::from_script(&plan);
         engine.start(policies.overlay(&plan))?;
@@ -131,12 +134,7 @@ impl App {
             wall_clock_ms(),
         );
         Ok(Arc::new(App {
-            dispatcher: Dispatcher::new(
-                engine.clone(),
-                sink.clone(),
-                config.engine.max_action_bytes,
-                config.decision_timeout,
-            ),
+            dispatcher: Dispatcher::new(engine.clone(), waiting, config.decision_timeout),
             keys: Arc::new(config.api_keys.clone()),
             config,
             engine,

@@ -1,23 +1,25 @@
-//! Dispatch: a request body becomes an action on the current engine generation's feed, and
-//! the answer is the action's deciding audit record. A dry run decides with the compiled rules
-//! alone, outside the dataflow: no state is read or changed and nothing is delivered.
+//! Dispatch: a request body is decoded once, with the current generation's decoder, into an
+//! action carrying its request's token; the action goes onto one of the generation's lanes and
+//! the request waits for its decision, which the engine hands back by the token as soon as it is
+//! made ([`crate::waiting`]). A dry run decides with the compiled rules alone, outside the
+//! dataflow: no state is read or changed and nothing is delivered.
 
-use crate::engine::EngineHost;
+use crate::auth::Caller;
+use crate::engine::{EngineHost, Generation};
 use crate::error::ApiError;
-use crate::feed::ActionBytes;
-use crate::sink::ServerSink;
+use crate::waiting::Waiting;
 use acteon_dsl::plan::Outcome;
 use acteon_engine::action::{Action, Position};
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::decode::Decoder;
 use acteon_engine::eval::{Evaluation, Evaluator, Gate, RuleKind, Scratch};
 use acteon_engine::time::wall_clock_ms;
 use axum::http::StatusCode;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The answer to one dispatch (docs/design.md: `{"action_id", "outcome", "rule", "target",
 /// "details"}`).
@@ -30,124 +32,157 @@ pub struct Decision {
     pub details: Value,
 }
 
-impl From<AuditRecord> for Decision {
-    fn from(record: AuditRecord) -> Decision {
+impl From<&AuditRecord> for Decision {
+    fn from(record: &AuditRecord) -> Decision {
         Decision {
             action_id: record.action_id.to_string(),
             outcome: record.outcome,
-            rule: record.rule.map(String::from),
-            target: record.target.map(String::from),
+            rule: record.rule.as_ref().map(|r| r.to_string()),
+            target: record.target.as_ref().map(|t| t.to_string()),
             details: record.details.to_json(),
         }
     }
 }
 
+/// The longest a read of the audit waits for the answered decisions' records.
+const SETTLE_LIMIT: Duration = Duration::from_millis(250);
+
 pub struct Dispatcher {
     engine: Arc<EngineHost>,
-    sink: Arc<ServerSink>,
-    max_action_bytes: usize,
+    waiting: Arc<Waiting>,
     /// How long a request waits for its decision.
     timeout: Duration,
-    /// Numbers actions without an id; with the start time, ids stay unique across restarts.
-    next: AtomicU64,
-    started_ms: i64,
 }
 
 /// An action sent to the engine, its decision to come.
 pub struct Pending {
-    id: String,
-    answer: tokio::sync::oneshot::Receiver<AuditRecord>,
-}
-
-/// An action ready for the feed: its id and its JSON bytes.
-pub struct Prepared {
-    pub id: String,
-    bytes: ActionBytes,
-    action: Action,
-}
-
-impl Prepared {
-    pub fn tenant(&self) -> &str {
-        &self.action.tenant
-    }
+    token: u64,
+    id: Arc<str>,
+    answer: oneshot::Receiver<Decision>,
 }
 
 impl Dispatcher {
-    pub fn new(
-        engine: Arc<EngineHost>,
-        sink: Arc<ServerSink>,
-        max_action_bytes: usize,
-        timeout: Duration,
-    ) -> Dispatcher {
+    pub fn new(engine: Arc<EngineHost>, waiting: Arc<Waiting>, timeout: Duration) -> Dispatcher {
         Dispatcher {
             engine,
-            sink,
-            max_action_bytes,
+            waiting,
             timeout,
-            next: AtomicU64::new(1),
-            started_ms: wall_clock_ms(),
         }
     }
 
-    /// Checks a body as the engine would read it, giving it an id when it has none; a body that
-    /// is not an action is the client's error (400 with the reason).
-    pub fn prepare(&self, body: Value) -> Result<Prepared, ApiError> {
-        let Value::Object(mut object) = body else {
-            return Err(ApiError::bad_request(
-                "invalid_action",
-                "an action is a JSON object",
-            ));
-        };
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        if !object.contains_key("id") {
-            let id = format!("api-{}-{n}", self.started_ms);
-            object.insert("id".into(), Value::String(id));
+    /// Decides one action: decoded, checked against the caller's tenants, sent, and its
+    /// decision awaited.
+    pub async fn decide(&self, caller: &Caller, body: &[u8]) -> Result<Decision, ApiError> {
+        let generation = self.generation()?;
+        let lane = generation.lanes.pick();
+        let token = lane.token();
+        let action = decode(&generation, body, token)?;
+        caller.check(&action.tenant)?;
+        let pending = self.pending(&action, token);
+        if lane.send(vec![action]).await.is_err() {
+            self.waiting.forget(token);
+            return Err(unavailable());
         }
-        let bytes = serde_json::to_vec(&Value::Object(object))
-            .map_err(|e| ApiError::bad_request("invalid_action", e.to_string()))?;
-        let now = wall_clock_ms();
-        let action = Decoder::new(self.max_action_bytes)
-            .decode(&bytes, Position::Api(n), now, Some(now))
-            .map_err(|rejection| ApiError::bad_request("invalid_action", rejection.reason))?;
-        Ok(Prepared {
-            id: action.id.to_string(),
-            bytes,
-            action,
-        })
-    }
-
-    /// Sends the action to the engine and waits for its deciding record.
-    pub async fn decide(&self, prepared: Prepared) -> Result<Decision, ApiError> {
-        let pending = self.send(prepared).await?;
+        // The generation itself is not held while waiting: a reload can retire it meanwhile.
+        drop(generation);
         self.answer(pending).await
     }
 
-    /// Sends the action to the engine; [`Dispatcher::answer`] waits for its decision, so a
-    /// batch can send every action before waiting for any.
-    pub async fn send(&self, prepared: Prepared) -> Result<Pending, ApiError> {
-        let Some(generation) = self.engine.current() else {
-            return Err(unavailable());
-        };
-        let answer = self.sink.wait_for(&prepared.id);
-        let sender = generation.sender();
-        // The generation itself is not held while waiting: a reload can retire it meanwhile.
-        drop(generation);
-        if sender.send(prepared.bytes).await.is_err() {
-            self.sink.forget(&prepared.id);
+    /// Decides a batch: every action is sent (together, to one lane) before any answer is
+    /// awaited, so the engine decides them together. One entry per action, in order: its
+    /// decision, or the error that kept it from the engine.
+    pub async fn decide_batch(
+        &self,
+        caller: &Caller,
+        bodies: &[&RawValue],
+    ) -> Result<Vec<Result<Decision, ApiError>>, ApiError> {
+        let generation = self.generation()?;
+        let lane = generation.lanes.pick();
+        let mut actions = Vec::with_capacity(bodies.len());
+        let mut slots: Vec<Result<Pending, ApiError>> = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let token = lane.token();
+            let checked = decode(&generation, body.get().as_bytes(), token)
+                .and_then(|action| caller.check(&action.tenant).map(|()| action));
+            slots.push(checked.map(|action| {
+                let pending = self.pending(&action, token);
+                actions.push(action);
+                pending
+            }));
+        }
+        if !actions.is_empty() && lane.send(actions).await.is_err() {
+            for pending in slots.iter().flatten() {
+                self.waiting.forget(pending.token);
+            }
             return Err(unavailable());
         }
-        Ok(Pending {
-            id: prepared.id,
-            answer,
-        })
+        drop(generation);
+        let mut answers = Vec::with_capacity(slots.len());
+        for slot in slots {
+            answers.push(match slot {
+                Ok(pending) => self.answer(pending).await,
+                Err(error) => Err(error),
+            });
+        }
+        Ok(answers)
     }
 
-    pub async fn answer(&self, pending: Pending) -> Result<Decision, ApiError> {
+    /// Sends an action to the engine without waiting for its decision (recurring actions).
+    pub async fn submit(&self, action: &Value) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(action)
+            .map_err(|e| ApiError::bad_request("invalid_action", e.to_string()))?;
+        let generation = self.generation()?;
+        let lane = generation.lanes.pick();
+        let action = decode(&generation, &body, lane.token())?;
+        lane.send(vec![action]).await.map_err(|_| unavailable())
+    }
+
+    /// Decides with the current plan's rules alone: dedup and throttle are taken as a first
+    /// sighting under the limit, quotas are not counted, nothing is delivered or audited.
+    pub fn dry_run(&self, caller: &Caller, body: &[u8]) -> Result<Decision, ApiError> {
+        let generation = self.generation()?;
+        // A token of its own, so an action without an id gets a fresh one, as it would live.
+        let action = decode(&generation, body, generation.lanes.pick().token())?;
+        caller.check(&action.tenant)?;
+        Ok(dry_run(&generation.evaluator, action))
+    }
+
+    /// Waits until every decision answered so far is in the audit store, so a client that
+    /// reads the audit after its answer finds the record. An answered action's dataflow time
+    /// is at most a millisecond past the wall clock when it was answered, so the wait ends
+    /// once the audit is written past that; at most [`SETTLE_LIMIT`] (a delivery still in
+    /// flight in the same epoch holds the audit back).
+    pub async fn settled(&self) {
+        let Some(generation) = self.engine.current() else {
+            return;
+        };
+        let wanted = (self.waiting.last_answer_ms() + 2).max(0) as u64;
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        while generation.audited() < wanted && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn generation(&self) -> Result<Arc<Generation>, ApiError> {
+        self.engine.current().ok_or_else(unavailable)
+    }
+
+    /// Registers the wait for `action`'s decision: before it is sent, so the decision cannot
+    /// come first.
+    fn pending(&self, action: &Action, token: u64) -> Pending {
+        Pending {
+            token,
+            id: Arc::clone(&action.id),
+            answer: self.waiting.register(token),
+        }
+    }
+
+    async fn answer(&self, pending: Pending) -> Result<Decision, ApiError> {
         match tokio::time::timeout(self.timeout, pending.answer).await {
-            Ok(Ok(record)) => Ok(Decision::from(record)),
+            Ok(Ok(decision)) => Ok(decision),
             Ok(Err(_)) => Err(unavailable()),
             Err(_) => {
-                self.sink.forget(&pending.id);
+                self.waiting.forget(pending.token);
                 Err(ApiError::new(
                     StatusCode::GATEWAY_TIMEOUT,
                     "decision_timeout",
@@ -160,25 +195,22 @@ impl Dispatcher {
             }
         }
     }
+}
 
-    /// Sends the action to the engine without waiting for its decision (recurring actions).
-    pub async fn submit(&self, prepared: Prepared) -> Result<(), ApiError> {
-        let Some(generation) = self.engine.current() else {
-            return Err(unavailable());
-        };
-        generation
-            .sender()
-            .send(prepared.bytes)
-            .await
-            .map_err(|_| unavailable())
-    }
-
-    /// Decides with the current plan's rules alone: dedup and throttle are taken as a first
-    /// sighting under the limit, quotas are not counted, nothing is delivered or audited.
-    pub fn dry_run(&self, prepared: Prepared) -> Result<Decision, ApiError> {
-        let generation = self.engine.current().ok_or_else(unavailable)?;
-        Ok(dry_run(&generation.evaluator, prepared.action))
-    }
+/// `body` as an action of `generation`'s plan, read at request `token` on the wall clock; 400
+/// with the reason when it is not one (`malformed_json` when it is not even JSON).
+fn decode(generation: &Generation, body: &[u8], token: u64) -> Result<Action, ApiError> {
+    let now = wall_clock_ms();
+    generation
+        .decoder
+        .decode(body, Position::Api(token), now, Some(now))
+        .map_err(|rejection| match rejection.not_json() {
+            true => ApiError::bad_request(
+                "malformed_json",
+                format!("the body is {}", rejection.reason),
+            ),
+            false => ApiError::bad_request("invalid_action", rejection.reason),
+        })
 }
 
 fn unavailable() -> ApiError {

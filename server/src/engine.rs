@@ -9,36 +9,44 @@
 //! groups and scheduled actions as it ends, and the new one counts windows afresh.
 
 use crate::error::ServerError;
-use crate::feed::{ActionBytes, ApiFeed};
+use crate::feed::{api_feed, ApiLanes};
 use crate::sink::ServerSink;
+use crate::waiting::Waiting;
 use acteon_dsl::plan::Plan;
 use acteon_engine::chains::status::ChainStore;
+use acteon_engine::decode::Decoder;
 use acteon_engine::eval::Evaluator;
 use acteon_engine::operators::keyed::dedup::DedupMemory;
 use acteon_engine::providers::breaker::ProviderHealth;
 use acteon_engine::{AuditOutput, Clock, Input, RunConfig, RunObserver};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How long a new generation may take to build its providers before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The plan a generation runs, compiled once for dry runs and listings.
+/// The plan a generation runs, compiled once for dry runs and listings, and the lanes its
+/// actions go in by.
 #[derive(Debug)]
 pub struct Generation {
     pub number: u64,
     pub plan: Plan,
     pub evaluator: Evaluator,
-    sender: mpsc::Sender<ActionBytes>,
+    /// Reads request bodies as the plan's actions (with its payload paths).
+    pub decoder: Decoder,
+    pub lanes: ApiLanes,
     health: Arc<RwLock<ProviderHealth>>,
+    /// The dataflow time before which its audit is written (times are wall-clock ms).
+    audited: Arc<AtomicU64>,
 }
 
 impl Generation {
-    pub fn sender(&self) -> mpsc::Sender<ActionBytes> {
-        self.sender.clone()
+    /// The time before which every record of this generation is in the audit store.
+    pub fn audited(&self) -> u64 {
+        self.audited.load(Ordering::Acquire)
     }
 
     /// The breaker states and per-provider figures of this generation's providers.
@@ -55,6 +63,12 @@ pub struct EngineHost {
     template: RunConfig,
     sink: Arc<ServerSink>,
     chains: ChainStore,
+    /// The requests waiting for decisions, whichever generation makes them.
+    waiting: Arc<Waiting>,
+    /// Request sequence numbers, across generations. It starts at the wall clock in
+    /// microseconds (in the 48 bits a token holds), so a restarted server does not give an
+    /// action without an id the id of one before it.
+    sequence: Arc<AtomicU64>,
     /// Dedup windows every generation shares: a reload keeps unchanged rules' windows.
     dedup: DedupMemory,
     current: RwLock<Option<Arc<Generation>>>,
@@ -75,6 +89,7 @@ impl std::fmt::Debug for EngineHost {
 struct Started {
     health: Arc<RwLock<ProviderHealth>>,
     signal: Mutex<Option<std_mpsc::Sender<()>>>,
+    audited: Arc<AtomicU64>,
 }
 
 impl RunObserver for Started {
@@ -84,14 +99,26 @@ impl RunObserver for Started {
             let _ = signal.send(());
         }
     }
+
+    fn audited(&self, through: u64) {
+        self.audited.store(through, Ordering::Release);
+    }
 }
 
 impl EngineHost {
-    pub fn new(template: RunConfig, sink: Arc<ServerSink>, chains: ChainStore) -> EngineHost {
+    pub fn new(
+        template: RunConfig,
+        sink: Arc<ServerSink>,
+        chains: ChainStore,
+        waiting: Arc<Waiting>,
+    ) -> EngineHost {
+        let micros = acteon_engine::time::wall_clock_us().max(1) as u64;
         EngineHost {
             template,
             sink,
             chains,
+            waiting,
+            sequence: Arc::new(AtomicU64::new(acteon_engine::action::api_sequence(micros))),
             dedup: DedupMemory::new(),
             current: RwLock::new(None),
             threads: Mutex::new(Vec::new()),
@@ -115,8 +142,10 @@ impl EngineHost {
             return Err(ServerError::ClusterPlan);
         }
         let process = self.template.cluster.as_ref().map_or(0, |c| c.process);
-        let (feed, sender) = ApiFeed::new(process, process * self.template.workers);
+        let workers = self.template.workers.max(1);
+        let (feed, lanes) = api_feed(process * workers, workers, Arc::clone(&self.sequence));
         let health = Arc::new(RwLock::new(ProviderHealth::default()));
+        let audited = Arc::new(AtomicU64::new(0));
         let (signal, started) = std_mpsc::channel();
         let config = RunConfig {
             input: Input::Feed(Arc::new(feed)),
@@ -128,19 +157,28 @@ impl EngineHost {
             chains: self.chains.clone(),
             dedup_memory: Some(self.dedup.clone()),
             audit_at_entry: true,
+            answers: Some(self.waiting.clone()),
             observer: Some(Arc::new(Started {
                 health: health.clone(),
                 signal: Mutex::new(Some(signal)),
+                audited: audited.clone(),
             })),
             ..self.template.clone()
         };
         let number = self.current().map_or(1, |g| g.number + 1);
+        let evaluator = Evaluator::new(&plan);
+        let decoder = Decoder {
+            max_action_bytes: self.template.max_action_bytes,
+            paths: Arc::clone(evaluator.paths().set()),
+        };
         let generation = Arc::new(Generation {
             number,
-            evaluator: Evaluator::new(&plan),
+            evaluator,
+            decoder,
             plan: plan.clone(),
-            sender,
+            lanes,
             health,
+            audited,
         });
         let (failed, failure) = std_mpsc::channel();
         let thread = std::thread::Builder::new()

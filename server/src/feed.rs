@@ -1,47 +1,121 @@
-//! The HTTP API as the engine's source: a [`Feed`] with one lane whose records are the actions
-//! dispatch handlers push over a channel. The lane never ends while a sender lives; dropping
-//! every sender (shutdown, or a reload that replaces the engine) ends the feed, and the engine
-//! then finishes what it holds and returns.
+//! The HTTP API as the engine's source: a [`Feed`] with one lane per worker of this process,
+//! so every worker reads requests. Dispatch handlers decode each body with the generation's
+//! decoder (a body that is not an action is the client's error, answered 400 before it gets
+//! here), give it its request token, and push it onto a lane ([`ApiLanes::send`]), round-robin;
+//! the push wakes the lane's source if it sleeps, so an idle server decides a request at once
+//! instead of at its next tick.
 //!
-//! In a cluster every process serves its own requests: process `p`'s feed is lane `p`, read by
-//! its first worker, so the engine can write an action's audit records in the process that
-//! received it (`RunConfig::audit_at_entry`), where the dispatch waits for its answer.
+//! A lane never ends while a sender lives; dropping every sender (shutdown, or a reload that
+//! replaces the engine) ends the feed, and the engine then finishes what it holds and returns.
+//! Lanes are numbered below zero (lane `-1 - w` is worker `w`'s) so they never meet a Kafka
+//! source's partitions in the same dataflow.
 
-use acteon_engine::action::Position;
-use acteon_engine::feed::{Feed, FeedReader, Polled};
-use acteon_engine::time::wall_clock_ms;
-use std::sync::Mutex;
+use acteon_engine::action::{api_token, Action};
+use acteon_engine::feed::{Feed, FeedReader, Polled, SyncActivator, Wakeup};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
-/// Actions waiting for the engine; a full channel makes dispatch handlers wait (backpressure).
-pub const CHANNEL_CAPACITY: usize = 65_536;
+/// Requests (single actions or batches) waiting in one lane; a full lane makes dispatch
+/// handlers wait (backpressure).
+pub const LANE_CAPACITY: usize = 4096;
 
-/// One action as JSON bytes, as the source decodes it.
-pub type ActionBytes = Vec<u8>;
-
+/// The feed the engine reads: one receiving end per worker of this process.
 #[derive(Debug)]
 pub struct ApiFeed {
-    /// Taken by worker `reader`, the only worker reading the lane.
-    receiver: Mutex<Option<mpsc::Receiver<ActionBytes>>>,
-    /// The lane: this process's index in its cluster (0 alone). HTTP requests to one process
-    /// have a single arrival order.
-    lane: i32,
+    /// Taken by the worker each belongs to, once.
+    receivers: Mutex<Vec<Option<mpsc::Receiver<Vec<Action>>>>>,
+    wakeups: Vec<Arc<Wakeup>>,
     /// The global index of this process's first worker.
-    reader: usize,
+    first_worker: usize,
 }
 
-impl ApiFeed {
-    /// The feed of process `process`, whose first worker is `reader`, and the sender dispatch
-    /// handlers push actions into.
-    pub fn new(process: usize, reader: usize) -> (ApiFeed, mpsc::Sender<ActionBytes>) {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        let feed = ApiFeed {
-            receiver: Mutex::new(Some(receiver)),
-            lane: i32::try_from(process).unwrap_or(i32::MAX),
-            reader,
-        };
-        (feed, sender)
+/// The sending ends, shared by every dispatch handler of a generation.
+#[derive(Debug)]
+pub struct ApiLanes {
+    lanes: Vec<Lane>,
+    next: AtomicUsize,
+    first_worker: usize,
+    /// Request sequence numbers, unique to the server (every generation takes from it).
+    sequence: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct Lane {
+    sender: mpsc::Sender<Vec<Action>>,
+    wakeup: Arc<Wakeup>,
+}
+
+/// A lane picked for one request: the tokens of its actions name the lane's worker.
+pub struct Picked<'a> {
+    lanes: &'a ApiLanes,
+    index: usize,
+}
+
+impl Picked<'_> {
+    /// The token of a new request in this lane.
+    pub fn token(&self) -> u64 {
+        let sequence = self.lanes.sequence.fetch_add(1, Ordering::Relaxed);
+        api_token(self.lanes.first_worker + self.index, sequence)
     }
+
+    /// Sends actions (decoded with this lane's tokens) to the engine and wakes the lane's
+    /// worker; `Err` when the generation has ended.
+    pub async fn send(self, actions: Vec<Action>) -> Result<(), Ended> {
+        let lane = &self.lanes.lanes[self.index];
+        lane.sender.send(actions).await.map_err(|_| Ended)?;
+        lane.wakeup.wake();
+        Ok(())
+    }
+}
+
+/// The generation's feed has ended (a reload retired it, or the server is stopping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended;
+
+/// The feed of a process whose first worker is `first_worker` and which runs `workers`
+/// workers, and its sending ends; `sequence` numbers requests across generations.
+pub fn api_feed(
+    first_worker: usize,
+    workers: usize,
+    sequence: Arc<AtomicU64>,
+) -> (ApiFeed, ApiLanes) {
+    let mut receivers = Vec::with_capacity(workers);
+    let mut lanes = Vec::with_capacity(workers);
+    for _ in 0..workers.max(1) {
+        let (sender, receiver) = mpsc::channel(LANE_CAPACITY);
+        receivers.push(Some(receiver));
+        lanes.push(Lane {
+            sender,
+            wakeup: Arc::new(Wakeup::default()),
+        });
+    }
+    let feed = ApiFeed {
+        receivers: Mutex::new(receivers),
+        wakeups: lanes.iter().map(|l| Arc::clone(&l.wakeup)).collect(),
+        first_worker,
+    };
+    let lanes = ApiLanes {
+        lanes,
+        next: AtomicUsize::new(0),
+        first_worker,
+        sequence,
+    };
+    (feed, lanes)
+}
+
+impl ApiLanes {
+    /// The next lane, round-robin.
+    pub fn pick(&self) -> Picked<'_> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
+        Picked { lanes: self, index }
+    }
+}
+
+/// Lane `-1 - worker`: below every Kafka partition.
+fn lane_of(worker: usize) -> i32 {
+    -1 - i32::try_from(worker).unwrap_or(i32::MAX - 1)
 }
 
 impl Feed for ApiFeed {
@@ -51,41 +125,63 @@ impl Feed for ApiFeed {
         _peers: usize,
         _resume: &std::collections::BTreeMap<i32, i64>,
     ) -> Result<Box<dyn FeedReader>, String> {
-        let receiver = match index == self.reader {
-            true => self
-                .receiver
+        let local = index.checked_sub(self.first_worker);
+        let receiver = local.and_then(|local| {
+            self.receivers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .take(),
-            false => None,
-        };
+                .get_mut(local)
+                .and_then(Option::take)
+        });
         Ok(Box::new(ApiReader {
-            lane: self.lane,
+            lane: lane_of(index),
+            wakeup: local.and_then(|l| self.wakeups.get(l)).cloned(),
             receiver,
+            taken: VecDeque::new(),
             next_offset: 0,
             caught_up: true,
         }))
     }
 
-    fn dead_letter(&self, position: Position, reason: &str, _record: &[u8]) {
-        // Dispatch validates bodies before they reach the feed, and a rejection is audited and
-        // answered to the client: there is no dead-letter destination to write to.
+    fn dead_letter(&self, position: acteon_engine::action::Position, reason: &str, _record: &[u8]) {
+        // Dispatch decodes bodies before they reach the feed, and answers a bad one 400: there
+        // is no dead-letter destination to write to.
         tracing::warn!(
             ?position,
             reason,
             "an API action was rejected by the engine"
         );
     }
+
+    fn commits(&self) -> bool {
+        false
+    }
 }
 
 struct ApiReader {
     lane: i32,
-    /// `None` on every worker but the reader: such a reader has no lane and ends at once.
-    receiver: Option<mpsc::Receiver<ActionBytes>>,
+    /// `None` on a worker without a lane (none of this process's).
+    receiver: Option<mpsc::Receiver<Vec<Action>>>,
+    wakeup: Option<Arc<Wakeup>>,
+    /// The rest of the last request taken (a batch).
+    taken: VecDeque<Action>,
     next_offset: i64,
     /// Whether the lane was reported caught up since its last record (reported once, since
     /// the source polls again straight after a `CaughtUp`).
     caught_up: bool,
+}
+
+impl ApiReader {
+    fn decoded(&mut self, action: Action) -> Polled {
+        let offset = self.next_offset;
+        self.next_offset += 1;
+        self.caught_up = false;
+        Polled::Decoded {
+            lane: self.lane,
+            offset,
+            action: Box::new(action),
+        }
+    }
 }
 
 impl FeedReader for ApiReader {
@@ -96,20 +192,31 @@ impl FeedReader for ApiReader {
         }
     }
 
-    fn poll(&mut self, record: &mut Vec<u8>) -> Polled {
+    fn poll(&mut self, _record: &mut Vec<u8>) -> Polled {
+        if let Some(action) = self.taken.pop_front() {
+            return self.decoded(action);
+        }
         let Some(receiver) = self.receiver.as_mut() else {
             return Polled::Ended;
         };
-        match receiver.try_recv() {
-            Ok(bytes) => {
-                *record = bytes;
-                let offset = self.next_offset;
-                self.next_offset += 1;
-                self.caught_up = false;
-                Polled::Record {
-                    lane: self.lane,
-                    offset,
-                    timestamp_ms: Some(wall_clock_ms()),
+        let mut received = receiver.try_recv();
+        if matches!(received, Err(TryRecvError::Empty)) && self.caught_up {
+            // About to sleep: look once more after saying so, so that a request sent in
+            // between wakes the source rather than waiting for its tick.
+            if let Some(wakeup) = &self.wakeup {
+                wakeup.sleeping();
+                received = receiver.try_recv();
+                if received.is_ok() {
+                    wakeup.awake();
+                }
+            }
+        }
+        match received {
+            Ok(actions) => {
+                self.taken = actions.into();
+                match self.taken.pop_front() {
+                    Some(action) => self.decoded(action),
+                    None => Polled::Pending,
                 }
             }
             Err(TryRecvError::Empty) if !self.caught_up => {
@@ -121,8 +228,18 @@ impl FeedReader for ApiReader {
         }
     }
 
+    fn wake_with(&mut self, activator: SyncActivator) -> bool {
+        match &self.wakeup {
+            Some(wakeup) => {
+                wakeup.attach(activator);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn completed(&mut self, _done: &[(i32, i64)]) {
-        // Nothing to commit: a request is answered once its decision is audited.
+        // Nothing to commit: a request is answered once its action is decided.
     }
 
     fn close(&mut self) {}

@@ -85,11 +85,7 @@ async fn recurring(app: Arc<App>) {
 /// the wall clock); each decision is audited like any other.
 pub async fn fire_recurring(app: &Arc<App>, now_ms: i64) {
     for action in app.recurring.take_due(now_ms) {
-        let submitted = match app.dispatcher.prepare(action) {
-            Ok(prepared) => app.dispatcher.submit(prepared).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = submitted {
+        if let Err(error) = app.dispatcher.submit(&action).await {
             tracing::error!(
                 code = error.code,
                 message = error.message,

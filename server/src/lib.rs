@@ -3,9 +3,10 @@
 //! Module map:
 //! - [`app`]: the shared state built from the script, reloads and policy changes.
 //! - [`engine`]: engine generations: one `acteon_engine::run` per plan, swapped on a change.
-//! - [`feed`]: the HTTP API as the engine's source (a one-lane feed).
-//! - [`sink`]: the engine's audit into the store, the metrics and the waiting requests.
+//! - [`feed`]: the HTTP API as the engine's source (a lane per worker, waking its source).
+//! - [`sink`]: the engine's audit into the store and the metrics.
 //! - [`dispatch`]: request bodies into actions, decisions back; dry runs.
+//! - [`waiting`]: requests waiting for their decisions, answered by the engine as it decides.
 //! - [`policies`]: runtime quotas and retention policies.
 //! - [`recurring`]: recurring actions (cron in a timezone).
 //! - [`jobs`]: background tasks: recurring actions, breaker sampling, the script watcher.
@@ -26,6 +27,7 @@ pub mod policies;
 pub mod recurring;
 pub mod routes;
 pub mod sink;
+pub mod waiting;
 
 pub use app::{App, Reload, ServerConfig};
 pub use auth::ApiKey;

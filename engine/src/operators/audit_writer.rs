@@ -12,7 +12,7 @@
 //! marks every checkpoint whose epoch its input frontier passed as audited.
 
 use super::AuditEntry;
-use crate::action::Position;
+use crate::action::{api_worker, Position};
 use crate::checkpoint::Checkpointer;
 use crate::report::{Fact, FactCount};
 use rustc_hash::FxHashMap;
@@ -32,10 +32,10 @@ pub enum AuditRoute {
     /// The process that made the decision (`leader`: its first worker). A run's processes'
     /// audits together are the run's audit.
     Decider { leader: u64 },
-    /// The process whose feed read the action: feed lane `p` is read by process `p`, whose
-    /// first worker is `p * workers`. A served cluster answers each dispatch in the process
-    /// that received it, from its own records. Actions the engine made (group batches,
-    /// scheduled releases) stay with the decider (`leader`).
+    /// The process that received the action over HTTP (its request token names the worker
+    /// that read it). A served cluster answers each dispatch decided in another process from
+    /// the records written in the process that received it. Other actions (a Kafka source's,
+    /// group batches, scheduled releases) stay with the decider (`leader`).
     Entry { workers: u64, leader: u64 },
 }
 
@@ -49,8 +49,9 @@ impl AuditRoute {
 
     pub fn worker(&self, entry: &AuditEntry) -> u64 {
         match (*self, entry.order.1) {
-            (AuditRoute::Entry { workers, .. }, Position::Kafka { partition, .. }) => {
-                partition.max(0) as u64 * workers
+            // The first worker of the process whose lane read the request.
+            (AuditRoute::Entry { workers, .. }, Position::Api(token)) => {
+                api_worker(token) / workers * workers
             }
             _ => self.leader(),
         }
@@ -58,14 +59,15 @@ impl AuditRoute {
 }
 
 /// `write` receives the audit entries `route` sends to this worker, in written order; `written`
-/// is called after each batch of completed epochs. Returns the count of each fact of each
+/// is called after each batch of completed epochs (`true`), and whenever the frontier moves,
+/// with the time before which everything is written. Returns the count of each fact of each
 /// written epoch (for [`crate::report::install_views`]); its frontier passes an epoch once
 /// the epoch is written.
 pub fn audit_writer<'s>(
     lines: Vec<Stream<'s, u64, Vec<AuditEntry>>>,
     route: AuditRoute,
     mut write: impl FnMut(AuditEntry) + 'static,
-    mut written: impl FnMut() + 'static,
+    mut written: impl FnMut(u64, bool) + 'static,
     checkpointer: Option<Arc<Checkpointer>>,
 ) -> Option<Stream<'s, u64, Vec<FactCount>>> {
     let scope = lines.first().map(Stream::scope)?;
@@ -81,6 +83,7 @@ pub fn audit_writer<'s>(
     builder.build(move |_capabilities| {
         let mut held: BTreeMap<u64, (Capability<u64>, Vec<AuditEntry>)> = BTreeMap::new();
         let mut facts: FxHashMap<Fact, isize> = FxHashMap::default();
+        let mut through = 0;
         move |frontiers| {
             let mut output = output.activate();
             for input in inputs.iter_mut() {
@@ -114,8 +117,18 @@ pub fn audit_writer<'s>(
                     .give_iterator(facts.drain().map(|(fact, n)| (fact, time, n)));
                 released.push(capability);
             }
-            if !released.is_empty() {
-                written();
+            let now_through = frontiers
+                .iter()
+                .map(|f| f.frontier().iter().min().copied().unwrap_or(u64::MAX))
+                .min()
+                .unwrap_or(u64::MAX);
+            let now_through = held
+                .keys()
+                .next()
+                .map_or(now_through, |&t| t.min(now_through));
+            if !released.is_empty() || now_through != through {
+                through = now_through;
+                written(through, !released.is_empty());
             }
             if let Some(checkpointer) = &checkpointer {
                 checkpointer.audited(|epoch| frontiers.iter().all(|f| !f.less_than(&epoch)));

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod source;
 
 use crate::action::{Action, Position};
+use crate::answers::Answers;
 use crate::audit::record::{AuditRecord, AuditTtl, Detail, Details, RecordId};
 use crate::audit::redact::Redactor;
 use crate::eval::Evaluator;
@@ -226,6 +227,8 @@ pub struct Renderer {
     pub ttl: AuditTtl,
     /// Whether a destination reads the typed records (else entries carry lines only).
     pub keep_records: bool,
+    /// Where served actions' decisions are answered as they are made.
+    pub answers: Option<Arc<dyn Answers>>,
 }
 
 impl Renderer {
@@ -321,6 +324,11 @@ impl Renderer {
         order: AuditOrder,
         dead_letter: Option<DeadLetter>,
     ) -> AuditEntry {
+        if let (Some(answers), Position::Api(token)) = (&self.answers, order.1) {
+            if record.outcome.decides() {
+                answers.answer(token, &record);
+            }
+        }
         AuditEntry::new(record, order, dead_letter, self.keep_records)
     }
 }

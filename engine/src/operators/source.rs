@@ -30,7 +30,7 @@
 //! lines already read skipped (a feed is opened at the cut's positions).
 
 use super::{position_details, AuditEntry, DeadLetter, Flow, Renderer};
-use crate::action::Position;
+use crate::action::{Action, Position};
 use crate::audit::record::{AuditRecord, RecordId};
 use crate::checkpoint::cut::{LaneCut, Pending, SourceCheckpoints, SourceCut};
 use crate::checkpoint::Checkpointer;
@@ -67,9 +67,11 @@ pub enum Lines {
     /// Lines read by a thread (stdin), which wakes the source when it sends.
     Channel(Receiver<String>),
     /// This worker's part of a feed; a worker whose lanes are all caught up follows the
-    /// settings' watermark.
+    /// settings' watermark. `wakes`: the feed wakes the source when records arrive, so an
+    /// idle source waits for that (or its next tick) instead of polling.
     Feed {
         reader: Box<dyn FeedReader>,
+        wakes: bool,
     },
     Empty,
 }
@@ -80,6 +82,11 @@ enum Read {
         lane: i32,
         offset: i64,
         timestamp_ms: Option<i64>,
+    },
+    Decoded {
+        lane: i32,
+        offset: i64,
+        action: Box<Action>,
     },
     CaughtUp(i32),
     Pending,
@@ -128,6 +135,15 @@ impl Lines {
                     lane,
                     offset,
                     timestamp_ms,
+                },
+                Polled::Decoded {
+                    lane,
+                    offset,
+                    action,
+                } => Read::Decoded {
+                    lane,
+                    offset,
+                    action,
                 },
                 Polled::CaughtUp { lane } => Read::CaughtUp(lane),
                 Polled::Pending => Read::Pending,
@@ -402,8 +418,12 @@ pub fn source<'s>(
             let mut ended = false;
             let mut pending = false;
             let held_back = in_flight.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT;
+            // The latest time this activation emitted actions at (the processing clock closes
+            // it at once, below).
+            let mut emitted_at = None;
             while decoded < BATCH && !pending && !held_back {
                 let mut record = None;
+                let mut predecoded = None;
                 match lines.next(&mut buffer) {
                     Read::Done => {
                         ended = true;
@@ -427,10 +447,19 @@ pub fn source<'s>(
                         offset,
                         timestamp_ms,
                     } => record = Some((lane, offset, timestamp_ms)),
+                    Read::Decoded {
+                        lane,
+                        offset,
+                        action,
+                    } => {
+                        record = Some((lane, offset, None));
+                        predecoded = Some(action);
+                    }
                 }
-                let position = match record {
-                    Some((partition, offset, _)) => Position::Kafka { partition, offset },
-                    None => {
+                let position = match (&predecoded, record) {
+                    (Some(action), _) => action.position,
+                    (None, Some((partition, offset, _))) => Position::Kafka { partition, offset },
+                    (None, None) => {
                         line_no += 1;
                         Position::Line(line_no)
                     }
@@ -471,7 +500,7 @@ pub fn source<'s>(
                     continue;
                 }
                 // A blank line holds no record; it is not an input (see the README).
-                if buffer.iter().all(u8::is_ascii_whitespace) {
+                if predecoded.is_none() && buffer.iter().all(u8::is_ascii_whitespace) {
                     if let Some((lane, offset, _)) = record {
                         lanes.emitted(lane, offset, now_epoch);
                     }
@@ -487,9 +516,12 @@ pub fn source<'s>(
                     }
                     Clock::Processing => (wall, Some(wall), now_epoch),
                 };
-                let decoded_action = settings
-                    .decoder
-                    .decode(&buffer, position, default_ms, clock_ms);
+                let decoded_action = match predecoded {
+                    Some(action) => Ok(*action),
+                    None => settings
+                        .decoder
+                        .decode(&buffer, position, default_ms, clock_ms),
+                };
                 let action = match decoded_action {
                     Ok(action) => action,
                     Err(rejection) => {
@@ -547,6 +579,7 @@ pub fn source<'s>(
                     });
                 }
                 in_flight.emitted(time);
+                emitted_at = emitted_at.max(Some(time));
                 by_epoch.entry(time).or_default().push(Flow::new(action));
             }
             lines_read.set(lines_read.get() + decoded as u64);
@@ -595,7 +628,12 @@ pub fn source<'s>(
                 return true;
             }
             // The capabilities move forward only: to the lateness bound on the event clock,
-            // to the wall clock's epoch on the processing clock.
+            // to the wall clock's epoch on the processing clock. There, what this activation
+            // emitted is closed at once (its time is over), so it is decided now, not at the
+            // next tick: under load each activation's arrivals make one epoch, and an idle
+            // source's one arrival is its own. Times stay behind the wall clock: a second
+            // batch within one millisecond goes out at the next one and is closed when it
+            // comes.
             let progress_ms = match &lines {
                 Lines::Feed { .. } => lanes.progress_ms(&settings.watermark),
                 _ => max_seen,
@@ -604,8 +642,13 @@ pub fn source<'s>(
                 Clock::Event => progress_ms.map_or(0, |m| {
                     epochs.of(m.saturating_sub(settings.max_lateness_ms as i64))
                 }),
-                Clock::Processing => now_epoch,
+                Clock::Processing => match emitted_at {
+                    Some(at) if at <= wall.max(0) as u64 => now_epoch.max(at + 1),
+                    _ => now_epoch,
+                },
             };
+            let closes_later =
+                settings.clock == Clock::Processing && emitted_at.is_some_and(|at| at >= target);
             if let (Some(flow_cap), Some(rejection_cap)) =
                 (flow_cap.as_mut(), rejection_cap.as_mut())
             {
@@ -617,13 +660,18 @@ pub fn source<'s>(
                     }
                 }
             }
-            // Held back: look again soon, once the dataflow has caught up a little. Idle: back
-            // off from 1 ms to an epoch, so a quiet feed costs little and a busy one is polled
-            // at once.
-            if held_back {
+            // Held back: look again soon, once the dataflow has caught up a little. Idle: a
+            // feed that wakes the source is looked at again when it does, or at the next
+            // tick (the wall clock moves held actions on); others back off from 1 ms to an
+            // epoch, so a quiet feed costs little and a busy one is polled at once. A batch
+            // emitted ahead of the wall clock is closed a millisecond later.
+            if held_back || (pending && closes_later) {
                 activator.activate_after(Duration::from_millis(1));
             } else if pending {
-                let delay_ms = (1u64 << idle_polls.min(16)).min(epochs.length_ms());
+                let delay_ms = match lines {
+                    Lines::Feed { wakes: true, .. } => epochs.length_ms(),
+                    _ => (1u64 << idle_polls.min(16)).min(epochs.length_ms()),
+                };
                 idle_polls += 1;
                 activator.activate_after(Duration::from_millis(delay_ms));
             } else {

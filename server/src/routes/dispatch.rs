@@ -1,12 +1,13 @@
 //! `POST /v1/dispatch` and `POST /v1/dispatch/batch` (`?dry_run=true` on both).
 
-use super::{json_body, Params, Shared};
+use super::{body_bytes, Params, Shared};
 use crate::auth::Caller;
-use crate::dispatch::Prepared;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::Query;
 use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -21,12 +22,35 @@ pub async fn single(
 ) -> Result<Json<Value>, ApiError> {
     let app = state.0;
     let dry_run = Params(params).flag("dry_run")?;
-    let prepared = prepare(&app, &caller, json_body(&app, body).await?)?;
+    let body = body_bytes(&app, body).await?;
     let decision = match dry_run {
-        true => app.dispatcher.dry_run(prepared)?,
-        false => app.dispatcher.decide(prepared).await?,
+        true => app.dispatcher.dry_run(&caller, &body)?,
+        false => app.dispatcher.decide(&caller, &body).await?,
     };
     Ok(Json(json!(decision)))
+}
+
+/// A batch body in its object form; each action stays as its text until it is decoded.
+#[derive(Deserialize)]
+struct Wrapped<'a> {
+    #[serde(borrow)]
+    actions: Vec<&'a RawValue>,
+}
+
+/// A batch body's actions: an array of actions, or an object with one.
+fn batch_actions(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    if let Ok(actions) = serde_json::from_slice::<Vec<&RawValue>>(body) {
+        return Ok(actions);
+    }
+    if let Ok(Wrapped { actions }) = serde_json::from_slice::<Wrapped<'_>>(body) {
+        return Ok(actions);
+    }
+    Err(match serde_json::from_slice::<&RawValue>(body) {
+        Err(error) => {
+            ApiError::bad_request("malformed_json", format!("the body is not JSON: {error}"))
+        }
+        Ok(_) => not_a_batch(),
+    })
 }
 
 /// A JSON array of actions (or `{"actions": [...]}`); the answer has one entry per action, in
@@ -39,14 +63,8 @@ pub async fn batch(
 ) -> Result<Json<Value>, ApiError> {
     let app = state.0;
     let dry_run = Params(params).flag("dry_run")?;
-    let actions = match json_body(&app, body).await? {
-        Value::Array(actions) => actions,
-        Value::Object(mut object) => match object.remove("actions") {
-            Some(Value::Array(actions)) => actions,
-            _ => return Err(not_a_batch()),
-        },
-        _ => return Err(not_a_batch()),
-    };
+    let body = body_bytes(&app, body).await?;
+    let actions = batch_actions(&body)?;
     if actions.len() > MAX_BATCH {
         return Err(ApiError::bad_request(
             "batch_too_large",
@@ -56,27 +74,20 @@ pub async fn batch(
             ),
         ));
     }
-    // Every action is sent before any answer is awaited: the engine decides them together.
-    let mut pending = Vec::with_capacity(actions.len());
-    for action in actions {
-        let sent = match prepare(&app, &caller, action) {
-            Ok(prepared) if dry_run => Err(app.dispatcher.dry_run(prepared)),
-            Ok(prepared) => app.dispatcher.send(prepared).await.map_err(Err),
-            Err(error) => Err(Err(error)),
-        };
-        pending.push(sent);
-    }
-    let mut answers = Vec::with_capacity(pending.len());
-    for sent in pending {
-        let decided = match sent {
-            Ok(pending) => app.dispatcher.answer(pending).await,
-            Err(decided) => decided,
-        };
-        answers.push(match decided {
+    let decided = match dry_run {
+        true => actions
+            .iter()
+            .map(|action| app.dispatcher.dry_run(&caller, action.get().as_bytes()))
+            .collect(),
+        false => app.dispatcher.decide_batch(&caller, &actions).await?,
+    };
+    let answers = decided
+        .into_iter()
+        .map(|decided| match decided {
             Ok(decision) => json!(decision),
             Err(error) => json!({ "error": { "code": error.code, "message": error.message } }),
-        });
-    }
+        })
+        .collect();
     Ok(Json(Value::Array(answers)))
 }
 
@@ -85,10 +96,4 @@ fn not_a_batch() -> ApiError {
         "invalid_batch",
         "a batch is a JSON array of actions, or an object with an `actions` array",
     )
-}
-
-fn prepare(app: &crate::app::App, caller: &Caller, body: Value) -> Result<Prepared, ApiError> {
-    let prepared = app.dispatcher.prepare(body)?;
-    caller.check(prepared.tenant())?;
-    Ok(prepared)
 }

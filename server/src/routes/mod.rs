@@ -86,6 +86,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/console/overview", get(console::overview))
         .route("/v1/console/whoami", get(console::whoami))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), settled_reads))
         .layer(middleware::from_fn_with_state(keys, authenticate))
         // The console's page and assets, added after the key check so they need no key.
         .route("/ui", get(console::ui))
@@ -99,6 +100,15 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route")
 }
 
+/// A read sees every decision answered before it: it waits (briefly) until their records are
+/// in the audit store ([`crate::dispatch::Dispatcher::settled`]).
+async fn settled_reads(State(app): Shared, request: Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::GET {
+        app.dispatcher.settled().await;
+    }
+    next.run(request).await
+}
+
 async fn count_requests(State(app): Shared, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -110,9 +120,9 @@ async fn count_requests(State(app): Shared, request: Request, next: Next) -> Res
     response
 }
 
-/// The body as JSON: 413 over the limit, 400 with the parser's reason when it is not JSON.
-async fn json_body(app: &App, body: Body) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, app.config.max_body_bytes)
+/// The body: 413 over the limit.
+async fn body_bytes(app: &App, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, app.config.max_body_bytes)
         .await
         .map_err(|_| {
             ApiError::new(
@@ -123,7 +133,12 @@ async fn json_body(app: &App, body: Body) -> Result<Value, ApiError> {
                     app.config.max_body_bytes
                 ),
             )
-        })?;
+        })
+}
+
+/// The body as JSON: 413 over the limit, 400 with the parser's reason when it is not JSON.
+async fn json_body(app: &App, body: Body) -> Result<Value, ApiError> {
+    let bytes = body_bytes(app, body).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}")))
 }

@@ -53,20 +53,6 @@ struct TenantTally {
     seconds: VecDeque<(i64, u64)>,
 }
 
-/// Whether a record decides its action, rather than reporting a chain's progress (as the
-/// sink tells them apart to answer dispatches).
-fn decides(outcome: Outcome) -> bool {
-    !matches!(
-        outcome,
-        Outcome::ChainStepCompleted
-            | Outcome::ChainStepFailed
-            | Outcome::ChainCompleted
-            | Outcome::ChainFailed
-            | Outcome::ChainTimedOut
-            | Outcome::ChainCancelled
-    )
-}
-
 /// One more of `outcome` under `name`.
 fn bump(counts: &mut HashMap<String, HashMap<Outcome, u64>>, name: &str, outcome: Outcome) {
     let by_outcome = match counts.get_mut(name) {
@@ -82,7 +68,7 @@ impl TenantTally {
         if let Some(provider) = record.target.as_deref().or(record.provider.as_deref()) {
             bump(&mut self.providers, provider, record.outcome);
         }
-        if !decides(record.outcome) {
+        if !record.outcome.decides() {
             return;
         }
         bump(
