@@ -499,6 +499,13 @@ fn http(scale: f64) -> Vec<Value> {
         ("http: full path, 1w", &full, 1, 64, None),
         ("http: full path, 2w", &full, 2, 64, None),
         (
+            "http: seed without quota, 2w, batches of 100",
+            &quota_free,
+            2,
+            64,
+            Some(100),
+        ),
+        (
             "http: full path, 2w, batches of 100",
             &full,
             2,

@@ -6,8 +6,8 @@
 //!   │                │    ▲                                               ││
 //!   │                │    └───────────────── feedback ◄──────────────────┘│
 //!   │                │ evaluate, dedup, throttle, group, schedule: decisions ┘
-//!   │                          └─► deliver ─► audit writer (each process's first worker)
-//!   │                                 └─► chain (the chains it started) ─► audit writer
+//!   │                          └─► decided ─► deliver ─► audit writer (each process's first worker)
+//!   │                                           └─► chain (the chains it started) ─► audit writer
 //!   └─ rejected and late records ──────────────► audit writer
 //! ```
 //!
@@ -15,7 +15,8 @@
 //! logic: exchanged to the worker owning the key, and sent back after it (evaluation and
 //! delivery read their inputs exchanged by the action's position), so only the decision itself
 //! happens where the key lives. Operators exist only for the rule kinds the plan uses, and
-//! never one per rule.
+//! never one per rule. `decided` only watches the decisions' frontier: on the processing clock
+//! it paces the source's epochs.
 
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
@@ -23,6 +24,7 @@ use crate::checkpoint::Checkpointer;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::audit_writer::AuditRoute;
 use crate::operators::chain::{chain, ChainSettings};
+use crate::operators::decided::{decided, DecidedFrontier};
 use crate::operators::deliver::deliver;
 use crate::operators::evaluate::{evaluate, LoopTime};
 use crate::operators::keyed::dedup::{Dedup, SharedWindows};
@@ -94,13 +96,14 @@ pub fn assemble(
     let watermark = Arc::clone(&settings.watermark);
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
     let probe = ProbeHandle::new();
+    let decided_frontier = DecidedFrontier::default();
     let (flows, rejected) = source(
         scope,
         lines,
         settings,
         Rc::clone(&renderer),
         lines_read,
-        probe.clone(),
+        (probe.clone(), decided_frontier.clone()),
     );
     let mut decisions = Vec::new();
     let flows = if quotas.is_empty() {
@@ -121,7 +124,7 @@ pub fn assemble(
         dedup_windows,
     };
     decisions.push(rules(scope, flows, settings));
-    let decisions = scope.concatenate(decisions);
+    let decisions = decided(scope.concatenate(decisions), decided_frontier);
     let (delivered, starts) = deliver(decisions, providers.clone(), Rc::clone(&renderer));
     let mut audit = vec![delivered, rejected];
     if let Some((book, store)) = chains {

@@ -5,6 +5,7 @@
 //! - [`keyed`]: dedup, throttle, quota and group: one keyed-window operator, one file of logic
 //!   per kind.
 //! - [`schedule`]: held actions, released when they are due.
+//! - [`decided`]: passes the decisions on and tells the source how far they have got.
 //! - [`deliver`]: calls providers and renders every decision as an audit entry.
 //! - [`chain`]: runs started chains step by step and audits each step and each chain's end.
 //! - [`audit_writer`]: writes the audit in a deterministic order per completed epoch.
@@ -14,6 +15,7 @@
 
 pub mod audit_writer;
 pub mod chain;
+pub mod decided;
 pub mod deliver;
 pub mod evaluate;
 pub mod keyed;

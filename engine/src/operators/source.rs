@@ -29,6 +29,7 @@
 //! cut: its capability at the checkpoint's epoch, the cut's pending records emitted again,
 //! lines already read skipped (a feed is opened at the cut's positions).
 
+use super::decided::DecidedFrontier;
 use super::{position_details, AuditEntry, DeadLetter, Flow, Renderer};
 use crate::action::{Action, Position};
 use crate::audit::record::{AuditRecord, RecordId};
@@ -47,11 +48,12 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::{ProbeHandle, Scope, Stream};
+use timely::scheduling::Activator;
 
 /// Lines decoded per activation before the source yields to the rest of the dataflow.
 const BATCH: usize = 1024;
@@ -287,7 +289,8 @@ pub struct SourceSettings {
 }
 
 /// Builds the source; `lines_read` counts the input lines this worker decoded; `probe` is
-/// after the audit writer (a feed's positions are committed behind it).
+/// after the audit writer (a feed's positions are committed behind it); `decided` is the
+/// decisions' frontier, which paces the processing clock's epochs.
 #[allow(clippy::type_complexity)]
 pub fn source<'s>(
     scope: Scope<'s, u64>,
@@ -295,12 +298,13 @@ pub fn source<'s>(
     settings: SourceSettings,
     renderer: Rc<Renderer>,
     lines_read: Rc<Cell<u64>>,
-    probe: ProbeHandle<u64>,
+    (probe, decided): (ProbeHandle<u64>, DecidedFrontier),
 ) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditEntry>>) {
     let (worker, peers) = (scope.index(), scope.peers());
     let mut builder = OperatorBuilder::new("Source".to_owned(), scope);
     let info = builder.operator_info();
     let activator = scope.activator_for(Rc::clone(&info.address));
+    decided.wake(activator.clone());
     let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
     let (flows, flow_stream) = builder.new_output::<Vec<Flow>>();
     let (rejections, rejection_stream) = builder.new_output::<Vec<AuditEntry>>();
@@ -323,6 +327,9 @@ pub fn source<'s>(
             }
         }
         let mut idle_polls = 0u32;
+        let mut ticks = Ticks::default();
+        // On the processing clock, the epoch emitted into and not yet closed.
+        let mut open_at: Option<u64> = None;
         let mut by_epoch: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
         // Rejected and late records, each with the epoch it goes out at.
         let mut undecided: Vec<(u64, AuditEntry)> = Vec::new();
@@ -410,8 +417,12 @@ pub fn source<'s>(
                 return false;
             };
             let wall = wall_clock_ms();
+            // On the processing clock, while an earlier epoch is still being decided, arrivals
+            // join the open epoch (the capability's), which closes once that one is decided.
+            let processing = settings.clock == Clock::Processing;
+            let deciding = processing && decided.deciding_before(flow_time);
             let mut now_epoch = flow_time;
-            if settings.clock == Clock::Processing {
+            if processing && !deciding {
                 now_epoch = now_epoch.max(epochs.of(wall));
             }
             let mut decoded = 0;
@@ -642,13 +653,16 @@ pub fn source<'s>(
                 Clock::Event => progress_ms.map_or(0, |m| {
                     epochs.of(m.saturating_sub(settings.max_lateness_ms as i64))
                 }),
-                Clock::Processing => match emitted_at {
+                Clock::Processing if deciding => flow_time,
+                Clock::Processing => match emitted_at.or(open_at) {
                     Some(at) if at <= wall.max(0) as u64 => now_epoch.max(at + 1),
                     _ => now_epoch,
                 },
             };
-            let closes_later =
-                settings.clock == Clock::Processing && emitted_at.is_some_and(|at| at >= target);
+            // What was emitted and is not closed yet: the decided frontier wakes the source
+            // when it may close it; one emitted ahead of the wall clock closes a millisecond later.
+            open_at = emitted_at.or(open_at).filter(|at| *at >= target);
+            let closes_later = processing && !deciding && open_at.is_some();
             if let (Some(flow_cap), Some(rejection_cap)) =
                 (flow_cap.as_mut(), rejection_cap.as_mut())
             {
@@ -666,14 +680,14 @@ pub fn source<'s>(
             // epoch, so a quiet feed costs little and a busy one is polled at once. A batch
             // emitted ahead of the wall clock is closed a millisecond later.
             if held_back || (pending && closes_later) {
-                activator.activate_after(Duration::from_millis(1));
+                ticks.after(&activator, Duration::from_millis(1));
             } else if pending {
                 let delay_ms = match lines {
                     Lines::Feed { wakes: true, .. } => epochs.length_ms(),
                     _ => (1u64 << idle_polls.min(16)).min(epochs.length_ms()),
                 };
                 idle_polls += 1;
-                activator.activate_after(Duration::from_millis(delay_ms));
+                ticks.after(&activator, Duration::from_millis(delay_ms));
             } else {
                 idle_polls = 0;
                 activator.activate();
@@ -682,6 +696,28 @@ pub fn source<'s>(
         }
     });
     (flow_stream, rejection_stream)
+}
+
+/// The source's next timed wake-up. A source woken by its feed on every arrival would
+/// otherwise queue one timer per activation (timely keeps them all in a heap until due); one
+/// pending timer at a time, the earliest asked for, serves every activation before it.
+#[derive(Default)]
+struct Ticks {
+    due: Option<Instant>,
+}
+
+impl Ticks {
+    fn after(&mut self, activator: &Activator, delay: Duration) {
+        let at = Instant::now() + delay;
+        if self
+            .due
+            .is_some_and(|due| due > Instant::now() && due <= at)
+        {
+            return;
+        }
+        self.due = Some(at);
+        activator.activate_after(delay);
+    }
 }
 
 /// The audit entry of a rejected input line, with its dead-letter entry.
