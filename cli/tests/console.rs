@@ -607,8 +607,8 @@ fn the_held_state_page_flushes_a_group_now() {
     assert_clean(&browser, "the held state page");
 }
 
-/// The HTTP benchmark's load (`server/benches/http.rs`: 64 keep-alive clients sending single
-/// dispatches of a sensor reading outside the seed's tenant) until `stop`; the dispatches.
+/// Load like the HTTP benchmark's (`benches/http/dispatch.lua`: 64 keep-alive clients sending
+/// single dispatches; here a sensor reading outside the seed's tenant) until `stop`; the dispatches.
 fn load(address: std::net::SocketAddr, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<u64>> {
     (0..64)
         .map(|client| {

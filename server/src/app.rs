@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use crate::policies::Policies;
 use crate::recurring::RecurringBook;
 use crate::sink::ServerSink;
+use crate::views::StateViews;
 use crate::waiting::Waiting;
 use acteon_dsl::compile_file;
 use acteon_dsl::plan::Plan;
@@ -73,6 +74,8 @@ pub struct App {
     pub engine: Arc<EngineHost>,
     pub dispatcher: Dispatcher,
     pub store: AuditStore,
+    /// Each action's latest state and the waiting groups, folded from the audit.
+    pub views: Arc<StateViews>,
     pub chains: ChainStore,
     pub policies: Policies,
     pub recurring: RecurringBook,
@@ -111,7 +114,13 @@ impl App {
         };
         let store = AuditStore::new();
         let metrics = Arc::new(Metrics::default());
-        let sink = Arc::new(ServerSink::new(store.clone(), metrics.clone(), forward));
+        let views = Arc::new(StateViews::default());
+        let sink = Arc::new(ServerSink::new(
+            store.clone(),
+            views.clone(),
+            metrics.clone(),
+            forward,
+        ));
         let chains = ChainStore::new();
         let waiting = Arc::new(Waiting::default());
         let engine = Arc::new(EngineHost::new(
@@ -139,6 +148,7 @@ impl App {
             config,
             engine,
             store,
+            views,
             chains,
             policies,
             recurring,

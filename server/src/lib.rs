@@ -4,7 +4,8 @@
 //! - [`app`]: the shared state built from the script, reloads and policy changes.
 //! - [`engine`]: engine generations: one `acteon_engine::run` per plan, swapped on a change.
 //! - [`feed`]: the HTTP API as the engine's source (a lane per worker, waking its source).
-//! - [`sink`]: the engine's audit into the store and the metrics.
+//! - [`sink`]: the engine's audit into the store, the state views and the metrics.
+//! - [`views`]: each action's latest state and the waiting groups, indexed for paged reads.
 //! - [`dispatch`]: request bodies into actions, decisions back; dry runs.
 //! - [`waiting`]: requests waiting for their decisions, answered by the engine as it decides.
 //! - [`policies`]: runtime quotas and retention policies.
@@ -27,6 +28,7 @@ pub mod policies;
 pub mod recurring;
 pub mod routes;
 pub mod sink;
+pub mod views;
 pub mod waiting;
 
 pub use app::{App, Reload, ServerConfig};

@@ -1,5 +1,6 @@
 //! Where `acteon serve` sends the engine's audit: [`ServerSink`] keeps every record in the
-//! in-memory store (read by `GET /v1/audit`), counts it for `/metrics`, and forwards the line
+//! in-memory store (read by `GET /v1/audit`), folds it into the state views (`/v1/events`,
+//! `/v1/groups`), counts it for `/metrics`, and forwards the line
 //! to the script's own audit destination (DynamoDB, a file, a topic). One sink serves every
 //! engine generation, so the audit survives a reload. Every record is also offered to live
 //! subscribers ([`ServerSink::subscribe`]: the console's live tail); with none, that costs
@@ -7,6 +8,7 @@
 //! made ([`crate::waiting`]).
 
 use crate::metrics::Metrics;
+use crate::views::StateViews;
 use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::audit::store::AuditStore;
@@ -20,6 +22,7 @@ pub const TAIL_CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub struct ServerSink {
     store: AuditStore,
+    views: Arc<StateViews>,
     metrics: Arc<Metrics>,
     forward: Option<Arc<dyn RecordSink>>,
     /// Every record as it is written, to whoever listens.
@@ -29,11 +32,13 @@ pub struct ServerSink {
 impl ServerSink {
     pub fn new(
         store: AuditStore,
+        views: Arc<StateViews>,
         metrics: Arc<Metrics>,
         forward: Option<Arc<dyn RecordSink>>,
     ) -> ServerSink {
         ServerSink {
             store,
+            views,
             metrics,
             forward,
             tail: broadcast::channel(TAIL_CAPACITY).0,
@@ -52,6 +57,7 @@ impl RecordSink for ServerSink {
             forward.write(record, line);
         }
         self.metrics.observe(record);
+        self.views.observe(record);
         if self.tail.receiver_count() > 0 {
             // No subscriber left between the check and the send is no error worth a word.
             let _ = self.tail.send(Arc::new(record.clone()));

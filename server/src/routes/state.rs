@@ -1,23 +1,21 @@
 //! State views read from the audit: `GET /v1/events` (each action's latest state) and
 //! `GET /v1/groups` (groups waiting to flush); `DELETE /v1/groups/{key}`.
 //!
-//! Both are folds over the audit store, so they are right for every engine generation and
-//! cost a scan per request.
+//! Both read the server's indexed views ([`crate::views`]), folded from the audit as it is
+//! written: right for every engine generation, paged, and never a copy of the whole audit.
 
 use super::{Params, Shared};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use acteon_dsl::plan::Outcome;
-use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::time::{format_rfc3339_ms, wall_clock_ms};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-/// Filters: namespace, tenant, state (an outcome name), limit (default 100). An event is kept
-/// for the tenant's retention `events` TTL after its last record.
+/// Filters: namespace, tenant, state (an outcome name); pages of `limit` (default 100) from
+/// `cursor`. An event is kept for the tenant's retention `events` TTL after its last record.
 pub async fn events(
     state: Shared,
     Extension(caller): Extension<Caller>,
@@ -27,97 +25,57 @@ pub async fn events(
     let namespace = params.text("namespace");
     let tenant = caller.scope(params.text("tenant"))?;
     let wanted = params.text("state");
-    let limit = params.number("limit")?.unwrap_or(100);
+    let (start, limit) = paging(&mut params)?;
     let now = wall_clock_ms();
-    // Latest record per action, in first-seen order.
-    let mut order = Vec::new();
-    let mut latest: HashMap<String, (AuditRecord, usize)> = HashMap::new();
-    for record in state.store.records() {
-        if namespace.as_ref().is_some_and(|n| *n != record.namespace)
-            || tenant.as_ref().is_some_and(|t| *t != record.tenant)
-            || !caller.sees(&record.tenant)
-        {
-            continue;
-        }
-        match latest.get_mut(&*record.action_id) {
-            Some((last, count)) => {
-                *last = record;
-                *count += 1;
-            }
-            None => {
-                order.push(record.action_id.to_string());
-                latest.insert(record.action_id.to_string(), (record, 1));
-            }
-        }
-    }
-    let events: Vec<Value> = order
-        .iter()
-        .filter_map(|id| latest.get(id))
-        .filter(|(record, _)| wanted.as_deref().is_none_or(|w| record.outcome.name() == w))
-        .filter(|(record, _)| {
-            let ttl = state
+    let page = state.views.events(start, limit, |event| {
+        namespace.as_ref().is_none_or(|n| **n == *event.namespace)
+            && tenant.as_ref().is_none_or(|t| **t == *event.tenant)
+            && caller.sees(&event.tenant)
+            && wanted.as_deref().is_none_or(|w| event.state.name() == w)
+            && state
                 .policies
-                .event_ttl_ms(&record.namespace, &record.tenant);
-            let at = record.completed_at_ms;
-            ttl.is_none_or(|ttl| at + ttl as i64 > now)
-        })
-        .take(limit)
-        .map(|(record, count)| {
+                .event_ttl_ms(&event.namespace, &event.tenant)
+                .is_none_or(|ttl| event.updated_at_ms + ttl as i64 > now)
+    });
+    let events: Vec<Value> = page
+        .items
+        .iter()
+        .map(|event| {
             json!({
-                "action_id": record.action_id,
-                "namespace": record.namespace,
-                "tenant": record.tenant,
-                "action_type": record.action_type,
-                "state": record.outcome.name(),
-                "rule": record.rule,
-                "target": record.target,
-                "records": count,
-                "updated_at": format_rfc3339_ms(record.completed_at_ms),
+                "action_id": &*event.action_id,
+                "namespace": &*event.namespace,
+                "tenant": &*event.tenant,
+                "action_type": &*event.action_type,
+                "state": event.state.name(),
+                "rule": event.rule.as_deref(),
+                "target": event.target.as_deref(),
+                "records": event.records,
+                "updated_at": format_rfc3339_ms(event.updated_at_ms),
             })
         })
         .collect();
-    Ok(Json(json!({ "count": events.len(), "events": events })))
+    Ok(Json(json!({
+        "count": events.len(),
+        "events": events,
+        "next_cursor": page.next.map(encode_cursor),
+    })))
 }
 
-/// Groups with members `grouped` and not yet in a `group_flushed` batch.
+/// Groups with members `grouped` and not yet in a `group_flushed` batch, in pages of `limit`
+/// (default 100) from `cursor`.
 pub async fn groups(
     state: Shared,
     Extension(caller): Extension<Caller>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut pending: BTreeMap<(String, String, String, String), Vec<AuditRecord>> = BTreeMap::new();
-    for record in state.store.records() {
-        if !caller.sees(&record.tenant) {
-            continue;
-        }
-        let key = |record: &AuditRecord| {
-            (
-                record.rule.as_deref().unwrap_or_default().to_owned(),
-                record.namespace.to_string(),
-                record.tenant.to_string(),
-                record.details["group_key"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        };
-        match record.outcome {
-            Outcome::Grouped => pending.entry(key(&record)).or_default().push(record),
-            Outcome::GroupFlushed => {
-                let members = record.details["members"].to_json();
-                let members: Vec<&str> = members
-                    .as_array()
-                    .map(|m| m.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                if let Some(group) = pending.get_mut(&key(&record)) {
-                    group.retain(|m| !members.contains(&&*m.action_id));
-                }
-            }
-            _ => {}
-        }
-    }
-    let groups: Vec<Value> = pending
-        .into_iter()
-        .filter(|(_, members)| !members.is_empty())
+    let mut params = Params(params);
+    let (start, limit) = paging(&mut params)?;
+    let page = state
+        .views
+        .groups(start, limit, |(_, _, tenant, _)| caller.sees(tenant));
+    let groups: Vec<Value> = page
+        .items
+        .iter()
         .map(|((rule, namespace, tenant, group_key), members)| {
             json!({
                 "group_key": group_key,
@@ -126,12 +84,36 @@ pub async fn groups(
                 "tenant": tenant,
                 "event_count": members.len(),
                 "state": "pending",
-                "members": members.iter().map(|m| m.action_id.to_string()).collect::<Vec<_>>(),
+                "members": members.iter().map(|m| &*m.action_id).collect::<Vec<_>>(),
                 "created_at": format_rfc3339_ms(members[0].dispatched_at_ms),
             })
         })
         .collect();
-    Ok(Json(json!({ "total": groups.len(), "groups": groups })))
+    Ok(Json(json!({
+        "total": groups.len(),
+        "groups": groups,
+        "next_cursor": page.next.map(encode_cursor),
+    })))
+}
+
+/// `cursor` and `limit` of a paged view: where to start, and how many at most (default 100,
+/// at most 1,000).
+fn paging(params: &mut Params) -> Result<(usize, usize), ApiError> {
+    let start = match params.text("cursor") {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix('p')
+            .and_then(|digits| digits.parse().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_parameter", format!("no such cursor `{cursor}`"))
+            })?,
+    };
+    let limit = params.number("limit")?.unwrap_or(100).clamp(1, 1000);
+    Ok((start, limit))
+}
+
+fn encode_cursor(place: usize) -> String {
+    format!("p{place}")
 }
 
 /// Flushing a group before its wait ends needs the group operator's cooperation, which the
@@ -141,10 +123,13 @@ pub async fn flush_group(
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(listing) = groups(state, Extension(caller)).await?;
-    let known = listing["groups"]
-        .as_array()
-        .is_some_and(|g| g.iter().any(|g| g["group_key"] == key.as_str()));
+    let known = !state
+        .views
+        .groups(0, 1, |(_, _, tenant, group_key)| {
+            *group_key == key && caller.sees(tenant)
+        })
+        .items
+        .is_empty();
     if !known {
         return Err(ApiError::not_found("pending group", &key));
     }
