@@ -529,6 +529,7 @@ fn http(scale: f64) -> Vec<Value> {
             .arg(script)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--workers", &workers.to_string(), "--watch-interval", "0s"])
+            .arg("--no-source")
             .arg("--audit")
             .arg(out.join("audit.jsonl"))
             .arg("--dry-run")

@@ -19,6 +19,14 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn connection(port: u16) -> AwsConnection {
     AwsConnection {
         region: Some("us-east-1".into()),
@@ -477,11 +485,7 @@ struct Emulator {
 
 impl Emulator {
     fn start() -> Emulator {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut emulator = Emulator { port, child: None };
         emulator.restart();
         emulator
@@ -684,15 +688,13 @@ struct Served {
 
 impl Served {
     fn start() -> Served {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_acteon"))
             .args([
                 "serve",
                 "pipelines/aws-event-pipeline/pipeline.acteon",
+                // HTTP only: other tests fill the seed's topic.
+                "--no-source",
                 "--listen",
             ])
             .arg(format!("127.0.0.1:{port}"))

@@ -18,6 +18,7 @@ use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::{FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::audit::store::AuditStore;
 use acteon_engine::chains::status::ChainStore;
+use acteon_engine::feed::Feed;
 use acteon_engine::time::wall_clock_ms;
 use acteon_engine::{AuditOutput, RunConfig};
 use axum::http::StatusCode;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     /// How often every background job runs (recurring actions, the retention reaper, chain
     /// cleanup); `None`: the script's `background` settings.
     pub background_interval: Option<Duration>,
+    /// The script's own source (its Kafka topic), read beside the API; `None`: HTTP only.
+    pub source: Option<Arc<dyn Feed>>,
 }
 
 impl ServerConfig {
@@ -56,6 +59,7 @@ impl ServerConfig {
             decision_timeout: Duration::from_secs(30),
             watch_interval: Some(Duration::from_millis(500)),
             background_interval: None,
+            source: None,
         }
     }
 }
@@ -128,6 +132,7 @@ impl App {
             sink.clone(),
             chains.clone(),
             waiting.clone(),
+            config.source.clone(),
         ));
         let policies = Policies::from_script(&plan);
         engine.start(policies.overlay(&plan))?;

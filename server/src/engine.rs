@@ -11,11 +11,13 @@
 use crate::error::ServerError;
 use crate::feed::{api_feed, ApiLanes};
 use crate::sink::ServerSink;
+use crate::source::{ScriptSource, ServedFeed};
 use crate::waiting::Waiting;
 use acteon_dsl::plan::Plan;
 use acteon_engine::chains::status::ChainStore;
 use acteon_engine::decode::Decoder;
 use acteon_engine::eval::Evaluator;
+use acteon_engine::feed::Feed;
 use acteon_engine::operators::keyed::dedup::DedupMemory;
 use acteon_engine::providers::breaker::ProviderHealth;
 use acteon_engine::{AuditOutput, Clock, Input, RunConfig, RunObserver};
@@ -71,6 +73,8 @@ pub struct EngineHost {
     sequence: Arc<AtomicU64>,
     /// Dedup windows every generation shares: a reload keeps unchanged rules' windows.
     dedup: DedupMemory,
+    /// The script's own source, read by every generation in turn beside the API.
+    source: Option<ScriptSource>,
     current: RwLock<Option<Arc<Generation>>>,
     /// Running engines, the current one and those still draining.
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -111,6 +115,7 @@ impl EngineHost {
         sink: Arc<ServerSink>,
         chains: ChainStore,
         waiting: Arc<Waiting>,
+        source: Option<Arc<dyn Feed>>,
     ) -> EngineHost {
         let micros = acteon_engine::time::wall_clock_us().max(1) as u64;
         EngineHost {
@@ -120,6 +125,7 @@ impl EngineHost {
             waiting,
             sequence: Arc::new(AtomicU64::new(acteon_engine::action::api_sequence(micros))),
             dedup: DedupMemory::new(),
+            source: source.map(ScriptSource::new),
             current: RwLock::new(None),
             threads: Mutex::new(Vec::new()),
         }
@@ -143,7 +149,9 @@ impl EngineHost {
         }
         let process = self.template.cluster.as_ref().map_or(0, |c| c.process);
         let workers = self.template.workers.max(1);
-        let (feed, lanes) = api_feed(process * workers, workers, Arc::clone(&self.sequence));
+        let (api, lanes) = api_feed(process * workers, workers, Arc::clone(&self.sequence));
+        let source = self.source.as_ref().map(|s| s.next_generation(workers));
+        let feed = ServedFeed::new(api, source.clone());
         let health = Arc::new(RwLock::new(ProviderHealth::default()));
         let audited = Arc::new(AtomicU64::new(0));
         let (signal, started) = std_mpsc::channel();
@@ -202,14 +210,22 @@ impl EngineHost {
             if started.try_recv().is_ok() {
                 break;
             }
-            if let Ok(error) = failure.try_recv() {
-                let _ = thread.join();
+            let failed = match failure.try_recv() {
+                // The run has returned its error: its thread ends.
+                Ok(error) => Some((error, true)),
+                Err(_) if std::time::Instant::now() > deadline => {
+                    Some(("the engine did not start in time".into(), false))
+                }
+                Err(_) => None,
+            };
+            if let Some((error, ended)) = failed {
+                if ended {
+                    let _ = thread.join();
+                }
+                if let (Some(script), Some(part)) = (&self.source, &source) {
+                    script.abandon(part);
+                }
                 return Err(ServerError::Engine(error));
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(ServerError::Engine(
-                    "the engine did not start in time".into(),
-                ));
             }
             std::thread::sleep(Duration::from_millis(2));
         }

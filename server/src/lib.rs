@@ -4,6 +4,8 @@
 //! - [`app`]: the shared state built from the script, reloads and policy changes.
 //! - [`engine`]: engine generations: one `acteon_engine::run` per plan, swapped on a change.
 //! - [`feed`]: the HTTP API as the engine's source (a lane per worker, waking its source).
+//! - [`source`]: the script's own source (Kafka) beside the API, handed from generation to
+//!   generation on a reload.
 //! - [`sink`]: the engine's audit into the store, the state views and the metrics.
 //! - [`views`]: each action's latest state and the waiting groups, indexed for paged reads.
 //! - [`dispatch`]: request bodies into actions, decisions back; dry runs.
@@ -28,6 +30,7 @@ pub mod policies;
 pub mod recurring;
 pub mod routes;
 pub mod sink;
+pub mod source;
 pub mod views;
 pub mod waiting;
 

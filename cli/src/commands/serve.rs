@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 /// Serve a script's pipeline over HTTP: dispatch actions, read the audit, chains, state,
 /// provider health and metrics; manage quotas, retention and recurring actions. The script's
-/// files are watched: a clean edit replaces the plan, one with errors is refused.
+/// own source (Kafka) is read beside the API, in the same dataflow and audit, unless
+/// --no-source. The script's files are watched: a clean edit replaces the plan, one with
+/// errors is refused (the source is handed to the new plan without skipping a record or
+/// deciding one twice).
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example (no service needed):\n  acteon serve pipelines/aws-event-pipeline/pipeline.acteon --dry-run target/dry-run --audit target/audit.jsonl\n  curl -s localhost:8080/v1/dispatch -H 'content-type: application/json' \\\n    -d '{\"namespace\":\"iot\",\"tenant\":\"smartbuilding-hq\",\"action_type\":\"device_lifecycle\",\"provider\":\"event-bus\"}'\n\nIn a cluster (--processes N) every process serves its own --listen address and answers the\nrequests it receives; keyed state moves to its owner in whatever process. The plan is fixed:\nreloads and runtime policy changes answer 409 (restart every process to change them), and the\nscript's recurring actions fire from process 0:\n  scripts/cluster.sh 2 serve SCRIPT --listen '127.0.0.1:808{process}'"
+    after_help = "Example (no service needed):\n  acteon serve pipelines/aws-event-pipeline/pipeline.acteon --no-source --dry-run target/dry-run --audit target/audit.jsonl\n  curl -s localhost:8080/v1/dispatch -H 'content-type: application/json' \\\n    -d '{\"namespace\":\"iot\",\"tenant\":\"smartbuilding-hq\",\"action_type\":\"device_lifecycle\",\"provider\":\"event-bus\"}'\n\nIn a cluster (--processes N) every process serves its own --listen address and answers the\nrequests it receives; keyed state moves to its owner in whatever process. The plan is fixed:\nreloads and runtime policy changes answer 409 (restart every process to change them), and the\nscript's recurring actions fire from process 0:\n  scripts/cluster.sh 2 serve SCRIPT --listen '127.0.0.1:808{process}'"
 )]
 pub struct Args {
     /// The script (its includes are followed and watched).
@@ -48,9 +51,14 @@ pub struct Args {
     /// How often the script's files are checked for changes (0s: never).
     #[arg(long, default_value = "500ms", value_parser = crate::duration::parse)]
     watch_interval: std::time::Duration,
-    /// Length of a dataflow epoch: a dispatch waits about this long for its decision.
+    /// The idle tick: how often, with nothing arriving, held actions (schedules, groups, chain
+    /// timeouts) move on and the script's source is polled. A dispatch never waits for it: it
+    /// is decided as soon as it arrives.
     #[arg(long, default_value = "10ms", value_parser = crate::duration::parse)]
     epoch: std::time::Duration,
+    /// Serve HTTP only: do not read the script's source.
+    #[arg(long)]
+    no_source: bool,
     #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
@@ -79,6 +87,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);
+    config.source = match (&plan.source, args.no_source) {
+        (acteon_dsl::plan::Source::Kafka(source), false) => {
+            let feed = acteon_kafka::KafkaFeed::new(source.clone(), None).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot read the script's Kafka source ({e}); --no-source serves HTTP only"
+                )
+            })?;
+            Some(Arc::new(feed))
+        }
+        _ => None,
+    };
     config.api_keys = args.api_keys;
     config.max_body_bytes = args.max_body_bytes;
     // A cluster's plan is fixed (see the cluster flags): its files are not watched.

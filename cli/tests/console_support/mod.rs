@@ -210,7 +210,13 @@ impl Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_acteon"))
             .arg("serve")
             .arg(script)
-            .args(["--listen", "127.0.0.1:0", "--watch-interval", "0s"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--watch-interval",
+                "0s",
+                "--no-source",
+            ])
             .args(["--audit", &format!("{}/audit.jsonl", dir.path().display())])
             .args(flags.iter().map(place))
             .args(extra.iter().map(place))

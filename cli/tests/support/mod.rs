@@ -34,6 +34,15 @@ pub fn require_broker() {
     }
 }
 
+/// A port nothing listens on now (for a server about to be started on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A topic and group name no other test or run has used.
 pub fn unique(name: &str) -> String {
     let nanos = SystemTime::now()
