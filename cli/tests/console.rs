@@ -588,8 +588,6 @@ fn tripping_a_breaker_on_the_providers_page_shows_it_open_in_the_health_answer()
 }
 
 #[test]
-#[ignore = "pending: DELETE /v1/groups/{key} flushing a waiting group (answers 501 today); \
-            run with --run-ignored all"]
 fn the_held_state_page_flushes_a_group_now() {
     let served = Served::seed(&[]);
     served.dispatch(&seed_event("humid-000"));

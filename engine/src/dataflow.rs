@@ -21,6 +21,7 @@
 use crate::chains::status::ChainStore;
 use crate::chains::ChainBook;
 use crate::checkpoint::Checkpointer;
+use crate::control::GroupFlush;
 use crate::eval::{Evaluator, Gate};
 use crate::operators::audit_writer::AuditRoute;
 use crate::operators::chain::{chain, ChainSettings};
@@ -32,7 +33,7 @@ use crate::operators::keyed::group::Group;
 use crate::operators::keyed::quota::Quotas;
 use crate::operators::keyed::throttle::Throttle;
 use crate::operators::keyed::{self, keyed};
-use crate::operators::source::{source, Lines, SourceSettings};
+use crate::operators::source::{source, Lines, SourceSettings, SourceStreams};
 use crate::operators::{audit_writer, schedule};
 use crate::operators::{AuditEntry, Decision, Flow, Renderer};
 use crate::providers::registry::ProviderRegistry;
@@ -42,7 +43,9 @@ use acteon_dsl::plan::Quota;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use timely::dataflow::operators::{Concatenate, ConnectLoop, Enter, Feedback, Leave, Probe};
+use timely::dataflow::operators::{
+    Concatenate, ConnectLoop, Enter, Feedback, Inspect, Leave, Probe,
+};
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::order::Product;
 use timely::scheduling::SyncActivator;
@@ -97,7 +100,11 @@ pub fn assemble(
     // Passes an epoch once its audit is written: the source commits a feed's positions behind it.
     let probe = ProbeHandle::new();
     let decided_frontier = DecidedFrontier::default();
-    let (flows, rejected) = source(
+    let SourceStreams {
+        flows,
+        rejected,
+        flushes,
+    } = source(
         scope,
         lines,
         settings,
@@ -113,7 +120,7 @@ pub fn assemble(
             epochs,
             checkpointer: checkpointer.clone(),
         };
-        let (admitted, exceeded) = keyed(flows, Quotas { quotas }, settings);
+        let (admitted, exceeded) = keyed(flows, Quotas { quotas }, settings, None);
         decisions.push(exceeded);
         admitted
     };
@@ -123,7 +130,7 @@ pub fn assemble(
         checkpointer: checkpointer.clone(),
         dedup_windows,
     };
-    decisions.push(rules(scope, flows, settings));
+    decisions.push(rules(scope, flows, flushes, settings));
     let decisions = decided(scope.concatenate(decisions), decided_frontier);
     let (delivered, starts) = deliver(decisions, providers.clone(), Rc::clone(&renderer));
     let mut audit = vec![delivered, rejected];
@@ -153,9 +160,12 @@ struct RuleSettings {
 }
 
 /// The rule loop: returns every decision made inside it.
+/// Requests to flush groups now go to the group operator; without one, there is nothing to
+/// flush.
 fn rules<'s>(
     scope: Scope<'s, u64>,
     flows: Stream<'s, u64, Vec<Flow>>,
+    flushes: Stream<'s, u64, Vec<GroupFlush>>,
     settings: RuleSettings,
 ) -> Stream<'s, u64, Vec<Decision>> {
     let RuleSettings {
@@ -190,7 +200,7 @@ fn rules<'s>(
                 evaluator: Arc::clone(&evaluator),
                 shared: dedup_windows,
             };
-            let (passed, repeated) = keyed(evaluated.dedup, logic, windows());
+            let (passed, repeated) = keyed(evaluated.dedup, logic, windows(), None);
             resumes.push(passed);
             decided.push(repeated);
         }
@@ -198,7 +208,7 @@ fn rules<'s>(
             let logic = Throttle {
                 evaluator: Arc::clone(&evaluator),
             };
-            let (admitted, throttled) = keyed(evaluated.throttle, logic, windows());
+            let (admitted, throttled) = keyed(evaluated.throttle, logic, windows(), None);
             resumes.push(admitted);
             decided.push(throttled);
         }
@@ -206,8 +216,11 @@ fn rules<'s>(
             let logic = Group {
                 evaluator: Arc::clone(&evaluator),
             };
-            let (_, flushed) = keyed(evaluated.group, logic, windows());
+            let flushes = Some(flushes.enter(inner));
+            let (_, flushed) = keyed(evaluated.group, logic, windows(), flushes);
             decided.push(flushed);
+        } else {
+            flushes.inspect(|request| request.tally.report(0));
         }
         if schedules {
             let (released, scheduled) = schedule::schedule(

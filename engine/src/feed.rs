@@ -6,6 +6,7 @@
 //! and each lane's event-time progress holds the frontier back until the lane is caught up.
 
 use crate::action::{Action, Position};
+use crate::control::GroupFlush;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -78,6 +79,8 @@ pub enum Polled {
         offset: i64,
         action: Box<Action>,
     },
+    /// Flush the waiting groups the request names, now.
+    FlushGroups(GroupFlush),
     /// `lane` has no more records for now: it no longer holds the frontier back.
     CaughtUp { lane: i32 },
     /// Nothing now; the feed wakes the source when something arrives.

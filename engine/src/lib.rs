@@ -6,6 +6,7 @@
 //! - [`expect`]: a script's `test` blocks run and checked (`run_test`).
 //! - [`action`]: the decoded input record.
 //! - [`answers`]: served actions' decisions, handed to their waiting requests as they are made.
+//! - [`control`]: requests on held state (flush waiting groups now).
 //! - [`name`]: interned names (tenants, namespaces, action types, providers, rules).
 //! - [`payload`]: a payload kept as its JSON text, with the values the plan reads taken out.
 //! - [`decode`]: one JSON line into an action, or the reason it is rejected.
@@ -29,6 +30,7 @@ pub mod answers;
 pub mod audit;
 pub mod chains;
 pub mod checkpoint;
+pub mod control;
 pub mod dataflow;
 pub mod decode;
 pub mod eval;

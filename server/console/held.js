@@ -23,7 +23,8 @@ export async function render(main, ctx) {
   const flush = async (group, button) => {
     button.disabled = true;
     try {
-      await api(`/v1/groups/${encodeURIComponent(group.group_key)}`, { method: "DELETE" });
+      const scope = `rule=${encodeURIComponent(group.rule)}&tenant=${encodeURIComponent(group.tenant)}`;
+      await api(`/v1/groups/${encodeURIComponent(group.group_key)}?${scope}`, { method: "DELETE" });
       fill(messages, notice("ok", `Group ${group.group_key} of ${group.rule} flushed (${group.event_count} members).`));
       await loadGroups();
     } catch (error) {

@@ -11,6 +11,7 @@ use crate::waiting::Waiting;
 use acteon_dsl::plan::Outcome;
 use acteon_engine::action::{Action, Position};
 use acteon_engine::audit::record::AuditRecord;
+use acteon_engine::control::{FlushTally, GroupFlush};
 use acteon_engine::eval::{Evaluation, Evaluator, Gate, RuleKind, Scratch};
 use acteon_engine::time::wall_clock_ms;
 use axum::http::StatusCode;
@@ -145,6 +146,48 @@ impl Dispatcher {
         let action = decode(&generation, body, generation.lanes.pick().token())?;
         caller.check(&action.tenant)?;
         Ok(dry_run(&generation.evaluator, action))
+    }
+
+    /// Flushes now every waiting group `request` names, in every worker of this process (in
+    /// a cluster, the groups other processes hold are not reached); how many were flushed.
+    pub async fn flush_groups(
+        &self,
+        key: String,
+        rule: Option<String>,
+        tenants: Option<Vec<String>>,
+    ) -> Result<usize, ApiError> {
+        let generation = self.generation()?;
+        let tally = Arc::new(FlushTally::new(generation.lanes.workers()));
+        let request = GroupFlush {
+            key,
+            rule,
+            tenants,
+            at_ms: wall_clock_ms(),
+            tally: Arc::clone(&tally),
+        };
+        if generation.lanes.flush_groups(request).await.is_err() {
+            return Err(unavailable());
+        }
+        drop(generation);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            if let Some(flushed) = tally.flushed() {
+                // The batches' records are on their way to the audit: later reads wait for them.
+                self.waiting.decided_now();
+                return Ok(flushed);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "decision_timeout",
+                    format!(
+                        "the groups were not flushed within {} ms",
+                        self.timeout.as_millis()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Waits until every decision answered so far is in the audit store, so a client that

@@ -11,6 +11,7 @@
 //! source's partitions in the same dataflow.
 
 use acteon_engine::action::{api_token, Action};
+use acteon_engine::control::GroupFlush;
 use acteon_engine::feed::{Feed, FeedReader, Polled, SyncActivator, Wakeup};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -21,11 +22,19 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 /// handlers wait (backpressure).
 pub const LANE_CAPACITY: usize = 4096;
 
+/// What goes down a lane: a request's actions, or a request to flush waiting groups (sent
+/// down every lane: any worker may hold a group it names).
+#[derive(Debug)]
+pub enum Request {
+    Actions(Vec<Action>),
+    FlushGroups(GroupFlush),
+}
+
 /// The feed the engine reads: one receiving end per worker of this process.
 #[derive(Debug)]
 pub struct ApiFeed {
     /// Taken by the worker each belongs to, once.
-    receivers: Mutex<Vec<Option<mpsc::Receiver<Vec<Action>>>>>,
+    receivers: Mutex<Vec<Option<mpsc::Receiver<Request>>>>,
     wakeups: Vec<Arc<Wakeup>>,
     /// The global index of this process's first worker.
     first_worker: usize,
@@ -43,7 +52,7 @@ pub struct ApiLanes {
 
 #[derive(Debug)]
 struct Lane {
-    sender: mpsc::Sender<Vec<Action>>,
+    sender: mpsc::Sender<Request>,
     wakeup: Arc<Wakeup>,
 }
 
@@ -64,7 +73,10 @@ impl Picked<'_> {
     /// worker; `Err` when the generation has ended.
     pub async fn send(self, actions: Vec<Action>) -> Result<(), Ended> {
         let lane = &self.lanes.lanes[self.index];
-        lane.sender.send(actions).await.map_err(|_| Ended)?;
+        lane.sender
+            .send(Request::Actions(actions))
+            .await
+            .map_err(|_| Ended)?;
         lane.wakeup.wake();
         Ok(())
     }
@@ -106,6 +118,24 @@ pub fn api_feed(
 }
 
 impl ApiLanes {
+    /// Asks every worker of this process to flush the waiting groups `request` names; its
+    /// tally must expect one answer per lane ([`ApiLanes::workers`]).
+    pub async fn flush_groups(&self, request: GroupFlush) -> Result<(), Ended> {
+        for lane in &self.lanes {
+            lane.sender
+                .send(Request::FlushGroups(request.clone()))
+                .await
+                .map_err(|_| Ended)?;
+            lane.wakeup.wake();
+        }
+        Ok(())
+    }
+
+    /// The workers the lanes go to.
+    pub fn workers(&self) -> usize {
+        self.lanes.len()
+    }
+
     /// The next lane, round-robin.
     pub fn pick(&self) -> Picked<'_> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
@@ -161,7 +191,7 @@ impl Feed for ApiFeed {
 struct ApiReader {
     lane: i32,
     /// `None` on a worker without a lane (none of this process's).
-    receiver: Option<mpsc::Receiver<Vec<Action>>>,
+    receiver: Option<mpsc::Receiver<Request>>,
     wakeup: Option<Arc<Wakeup>>,
     /// The rest of the last request taken (a batch).
     taken: VecDeque<Action>,
@@ -212,7 +242,8 @@ impl FeedReader for ApiReader {
             }
         }
         match received {
-            Ok(actions) => {
+            Ok(Request::FlushGroups(request)) => Polled::FlushGroups(request),
+            Ok(Request::Actions(actions)) => {
                 self.taken = actions.into();
                 match self.taken.pop_front() {
                     Some(action) => self.decoded(action),

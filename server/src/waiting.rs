@@ -36,6 +36,12 @@ impl Waiting {
         self.shard(token).remove(&token);
     }
 
+    /// Something was decided now that a later read must see (a group flushed on request).
+    pub fn decided_now(&self) {
+        self.last_answer_ms
+            .fetch_max(wall_clock_ms(), Ordering::AcqRel);
+    }
+
     /// The wall clock at the latest answer (0: none yet).
     pub fn last_answer_ms(&self) -> i64 {
         self.last_answer_ms.load(Ordering::Acquire)
@@ -58,8 +64,7 @@ impl Answers for Waiting {
             // Answered already (a later record of the same action), or given up.
             return;
         };
-        self.last_answer_ms
-            .fetch_max(wall_clock_ms(), Ordering::AcqRel);
+        self.decided_now();
         // The request may have gone (client closed): nothing to answer then.
         let _ = waiter.send(Decision::from(record));
     }

@@ -377,16 +377,37 @@ async fn events_groups_and_provider_health_are_read() {
         .find(|g| g["event_count"] == 2)
         .unwrap();
     assert_eq!(floor_two["members"], json!(["humid-000", "humid-002"]));
-    let key = floor_two["group_key"].as_str().unwrap();
-    let (status, error) = delete(&server, &format!("/v1/groups/{key}")).await;
+    let key = floor_two["group_key"].as_str().unwrap().to_owned();
+    let (status, _) = delete(&server, &format!("/v1/groups/{key}?rule=no-such-rule")).await;
     assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (StatusCode::NOT_IMPLEMENTED, Some("not_supported"))
+        status,
+        StatusCode::NOT_FOUND,
+        "another rule's group is not named"
     );
+    let (status, flushed) = delete(&server, &format!("/v1/groups/{key}")).await;
+    assert_eq!(status, StatusCode::OK, "{flushed}");
+    assert_eq!(flushed["flushed"], 1, "{flushed}");
+    // Flushed now, long before its wait ends: gone from the waiting groups, its batch
+    // delivered and audited with both members.
+    let (_, groups) = get(&server, "/v1/groups").await;
+    assert_eq!(groups["total"], 1, "{groups}");
+    let (_, audit) = get(&server, "/v1/audit?outcome=group_flushed").await;
+    let batch = &audit["records"][0];
+    assert_eq!(
+        batch["details"]["members"],
+        json!(["humid-000", "humid-002"]),
+        "{audit}"
+    );
+    assert_eq!(batch["details"]["delivery"]["attempts"], 1, "{batch}");
+    let (status, _) = delete(&server, &format!("/v1/groups/{key}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "flushed already");
     let (status, _) = delete(&server, "/v1/groups/no-such-group").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, events) = get(&server, "/v1/events?namespace=iot&tenant=smartbuilding-hq").await;
-    assert_eq!(events["count"], 4);
+    assert_eq!(
+        events["count"], 5,
+        "the four actions and the flushed batch: {events}"
+    );
     let (_, denied) = get(&server, "/v1/events?state=denied").await;
     assert_eq!(denied["events"][0]["action_id"], "firmware-001");
     let (_, health) = get(&server, "/v1/providers/health").await;

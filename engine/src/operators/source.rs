@@ -35,6 +35,7 @@ use crate::action::{Action, Position};
 use crate::audit::record::{AuditRecord, RecordId};
 use crate::checkpoint::cut::{LaneCut, Pending, SourceCheckpoints, SourceCut};
 use crate::checkpoint::Checkpointer;
+use crate::control::GroupFlush;
 use crate::decode::{created_at_of, generated_id, Decoder, Rejection};
 use crate::feed::{FeedReader, Polled};
 use crate::name::Name;
@@ -52,6 +53,7 @@ use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::Capability;
 use timely::dataflow::{ProbeHandle, Scope, Stream};
 use timely::scheduling::Activator;
 
@@ -90,6 +92,7 @@ enum Read {
         offset: i64,
         action: Box<Action>,
     },
+    FlushGroups(GroupFlush),
     CaughtUp(i32),
     Pending,
     Done,
@@ -147,6 +150,7 @@ impl Lines {
                     offset,
                     action,
                 },
+                Polled::FlushGroups(request) => Read::FlushGroups(request),
                 Polled::CaughtUp { lane } => Read::CaughtUp(lane),
                 Polled::Pending => Read::Pending,
                 Polled::Ended => Read::Done,
@@ -299,7 +303,7 @@ pub fn source<'s>(
     renderer: Rc<Renderer>,
     lines_read: Rc<Cell<u64>>,
     (probe, decided): (ProbeHandle<u64>, DecidedFrontier),
-) -> (Stream<'s, u64, Vec<Flow>>, Stream<'s, u64, Vec<AuditEntry>>) {
+) -> SourceStreams<'s> {
     let (worker, peers) = (scope.index(), scope.peers());
     let mut builder = OperatorBuilder::new("Source".to_owned(), scope);
     let info = builder.operator_info();
@@ -308,13 +312,21 @@ pub fn source<'s>(
     let sync_activator = scope.worker().sync_activator_for(info.address.to_vec());
     let (flows, flow_stream) = builder.new_output::<Vec<Flow>>();
     let (rejections, rejection_stream) = builder.new_output::<Vec<AuditEntry>>();
+    let (flushes, flush_stream) = builder.new_output::<Vec<GroupFlush>>();
     let mut flows = OutputBuilder::<_, CapacityContainerBuilder<Vec<Flow>>>::from(flows);
     let mut rejections =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<AuditEntry>>>::from(rejections);
+    let mut flushes = OutputBuilder::<_, CapacityContainerBuilder<Vec<GroupFlush>>>::from(flushes);
 
     builder.build_reschedule(move |mut capabilities| {
-        let mut rejection_cap = capabilities.pop();
-        let mut flow_cap = capabilities.pop();
+        let mut caps = match (capabilities.pop(), capabilities.pop(), capabilities.pop()) {
+            (Some(flushes), Some(rejections), Some(flows)) => Some(Caps {
+                flows,
+                rejections,
+                flushes,
+            }),
+            _ => None,
+        };
         let mut lines = make_lines(sync_activator);
         let mut buffer = Vec::new();
         let mut line_no = 0u64;
@@ -347,11 +359,8 @@ pub fn source<'s>(
             };
             let cut = SourceCut::resume(restored, worker, peers, mine.as_deref());
             let start = restored.epoch();
-            for cap in [flow_cap.as_mut(), rejection_cap.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                cap.downgrade(&start);
+            if let Some(caps) = caps.as_mut() {
+                caps.downgrade(start);
             }
             max_seen = cut.max_seen;
             skip_lines = cut.lines;
@@ -402,9 +411,7 @@ pub fn source<'s>(
                 }
             }
 
-            let (Some(flow_time), Some(_)) =
-                (flow_cap.as_ref().map(|c| *c.time()), rejection_cap.as_ref())
-            else {
+            let Some(flow_time) = caps.as_ref().map(Caps::time) else {
                 // The input has ended: a feed stays until every effect is done, then closes.
                 if let Lines::Feed { reader, .. } = &mut lines {
                     if !probe.done() {
@@ -432,6 +439,7 @@ pub fn source<'s>(
             // The latest time this activation emitted actions at (the processing clock closes
             // it at once, below).
             let mut emitted_at = None;
+            let mut requested = Vec::new();
             while decoded < BATCH && !pending && !held_back {
                 let mut record = None;
                 let mut predecoded = None;
@@ -443,6 +451,12 @@ pub fn source<'s>(
                     Read::Pending => {
                         pending = true;
                         break;
+                    }
+                    Read::FlushGroups(request) => {
+                        // Passed on at this epoch, which it closes like an arrival.
+                        emitted_at = emitted_at.max(Some(now_epoch));
+                        requested.push(request);
+                        continue;
                     }
                     Read::CaughtUp(lane) => {
                         lanes.lanes.entry(lane).or_default().caught_up = true;
@@ -595,19 +609,24 @@ pub fn source<'s>(
             }
             lines_read.set(lines_read.get() + decoded as u64);
 
-            if let (Some(flow_cap), Some(rejection_cap)) =
-                (flow_cap.as_mut(), rejection_cap.as_mut())
-            {
+            if let Some(caps) = caps.as_mut() {
                 let mut flows = flows.activate();
                 for (time, batch) in std::mem::take(&mut by_epoch) {
-                    let cap = flow_cap.delayed(&time);
+                    let cap = caps.flows.delayed(&time);
                     flows.session(&cap).give_iterator(batch.into_iter());
                 }
                 let mut rejections = rejections.activate();
                 undecided.sort_by_key(|(epoch, _)| *epoch);
                 for (epoch, entry) in undecided.drain(..) {
-                    let cap = rejection_cap.delayed(&epoch);
+                    let cap = caps.rejections.delayed(&epoch);
                     rejections.session(&cap).give(entry);
+                }
+                if !requested.is_empty() {
+                    let cap = caps.flushes.delayed(&now_epoch);
+                    flushes
+                        .activate()
+                        .session(&cap)
+                        .give_iterator(requested.drain(..));
                 }
             }
             if let Some(seen) = max_seen {
@@ -633,8 +652,7 @@ pub fn source<'s>(
                 if let Some(checkpoints) = checkpoints.as_mut() {
                     checkpoints.advance(None, cut);
                 }
-                flow_cap = None;
-                rejection_cap = None;
+                caps = None;
                 activator.activate();
                 return true;
             }
@@ -663,12 +681,9 @@ pub fn source<'s>(
             // when it may close it; one emitted ahead of the wall clock closes a millisecond later.
             open_at = emitted_at.or(open_at).filter(|at| *at >= target);
             let closes_later = processing && !deciding && open_at.is_some();
-            if let (Some(flow_cap), Some(rejection_cap)) =
-                (flow_cap.as_mut(), rejection_cap.as_mut())
-            {
-                if target > *flow_cap.time() {
-                    flow_cap.downgrade(&target);
-                    rejection_cap.downgrade(&target);
+            if let Some(caps) = caps.as_mut() {
+                if target > caps.time() {
+                    caps.downgrade(target);
                     if let Some(checkpoints) = checkpoints.as_mut() {
                         checkpoints.advance(Some(target), cut);
                     }
@@ -695,7 +710,38 @@ pub fn source<'s>(
             true
         }
     });
-    (flow_stream, rejection_stream)
+    SourceStreams {
+        flows: flow_stream,
+        rejected: rejection_stream,
+        flushes: flush_stream,
+    }
+}
+
+/// What the source emits: actions, rejected and late records' audit entries, and requests to
+/// flush waiting groups now.
+pub struct SourceStreams<'s> {
+    pub flows: Stream<'s, u64, Vec<Flow>>,
+    pub rejected: Stream<'s, u64, Vec<AuditEntry>>,
+    pub flushes: Stream<'s, u64, Vec<GroupFlush>>,
+}
+
+/// The source's capabilities, one per output, always at the same time.
+struct Caps {
+    flows: Capability<u64>,
+    rejections: Capability<u64>,
+    flushes: Capability<u64>,
+}
+
+impl Caps {
+    fn time(&self) -> u64 {
+        *self.flows.time()
+    }
+
+    fn downgrade(&mut self, time: u64) {
+        self.flows.downgrade(&time);
+        self.rejections.downgrade(&time);
+        self.flushes.downgrade(&time);
+    }
 }
 
 /// The source's next timed wake-up. A source woken by its feed on every arrival would

@@ -1,5 +1,5 @@
 //! State views read from the audit: `GET /v1/events` (each action's latest state) and
-//! `GET /v1/groups` (groups waiting to flush); `DELETE /v1/groups/{key}`.
+//! `GET /v1/groups` (groups waiting to flush); `DELETE /v1/groups/{key}` (flush them now).
 //!
 //! Both read the server's indexed views ([`crate::views`]), folded from the audit as it is
 //! written: right for every engine generation, paged, and never a copy of the whole audit.
@@ -7,9 +7,9 @@
 use super::{Params, Shared};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::views::GroupKey;
 use acteon_engine::time::{format_rfc3339_ms, wall_clock_ms};
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -116,26 +116,41 @@ fn encode_cursor(place: usize) -> String {
     format!("p{place}")
 }
 
-/// Flushing a group before its wait ends needs the group operator's cooperation, which the
-/// engine does not offer yet: a pending group is refused with 501, an unknown one is 404.
+/// Flushes now every waiting group with this key that the caller may see (`?rule=` and
+/// `?tenant=` narrow it): each as `group_flushed`, its batch delivered. 404 when no such group
+/// is waiting.
 pub async fn flush_group(
     state: Shared,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let known = !state
-        .views
-        .groups(0, 1, |(_, _, tenant, group_key)| {
-            *group_key == key && caller.sees(tenant)
-        })
-        .items
-        .is_empty();
-    if !known {
+    let mut params = Params(params);
+    let rule = params.text("rule");
+    let tenants = match params.text("tenant") {
+        Some(tenant) => {
+            caller.check(&tenant)?;
+            Some(vec![tenant])
+        }
+        None => caller.tenants.clone(),
+    };
+    let named = |(group_rule, _, tenant, group_key): &GroupKey| {
+        *group_key == key
+            && rule.as_ref().is_none_or(|r| r == group_rule)
+            && tenants.as_ref().is_none_or(|t| t.contains(tenant))
+    };
+    let waiting = !state.views.groups(0, 1, named).items.is_empty();
+    let flushed = match waiting {
+        true => {
+            state
+                .dispatcher
+                .flush_groups(key.clone(), rule, tenants)
+                .await?
+        }
+        false => 0,
+    };
+    if flushed == 0 {
         return Err(ApiError::not_found("pending group", &key));
     }
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_supported",
-        "flushing a group early is not supported yet: it flushes when its wait ends",
-    ))
+    Ok(Json(json!({ "group_key": key, "flushed": flushed })))
 }

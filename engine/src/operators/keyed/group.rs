@@ -5,11 +5,13 @@
 //! Key: (rule, namespace, tenant, the `by` values). State: the open group (its key text and
 //! values, its deadline, its members); its timer is the deadline, and a flushed group's state
 //! is gone. A member at or past the open group's deadline flushes it and opens the next one.
+//! A request (`DELETE /v1/groups/{key}`) flushes the groups it names at once.
 
 use super::{Fingerprint, Key, Out, Window};
 use crate::action::{Action, Metadata};
 use crate::audit::record::{Detail, Details};
 use crate::checkpoint::Restored;
+use crate::control::GroupFlush;
 use crate::eval::{Evaluator, RuleKind};
 use crate::json;
 use crate::operators::{Decision, Flow};
@@ -195,6 +197,15 @@ impl Window for Group {
     fn fire(&self, key: Key, group: Open, out: &mut Out) {
         let closed_ms = group.deadline_ms;
         out.decided.push(self.flush(key.rule, group, closed_ms));
+    }
+
+    fn requested(&self, key: Key, group: &Open, request: &GroupFlush) -> bool {
+        let tenant = group.members.first().map_or("", |m| &*m.action.tenant);
+        request.names(&self.evaluator.rule(key.rule).name, tenant, &group.key)
+    }
+
+    fn fire_now(&self, key: Key, group: Open, at_ms: i64, out: &mut Out) {
+        out.decided.push(self.flush(key.rule, group, at_ms));
     }
 
     fn restore(&self, key: Key, restored: &Restored) -> Option<Key> {

@@ -18,7 +18,9 @@
 //!   output, and fires the keys due then once the frontier passes it; a fired key's state is
 //!   gone;
 //! - with checkpoints, saves every key's state before deciding anything at or after a
-//!   checkpoint's epoch, and restores at start the keys the exchange sends to this worker.
+//!   checkpoint's epoch, and restores at start the keys the exchange sends to this worker;
+//! - given requests to flush held state now (groups: `DELETE /v1/groups/{key}`, one request to
+//!   every worker), fires the keys a request names at the request's time, as it arrives.
 //!
 //! Its outputs (flows that pass, to resume at the next rule, and decisions) are read by
 //! operators that exchange them back by the action's position ([`Flow::spread`]), so the work
@@ -32,6 +34,7 @@ pub mod throttle;
 use super::{frontier_epoch, owns, Decision, Epoch, Flow};
 use crate::checkpoint::store::encode;
 use crate::checkpoint::{CheckpointError, Checkpointer, Restored};
+use crate::control::GroupFlush;
 use crate::eval::Field;
 use crate::time::Epochs;
 use rustc_hash::FxHashMap;
@@ -146,6 +149,16 @@ pub trait Window: 'static {
     /// The timer of a due state has passed: the state is handed over and forgotten.
     fn fire(&self, _key: Key, _state: Self::State, _out: &mut Out) {}
 
+    /// Whether `request` names the held `state` of `key` (a waiting group).
+    fn requested(&self, _key: Key, _state: &Self::State, _request: &GroupFlush) -> bool {
+        false
+    }
+
+    /// A requested state is handed over now, at `at_ms`, and forgotten.
+    fn fire_now(&self, key: Key, state: Self::State, _at_ms: i64, out: &mut Out) {
+        self.fire(key, state, out)
+    }
+
     /// A key saved in a restored checkpoint, renumbered for this plan; `None` when its rule
     /// (or quota) is gone.
     fn restore(&self, key: Key, restored: &Restored) -> Option<Key>;
@@ -178,12 +191,14 @@ pub struct Settings {
 /// Per time: the capabilities of the two outputs and the flows to decide then.
 type Held<T> = BTreeMap<T, ([Capability<T>; 2], Vec<Flow>)>;
 
-/// Runs `logic` over `flows`: returns the flows that pass and the decisions.
+/// Runs `logic` over `flows`: returns the flows that pass and the decisions. `flushes`, when
+/// given, are this worker's requests to flush held state now.
 #[allow(clippy::type_complexity)]
 pub fn keyed<'s, T: WindowTime, W: Window>(
     flows: Stream<'s, T, Vec<Flow>>,
     logic: W,
     settings: Settings,
+    flushes: Option<Stream<'s, T, Vec<GroupFlush>>>,
 ) -> (Stream<'s, T, Vec<Flow>>, Stream<'s, T, Vec<Decision>>) {
     let logic = Arc::new(logic);
     let keyed = key_stage(flows, Arc::clone(&logic));
@@ -193,6 +208,7 @@ pub fn keyed<'s, T: WindowTime, W: Window>(
         keyed,
         Exchange::new(|flow: &Flow| flow.key.map_or_else(|| flow.spread(), |k| k.route())),
     );
+    let mut flush_input = flushes.map(|flushes| builder.new_input(flushes, Pipeline));
     let (passed, passed_stream) = builder.new_output::<Vec<Flow>>();
     let (decided, decided_stream) = builder.new_output::<Vec<Decision>>();
     let mut passed = OutputBuilder::<_, CapacityContainerBuilder<Vec<Flow>>>::from(passed);
@@ -228,6 +244,23 @@ pub fn keyed<'s, T: WindowTime, W: Window>(
             input.for_each(|cap, data| hold(&mut held, &cap, data));
             let mut passed = passed.activate();
             let mut decided = decided.activate();
+            if let Some(flush_input) = flush_input.as_mut() {
+                flush_input.for_each(|cap, requests| {
+                    let Some(&time) = cap.stamp().iter().next() else {
+                        return;
+                    };
+                    if let Some(participant) = participant.as_mut() {
+                        participant.reach(time.epoch(), |_| state.snapshot());
+                    }
+                    for request in requests.drain(..) {
+                        let flushed = state.fire_requested(&request, &mut out);
+                        request.tally.report(flushed);
+                    }
+                    decided
+                        .session(&cap.delayed(&time, 1))
+                        .give_iterator(out.decided.drain(..));
+                });
+            }
             let frontier = &frontiers[0];
             loop {
                 let flows_time = ready(&held, frontier);
@@ -372,6 +405,22 @@ impl<T: WindowTime, W: Window> Keys<T, W> {
         if let Some(state) = self.states.remove(&key) {
             self.logic.fire(key, state, out);
         }
+    }
+
+    /// Fires now every key `request` names; how many.
+    fn fire_requested(&mut self, request: &GroupFlush, out: &mut Out) -> usize {
+        let named: Vec<Key> = self
+            .states
+            .iter()
+            .filter(|(key, state)| self.logic.requested(**key, state, request))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in &named {
+            if let Some(state) = self.states.remove(key) {
+                self.logic.fire_now(*key, state, request.at_ms, out);
+            }
+        }
+        named.len()
     }
 
     /// Forgets the keys whose state expired at or before `horizon` (event time, ms).
