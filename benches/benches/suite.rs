@@ -74,6 +74,11 @@ const WORKLOADS: &[Workload] = &[
         run: memory_10m,
     },
     Workload {
+        name: "replays",
+        what: "a two-worker full-path run of 100,000 actions replayed (ACTEON_REPLAYS times, 5 by default): identical audits",
+        run: replays,
+    },
+    Workload {
         name: "seed-latency",
         what: "the seed pipeline at 1,000 actions/s: ingest to audit",
         run: seed_latency,
@@ -452,6 +457,56 @@ fn memory_10m(scale: f64) -> Vec<Value> {
     );
     result["peak_rss_mib"] = json!(mib(peak));
     vec![result]
+}
+
+/// The same two-worker full-path run of the binary over the same file, again and again: how
+/// many audits are byte-identical to the first (`scripts/replays.sh 50` runs it 50 times).
+fn replays(scale: f64) -> Vec<Value> {
+    let runs: usize = std::env::var("ACTEON_REPLAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(2);
+    let count = scaled(scale, 100_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let script = plans::write_full_path(dir.path()).expect("the scripts");
+    let input = dir.path().join("actions.jsonl");
+    let mut simulator = Simulator::new(Mix::SEED, Building::default(), START_MS, 10, 7);
+    write_lines(&input, (0..count).map(|_| simulator.next_action().1)).expect("the input");
+    let audit = dir.path().join("audit.jsonl");
+    let run_once = || {
+        let status = Command::new(acteon_binary())
+            .arg("run")
+            .arg(&script)
+            .arg("--input")
+            .arg(&input)
+            .arg("--audit")
+            .arg(&audit)
+            .args(["--dry-run", "/dev/null", "--workers", "2"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the binary runs");
+        assert!(status.success(), "the run failed: {status}");
+        std::fs::read(&audit).expect("the audit")
+    };
+    let started = Instant::now();
+    let first = run_once();
+    let differing: Vec<usize> = (1..runs).filter(|_| run_once() != first).collect();
+    let elapsed = started.elapsed();
+    vec![row(
+        "replays: full path, 2 workers",
+        count * runs as u64,
+        elapsed,
+        json!({
+            "runs": runs,
+            "identical": runs - differing.len(),
+            "notes": format!(
+                "{} of {runs} audits byte-identical to the first ({} MB each)",
+                runs - differing.len(),
+                first.len() / 1_000_000
+            ),
+        }),
+    )]
 }
 
 /// The release `acteon` binary beside this one (`scripts/bench.sh` builds it first).
