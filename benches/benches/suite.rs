@@ -527,6 +527,9 @@ fn http(scale: f64) -> Vec<Value> {
     bare.args(["--bare-server", &port.to_string()]);
     let bare = ServerProcess::start(bare, port);
     let limit = wrk(bare.address, 64, seconds, None);
+    // The same server under 1,000 connections: the latency the load generator and the machine
+    // allow there, beside which the served row's is read.
+    let crowded = wrk(bare.address, 1000, seconds, None);
     drop(bare);
     let counts = |load: &Load| load.requests_per_s >= 80_000.0;
     let mut rows = vec![http_row(
@@ -541,6 +544,14 @@ fn http(scale: f64) -> Vec<Value> {
             "under 80,000/s: the load generator is the limit, the run does not count".to_owned()
         },
     )];
+    rows.push(http_row(
+        "http: bare server, 1,000 conns",
+        &crowded,
+        &limit,
+        1,
+        seconds,
+        "the limit's latency with 1,000 connections".to_owned(),
+    ));
     let dir = tempfile::tempdir().expect("a temporary directory");
     let quota_free = dir.path().join("without-quota");
     let full = dir.path().join("full-path");
