@@ -105,6 +105,7 @@ impl ChainBook {
                         provider,
                         action_type,
                         payload,
+                        ..
                     } => CompiledRun::Call {
                         provider: Name::new(provider),
                         action_type: Name::new(action_type),
@@ -239,6 +240,7 @@ mod tests {
                 provider: "p".into(),
                 action_type: "t".into(),
                 payload: json!({}),
+                rows: Vec::new(),
             },
             branches: Vec::new(),
             default_next: None,

@@ -6,7 +6,9 @@
 
 use crate::action::Action;
 use crate::payload::{Payload, PayloadPaths, Slot};
-use acteon_dsl::plan::{Condition, FieldPath, FieldRoot, PathSegment, Plan, RuleAction, StepRun};
+use acteon_dsl::plan::{
+    Condition, FieldPath, FieldRoot, Operand, PathSegment, Plan, RuleAction, StepRun,
+};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -190,20 +192,7 @@ impl Accessor {
     }
 }
 
-/// The value at `segments` below `value`, `None` when there is none. Payloads, chain step
-/// results and templates all read paths this way.
-pub fn walk<'a>(mut value: &'a Value, segments: &[PathSegment]) -> Option<&'a Value> {
-    for segment in segments {
-        value = match (segment, value) {
-            (PathSegment::Key(key), Value::Object(map)) => map.get(key)?,
-            (PathSegment::Index(i), Value::Array(items)) => items.get(*i)?,
-            // `payload.items.0` written on an object means the key "0".
-            (PathSegment::Index(i), Value::Object(map)) => map.get(&i.to_string())?,
-            _ => return None,
-        };
-    }
-    Some(value)
-}
+pub use acteon_dsl::plan::walk;
 
 /// Every payload path a plan reads (in conditions, `by` keys and chain step templates), each
 /// with its slot: decoding takes exactly these out of every payload.
@@ -227,13 +216,11 @@ impl PlanPaths {
                     of.iter().for_each(|c| conditions(c, add))
                 }
                 Condition::Not { of } => conditions(of, add),
-                Condition::Compare { field, .. }
-                | Condition::In { field, .. }
-                | Condition::Contains { field, .. }
-                | Condition::StartsWith { field, .. }
-                | Condition::EndsWith { field, .. }
-                | Condition::Matches { field, .. }
-                | Condition::Exists { field } => add(field),
+                test => {
+                    if let Some(field) = test.operand().and_then(Operand::field) {
+                        add(field)
+                    }
+                }
             }
         }
         for rule in &plan.rules {

@@ -165,7 +165,7 @@ impl Evaluator {
                     RuleAction::Chain { chain } => RuleKind::Chain {
                         chain: Name::new(chain),
                     },
-                    RuleAction::Modify { patch } => RuleKind::Modify {
+                    RuleAction::Modify { patch, .. } => RuleKind::Modify {
                         patch: patch.clone(),
                     },
                     RuleAction::Dedup { ttl_ms, by } => RuleKind::Dedup {
@@ -394,12 +394,16 @@ fn compile_test(test: &Condition, paths: &PlanPaths) -> Predicate {
             Err(_) => (field, Test::In(Vec::new())),
         },
         Condition::Exists { field } => (field, Test::Exists),
+        Condition::CompareRow { field, .. } => (field, Test::In(Vec::new())),
         Condition::All { .. } | Condition::Any { .. } | Condition::Not { .. } => {
             unreachable!("combinators are nodes, not tests")
         }
     };
     Predicate {
-        field: Accessor::compile(field, paths),
+        field: match field {
+            acteon_dsl::plan::Operand::Field(field) => Accessor::compile(field, paths),
+            acteon_dsl::plan::Operand::Row(_) => Accessor::Nothing,
+        },
         test,
     }
 }
@@ -420,7 +424,7 @@ mod tests {
 
     fn compare(key: &str, cmp: Comparison, value: Value) -> Condition {
         Condition::Compare {
-            field: path(key),
+            field: path(key).into(),
             cmp,
             value,
         }
@@ -491,14 +495,14 @@ mod tests {
         ));
         assert!(first_match(
             Condition::Contains {
-                field: path("tags"),
+                field: path("tags").into(),
                 value: json!("hot")
             },
             json!({"tags": ["cold", "hot"]})
         ));
         assert!(first_match(
             Condition::Matches {
-                field: path("id"),
+                field: path("id").into(),
                 pattern: "^s-\\d+$".into()
             },
             json!({"id": "s-12"})
@@ -532,6 +536,7 @@ mod tests {
                 condition: None,
                 action: RuleAction::Modify {
                     patch: json!({"stage": "patched"}),
+                    rows: Vec::new(),
                 },
                 origin: Default::default(),
             },
