@@ -33,32 +33,40 @@ pub enum RowsError {
 /// Every row of the file at `path`, whose key is the field `key`; blank lines are skipped. The
 /// first line that is not a row is the error.
 pub fn read_file(path: &Path, key: &str) -> Result<Vec<FileRow>, RowsError> {
+    let mut rows = Vec::new();
+    for_each_line(path, |line, text| {
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let key = row_key(&value, key)?.to_owned();
+        rows.push(FileRow { line, key, value });
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Calls `row` with every line of the file at `path` that is not blank, and its 1-based
+/// number; the first line it refuses (with the reason) is the error.
+pub fn for_each_line(
+    path: &Path,
+    mut row: impl FnMut(usize, &str) -> Result<(), String>,
+) -> Result<(), RowsError> {
     let shown = || path.display().to_string();
     let read = |source| RowsError::Read {
         path: shown(),
         source,
     };
     let file = std::fs::File::open(path).map_err(read)?;
-    let mut rows = Vec::new();
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(read)?;
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |reason: String| RowsError::Line {
+        row(index + 1, &line).map_err(|reason| RowsError::Line {
             path: shown(),
             line: index + 1,
             reason,
-        };
-        let value: Value = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        let key = row_key(&value, key).map_err(bad)?.to_owned();
-        rows.push(FileRow {
-            line: index + 1,
-            key,
-            value,
-        });
+        })?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The key of a row: its field `key`, which must be a string.

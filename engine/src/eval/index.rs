@@ -149,7 +149,9 @@ impl RuleIndex {
         let rebucket = rules
             .iter()
             .map(|rule| match &rule.kind {
-                RuleKind::Modify { patch } => fields.iter().any(|f| may_change(patch, &f.field)),
+                RuleKind::Modify { patch, .. } => {
+                    fields.iter().any(|f| may_change(patch, &f.field))
+                }
                 _ => false,
             })
             .collect();
@@ -494,6 +496,7 @@ mod tests {
             created_at: None,
             event_time_ms: 0,
             position: Position::Line(1),
+            rows: Default::default(),
         }
     }
 

@@ -1,0 +1,186 @@
+//! Tables from files: rows read by key as of each action's event time change decisions, fill
+//! `modify` patches and step payloads, and give the same audit with any number of workers.
+
+use acteon_dsl::plan::{Outcome, Plan};
+use acteon_engine::{run, AuditOutput, Input, RunConfig, RunReport};
+use serde_json::json;
+use std::path::Path;
+
+const SCRIPT: &str = r#"
+table devices key device_id from "devices.jsonl"
+
+provider alert-fanout log
+provider metrics-queue log
+
+rule critical-temperature priority 1
+  when payload.sensor_type == "temperature"
+    and payload.value > devices[payload.device_id].max_temp ?? 85
+  then reroute alert-fanout
+
+rule maintenance priority 2
+  when devices[payload.device_id].state == "maintenance"
+  then suppress
+
+rule enrich priority 3
+  then modify { "owner": devices[payload.device_id].owner ?? "unassigned", "zone": devices[payload.device_id].zone }
+"#;
+
+const ROWS: &str = r#"{"device_id": "d1", "max_temp": 90, "owner": "facilities", "zone": "east"}
+{"device_id": "d2", "max_temp": 70, "owner": "it"}
+
+{"device_id": "d3", "state": "maintenance"}
+"#;
+
+/// The script compiled in `dir`, next to its table file.
+fn plan_in(dir: &Path, script: &str, rows: &str) -> Plan {
+    std::fs::write(dir.join("devices.jsonl"), rows).unwrap();
+    let compiled = acteon_dsl::compile_str(dir.join("tables.acteon"), script);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.unwrap()
+}
+
+fn reading(id: &str, second: u64, device: serde_json::Value, value: i64) -> String {
+    json!({
+        "id": id, "namespace": "iot", "tenant": "hq", "action_type": "sensor_reading",
+        "provider": "metrics-queue",
+        "created_at": format!("2026-11-28T09:00:{second:02}.000Z"),
+        "payload": { "sensor_type": "temperature", "value": value, "device_id": device },
+    })
+    .to_string()
+}
+
+fn run_lines(plan: &Plan, lines: Vec<String>, workers: usize) -> RunReport {
+    run(
+        plan,
+        RunConfig {
+            input: Input::Lines(lines),
+            workers,
+            audit: AuditOutput::Memory,
+            ..RunConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn outcome(report: &RunReport, id: &str) -> (Outcome, Option<String>) {
+    let record = report
+        .audit
+        .iter()
+        .find(|r| &*r.action_id == id)
+        .unwrap_or_else(|| panic!("no record of {id}"));
+    (
+        record.outcome,
+        record.target.as_ref().map(|t| t.to_string()),
+    )
+}
+
+fn readings() -> Vec<String> {
+    vec![
+        // Row max_temp 90: 88 is not above it, 95 is.
+        reading("d1-88", 1, json!("d1"), 88),
+        reading("d1-95", 2, json!("d1"), 95),
+        // Row max_temp 70.
+        reading("d2-75", 3, json!("d2"), 75),
+        // No row: the default 85.
+        reading("d9-80", 4, json!("d9"), 80),
+        reading("d9-86", 5, json!("d9"), 86),
+        // A key that is not a string finds no row.
+        reading("n-86", 6, json!(7), 86),
+        // The row says maintenance.
+        reading("d3-20", 7, json!("d3"), 20),
+        reading("d2-60", 8, json!("d2"), 60),
+    ]
+}
+
+#[test]
+fn a_file_table_changes_decisions_and_fills_patches() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_in(dir.path(), SCRIPT, ROWS);
+    let report = run_lines(&plan, readings(), 1);
+    let alert = Some("alert-fanout".to_owned());
+    let metrics = Some("metrics-queue".to_owned());
+    assert_eq!(
+        outcome(&report, "d1-88"),
+        (Outcome::Executed, metrics.clone())
+    );
+    assert_eq!(
+        outcome(&report, "d1-95"),
+        (Outcome::Rerouted, alert.clone())
+    );
+    assert_eq!(
+        outcome(&report, "d2-75"),
+        (Outcome::Rerouted, alert.clone())
+    );
+    assert_eq!(
+        outcome(&report, "d9-80"),
+        (Outcome::Executed, metrics.clone())
+    );
+    assert_eq!(
+        outcome(&report, "d9-86"),
+        (Outcome::Rerouted, alert.clone())
+    );
+    assert_eq!(outcome(&report, "n-86"), (Outcome::Rerouted, alert));
+    assert_eq!(outcome(&report, "d3-20").0, Outcome::Suppressed);
+
+    // The enrichment reaches the provider call: the row's owner and zone, or the default.
+    let call = |id: &str| {
+        let call = report
+            .calls
+            .iter()
+            .find(|c| &*c.action_id == id)
+            .unwrap_or_else(|| panic!("no call of {id}"));
+        serde_json::from_str::<serde_json::Value>(call.payload.text()).unwrap()
+    };
+    assert_eq!(call("d1-88")["owner"], "facilities");
+    assert_eq!(call("d1-88")["zone"], "east");
+    assert_eq!(call("d2-60")["owner"], "it");
+    // d2's row has no zone and the patch gives no default: the member is left out.
+    assert!(call("d2-60").get("zone").is_none());
+    assert_eq!(call("d9-80")["owner"], "unassigned");
+}
+
+#[test]
+fn one_and_four_workers_and_a_replay_give_the_same_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_in(dir.path(), SCRIPT, ROWS);
+    let lines: Vec<String> = (0..200)
+        .map(|i| {
+            let device = ["d1", "d2", "d3", "d9"][i % 4];
+            reading(
+                &format!("a{i}"),
+                (i % 60) as u64,
+                json!(device),
+                60 + (i % 40) as i64,
+            )
+        })
+        .collect();
+    let audit = |report: RunReport| -> Vec<String> {
+        let mut lines: Vec<String> = report
+            .audit
+            .iter()
+            .map(|r| format!("{} {:?} {:?} {:?}", r.id, r.outcome, r.target, r.payload))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let one = audit(run_lines(&plan, lines.clone(), 1));
+    assert_eq!(one.len(), 200);
+    assert_eq!(one, audit(run_lines(&plan, lines.clone(), 4)));
+    assert_eq!(one, audit(run_lines(&plan, lines, 1)));
+}
+
+#[test]
+fn a_table_file_that_cannot_be_read_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_in(dir.path(), SCRIPT, ROWS);
+    std::fs::write(dir.path().join("devices.jsonl"), "{\"device_id\": 3}\n").unwrap();
+    let error = run(
+        &plan,
+        RunConfig {
+            input: Input::Lines(readings()),
+            ..RunConfig::default()
+        },
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("table `devices`"), "{error}");
+}
