@@ -70,18 +70,19 @@ pub fn table<'s>(
                     .collect()
             })
         });
-        if let (Some(start), Some(initial)) = (start, initial.as_ref()) {
-            let time = *initial.time();
-            let mut out = output.activate();
-            let mut session = out.session(initial);
-            for (key, version) in start {
-                store.apply(&key, Some(version.clone()));
-                session.give(((key, version), time, 1));
-            }
-        }
-        drop(initial);
+        // Given on the first activation: what a constructor sends is not tracked.
+        let mut start = start.zip(initial);
         let mut held: BTreeMap<u64, (Capability<u64>, Vec<Update>)> = BTreeMap::new();
         move |frontiers| {
+            if let Some((start, initial)) = start.take() {
+                let time = *initial.time();
+                let mut out = output.activate();
+                let mut session = out.session(&initial);
+                for (key, version) in start {
+                    store.apply(&key, Some(version.clone()));
+                    session.give(((key, version), time, 1));
+                }
+            }
             input.for_each(|cap, data| {
                 if let Some(&time) = cap.stamp().iter().next() {
                     held.entry(time)
