@@ -12,6 +12,16 @@ table devices key device_id from "devices.jsonl"
 provider alert-fanout log
 provider metrics-queue log
 
+audit { store_payload = true }
+
+chain notify-owner {
+  step page call alert-fanout page { "device": "{{origin.payload.device_id}}", "owner": devices[payload.device_id].owner }
+}
+
+rule page-owner priority 0
+  when action_type == "page"
+  then chain notify-owner
+
 rule critical-temperature priority 1
   when payload.sensor_type == "temperature"
     and payload.value > devices[payload.device_id].max_temp ?? 85
@@ -89,6 +99,11 @@ fn readings() -> Vec<String> {
         // The row says maintenance.
         reading("d3-20", 7, json!("d3"), 20),
         reading("d2-60", 8, json!("d2"), 60),
+        json!({
+            "id": "page-d1", "namespace": "iot", "tenant": "hq", "action_type": "page",
+            "created_at": "2026-11-28T09:00:09.000Z", "payload": { "device_id": "d1" },
+        })
+        .to_string(),
     ]
 }
 
@@ -137,6 +152,19 @@ fn a_file_table_changes_decisions_and_fills_patches() {
     // d2's row has no zone and the patch gives no default: the member is left out.
     assert!(call("d2-60").get("zone").is_none());
     assert_eq!(call("d9-80")["owner"], "unassigned");
+    // A chain step's payload takes the origin action's row.
+    let page = call("page-d1");
+    assert_eq!((&page["device"], &page["owner"]), (&json!("d1"), &json!("facilities")));
+    // And the audit.
+    let audited = report
+        .audit
+        .iter()
+        .find(|r| &*r.action_id == "d1-88")
+        .and_then(|r| r.payload.as_ref())
+        .map(|p| serde_json::from_str::<serde_json::Value>(p.text()).unwrap())
+        .expect("the audit stores payloads");
+    assert_eq!(audited["owner"], "facilities");
+    assert_eq!(audited["zone"], "east");
 }
 
 #[test]
