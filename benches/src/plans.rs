@@ -72,6 +72,7 @@ pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
         "safety.acteon",
         "processing.acteon",
         "routing.acteon",
+        "devices.jsonl",
     ] {
         let text = std::fs::read_to_string(seed_dir().join(name))?;
         let text: String = text

@@ -154,7 +154,10 @@ fn a_file_table_changes_decisions_and_fills_patches() {
     assert_eq!(call("d9-80")["owner"], "unassigned");
     // A chain step's payload takes the origin action's row.
     let page = call("page-d1");
-    assert_eq!((&page["device"], &page["owner"]), (&json!("d1"), &json!("facilities")));
+    assert_eq!(
+        (&page["device"], &page["owner"]),
+        (&json!("d1"), &json!("facilities"))
+    );
     // And the audit.
     let audited = report
         .audit
