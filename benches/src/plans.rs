@@ -65,14 +65,18 @@ fn seed_dir() -> std::path::PathBuf {
 
 /// Writes the seed pipeline's scripts into `dir` as the *full path* workload runs them: the
 /// tenant's quota removed and the throttle raised to 1,000,000,000 per minute, so that every
-/// reading runs its rules and its 3-step chain. Returns the pipeline's path.
+/// reading runs its rules and its 3-step chain; the devices table is the seed's file, where it
+/// is. Returns the pipeline's path.
 pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    let devices = format!(
+        "table devices key device_id from {:?}",
+        seed_dir().join("devices.jsonl").display().to_string()
+    );
     for name in [
         "pipeline.acteon",
         "safety.acteon",
         "processing.acteon",
         "routing.acteon",
-        "devices.jsonl",
     ] {
         let text = std::fs::read_to_string(seed_dir().join(name))?;
         let text: String = text
@@ -80,6 +84,7 @@ pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
             .filter(|line| !line.starts_with("quota "))
             .map(|line| match line.trim() {
                 "then throttle 30 per 1m" => "  then throttle 1000000000 per 1m",
+                DEVICES_TABLE => devices.as_str(),
                 _ => line,
             })
             .flat_map(|line| [line, "\n"])
@@ -87,6 +92,40 @@ pub fn write_full_path(dir: &Path) -> std::io::Result<std::path::PathBuf> {
         std::fs::write(dir.join(name), text)?;
     }
     Ok(dir.join("pipeline.acteon"))
+}
+
+/// The seed's declaration of its devices table.
+const DEVICES_TABLE: &str = "table devices key device_id from \"devices.jsonl\"";
+
+/// The seed's critical temperature: a device's row, else 85.
+const CRITICAL: &str = "devices[payload.device_id].max_temp ?? 85";
+
+/// The full path (see [`write_full_path`]) written into `dir`, its critical temperature read
+/// from the table file `rows`, or, with `None`, the fixed 85 (no table read, no join).
+pub fn full_path_join(dir: &Path, rows: Option<&Path>) -> Plan {
+    std::fs::create_dir_all(dir).expect("the scripts' directory");
+    let path = write_full_path(dir).expect("the scripts are written");
+    let routing = dir.join("routing.acteon");
+    let text = std::fs::read_to_string(&routing).expect("routing.acteon");
+    assert!(text.contains(CRITICAL), "the seed reads its devices table");
+    let text = match rows {
+        Some(rows) => {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("table devices"))
+                .expect("the devices table");
+            let table = format!(
+                "table devices key device_id from {:?}",
+                rows.display().to_string()
+            );
+            text.replace(line, &table)
+        }
+        None => text.replace(CRITICAL, "85"),
+    };
+    std::fs::write(&routing, text).expect("routing.acteon");
+    let compiled = acteon_dsl::compile_file(path);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.expect("no errors")
 }
 
 /// The full-path workload's plan (see [`write_full_path`]).

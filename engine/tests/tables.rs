@@ -6,6 +6,10 @@ use acteon_engine::{run, AuditOutput, Input, RunConfig, RunReport};
 use serde_json::json;
 use std::path::Path;
 
+mod common;
+
+use common::memory_run;
+
 const SCRIPT: &str = r#"
 table devices key device_id from "devices.jsonl"
 
@@ -59,19 +63,6 @@ fn reading(id: &str, second: u64, device: serde_json::Value, value: i64) -> Stri
     .to_string()
 }
 
-fn run_lines(plan: &Plan, lines: Vec<String>, workers: usize) -> RunReport {
-    run(
-        plan,
-        RunConfig {
-            input: Input::Lines(lines),
-            workers,
-            audit: AuditOutput::Memory,
-            ..RunConfig::default()
-        },
-    )
-    .unwrap()
-}
-
 fn outcome(report: &RunReport, id: &str) -> (Outcome, Option<String>) {
     let record = report
         .audit
@@ -111,7 +102,7 @@ fn readings() -> Vec<String> {
 fn a_file_table_changes_decisions_and_fills_patches() {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan_in(dir.path(), SCRIPT, ROWS);
-    let report = run_lines(&plan, readings(), 1);
+    let report = memory_run(&plan, readings(), 1);
     let alert = Some("alert-fanout".to_owned());
     let metrics = Some("metrics-queue".to_owned());
     assert_eq!(
@@ -194,10 +185,10 @@ fn one_and_four_workers_and_a_replay_give_the_same_audit() {
         lines.sort();
         lines
     };
-    let one = audit(run_lines(&plan, lines.clone(), 1));
+    let one = audit(memory_run(&plan, lines.clone(), 1));
     assert_eq!(one.len(), 200);
-    assert_eq!(one, audit(run_lines(&plan, lines.clone(), 4)));
-    assert_eq!(one, audit(run_lines(&plan, lines, 1)));
+    assert_eq!(one, audit(memory_run(&plan, lines.clone(), 4)));
+    assert_eq!(one, audit(memory_run(&plan, lines, 1)));
 }
 
 #[test]

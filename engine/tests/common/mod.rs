@@ -215,3 +215,17 @@ pub fn telemetry() -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// A run over `lines` in memory with `workers` workers, its audit kept.
+pub fn memory_run(plan: &Plan, lines: Vec<String>, workers: usize) -> acteon_engine::RunReport {
+    acteon_engine::run(
+        plan,
+        acteon_engine::RunConfig {
+            input: acteon_engine::Input::Lines(lines),
+            workers,
+            audit: acteon_engine::AuditOutput::Memory,
+            ..acteon_engine::RunConfig::default()
+        },
+    )
+    .unwrap()
+}
