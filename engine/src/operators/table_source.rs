@@ -305,3 +305,37 @@ fn cut(lanes: &BTreeMap<i32, Lane>, epoch: u64) -> TableCut {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_behind_what_the_source_may_emit_takes_effect_there() {
+        let epochs = Epochs::new(100);
+        // Ahead of the floor: its own epoch and time.
+        assert_eq!(effective(epochs, 1_250, 1_000), (1_200, 1_250));
+        // In the floor's epoch: still its own time.
+        assert_eq!(effective(epochs, 1_050, 1_000), (1_000, 1_050));
+        // Behind it: the start of the floor's epoch, so every later action sees it.
+        assert_eq!(effective(epochs, 700, 1_000), (1_000, 1_000));
+    }
+
+    #[test]
+    fn a_cut_reads_each_lane_again_from_its_first_offset_at_the_epoch() {
+        let lane = |runs: &[(u64, i64)], next| Lane {
+            floor: 0,
+            caught_up: true,
+            next,
+            runs: runs.iter().copied().collect(),
+        };
+        let lanes = BTreeMap::from([
+            (0, lane(&[(100, 5), (200, 9)], Some(12))),
+            (1, lane(&[(100, 3)], Some(4))),
+            (2, lane(&[], None)),
+        ]);
+        // Lane 0 emitted offsets 9.. at 200; lane 1 nothing since 100: its next offset.
+        assert_eq!(cut(&lanes, 200), BTreeMap::from([(0, 9), (1, 4)]));
+        assert_eq!(cut(&lanes, 100), BTreeMap::from([(0, 5), (1, 3)]));
+    }
+}
