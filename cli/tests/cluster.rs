@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::BROKER;
 use support::{acteon, audit, finish, produce_simulated, repo, require_broker, run_args};
-use support::{http, seed, unique};
+use support::{http, seed, unique, KilledOnDrop};
 
 const ACTIONS: u64 = 100_000;
 
@@ -220,18 +220,6 @@ fn two_served_processes_answer_their_own_dispatches_and_share_dedup_windows() {
     let (status, refused) = http("POST", &url(0, "/v1/rules/reload"), None);
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "cluster_plan_fixed");
-}
-
-/// Processes that serve until the test ends, however it ends.
-struct KilledOnDrop(Vec<std::process::Child>);
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        for process in &mut self.0 {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
 }
 
 /// A file table read by a 2-process cluster: its rows (on the key's owner, in either process)

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::{produce, require_broker, unique, BROKER};
+use support::{acteon, http, produce, require_broker, unique, KilledOnDrop, BROKER};
 
 const SCRIPT: &str = r#"
 table devices key device_id from kafka { brokers = ["BROKER"] topic = "DEVICES" }
@@ -194,4 +194,73 @@ fn a_restart_from_a_checkpoint_keeps_a_kafka_table() {
         resumed.len() < expected.len(),
         "the restored run starts after the checkpoint"
     );
+}
+
+/// Served, on the processing clock: the table topics are read at start and then stay quiet
+/// (`owners` has no record at all), and decisions are not held for them; a record produced
+/// while the server runs is read by the dispatches after it.
+#[test]
+fn a_quiet_table_topic_does_not_delay_served_decisions() {
+    require_broker();
+    let devices = unique("served-devices");
+    let owners = unique("served-owners");
+    produce(&devices, 1, vec![row("d1", 70, None)]);
+    produce(&owners, 1, Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("served.acteon");
+    std::fs::write(
+        &script,
+        SCRIPT
+            .replace("BROKER", BROKER)
+            .replace("DEVICES", &devices)
+            .replace("OWNERS", &owners),
+    )
+    .unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let calls = dir.path().join("calls");
+    let _server = KilledOnDrop(vec![acteon(&[
+        "serve",
+        script.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--dry-run",
+        calls.to_str().unwrap(),
+    ])]);
+    let url = |route: &str| format!("http://{listen}{route}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while http("GET", &url("/health"), None).0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "it serves within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dispatch = |id: String| {
+        let action = json!({
+            "id": id, "namespace": "iot", "tenant": "hq", "action_type": "sensor_reading",
+            "provider": "metrics-queue", "payload": { "value": 80, "device_id": "d1" },
+        });
+        // curl gives up after 30 s: a decision held for the quiet topics fails here.
+        let (status, answer) = http("POST", &url("/v1/dispatch"), Some(&action));
+        assert_eq!(status, 200, "{answer}");
+        answer["outcome"].as_str().unwrap_or_default().to_owned()
+    };
+    // d1's row from the topic: 80 is over its 70.
+    assert_eq!(dispatch("s-0".into()), "rerouted");
+    // A new row on the topic (at its Kafka timestamp, now): read by a later dispatch.
+    produce(&devices, 1, vec![row("d1", 90, None)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 1;
+    while dispatch(format!("s-{n}")) != "executed" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new row is read within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        n += 1;
+    }
 }
