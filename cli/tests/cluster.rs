@@ -40,6 +40,34 @@ fn two_free_ports() -> u16 {
     panic!("no two consecutive free ports on 127.0.0.1 in 50 tries");
 }
 
+/// Runs `acteon ARGS` as a 2-process cluster (`scripts/cluster.sh`) to its end; fails past
+/// `limit`, or when a process fails.
+fn run_cluster<S: AsRef<std::ffi::OsStr>>(args: &[S], limit: Duration) {
+    let mut cluster = Command::new("bash")
+        .arg(repo().join("scripts/cluster.sh"))
+        .arg("2")
+        .args(args)
+        .env("ACTEON_BIN", env!("CARGO_BIN_EXE_acteon"))
+        .env("ACTEON_CLUSTER_PORT", two_free_ports().to_string())
+        .current_dir(repo())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = cluster.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            // SIGTERM, so the script's trap stops both processes.
+            let _ = Command::new("kill").arg(cluster.id().to_string()).status();
+            let _ = cluster.wait();
+            panic!("the cluster did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the cluster failed: {status}");
+}
+
 #[test]
 fn two_processes_decide_a_topic_as_one_process_does() {
     require_broker();
@@ -63,29 +91,10 @@ fn two_processes_decide_a_topic_as_one_process_does() {
     );
 
     let (audits, calls) = (path("cluster-{process}.jsonl"), path("calls-{process}"));
-    let mut cluster = Command::new("bash")
-        .arg(repo().join("scripts/cluster.sh"))
-        .arg("2")
-        .args(run_args(script, &url("cluster"), &audits, &calls))
-        .env("ACTEON_BIN", env!("CARGO_BIN_EXE_acteon"))
-        .env("ACTEON_CLUSTER_PORT", two_free_ports().to_string())
-        .current_dir(repo())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = cluster.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            // SIGTERM, so the script's trap stops both processes.
-            let _ = Command::new("kill").arg(cluster.id().to_string()).status();
-            let _ = cluster.wait();
-            panic!("the cluster did not finish within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "the cluster failed: {status}");
+    run_cluster(
+        &run_args(script, &url("cluster"), &audits, &calls),
+        Duration::from_secs(300),
+    );
 
     let one = audit(std::path::Path::new(&single));
     let (first, second) = (
@@ -279,28 +288,7 @@ fn two_processes_join_a_table_as_one_process_does() {
         Duration::from_secs(120),
     );
     let cluster_args = args(&path("cluster-{process}.jsonl"), &path("calls-{process}"));
-    let mut cluster = Command::new("bash")
-        .arg(repo().join("scripts/cluster.sh"))
-        .arg("2")
-        .args(&cluster_args)
-        .env("ACTEON_BIN", env!("CARGO_BIN_EXE_acteon"))
-        .env("ACTEON_CLUSTER_PORT", two_free_ports().to_string())
-        .current_dir(repo())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = cluster.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = Command::new("kill").arg(cluster.id().to_string()).status();
-            let _ = cluster.wait();
-            panic!("the cluster did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "the cluster failed: {status}");
+    run_cluster(&cluster_args, Duration::from_secs(120));
 
     // (action, outcome, target, zone) of every record.
     let facts = |records: Vec<Value>| -> BTreeMap<String, (String, String, String)> {
