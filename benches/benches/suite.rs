@@ -21,6 +21,7 @@ use acteon_dsl::plan::Plan;
 use acteon_engine::action::Position;
 use acteon_engine::chains::status::ChainStore;
 use acteon_engine::eval::{Evaluator, Scratch};
+use acteon_engine::tables::Tables;
 use acteon_engine::{run, AuditOutput, Delivery, Input, RunConfig};
 use acteon_kafka::simulator::{actions, Building, Mix, Simulator, START_MS};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,16 @@ const WORKLOADS: &[Workload] = &[
         name: "http",
         what: "acteon serve under wrk beside a bare server: seed without quota, full path, batches",
         run: http,
+    },
+    Workload {
+        name: "table-join",
+        what: "the full path with its critical temperature joined to a 100,000-row table (1,000 updates during the run), and without the join",
+        run: table_join,
+    },
+    Workload {
+        name: "table-memory",
+        what: "the resident memory of a 1,000,000-row table",
+        run: table_memory,
     },
     Workload {
         name: "memory-10m",
@@ -255,24 +267,7 @@ fn from_file(
     lines: impl IntoIterator<Item = String>,
     workers: usize,
 ) -> (u64, Duration) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let input = dir.path().join("actions.jsonl");
-    write_lines(&input, lines).expect("the input");
-    // As `acteon run` runs a file: 1 s epochs, no status kept for ended chains.
-    let report = run(
-        plan,
-        RunConfig {
-            input: Input::File(input),
-            workers,
-            audit: AuditOutput::File(dir.path().join("audit.jsonl")),
-            delivery: Delivery::DryRunDir(dir.path().join("dry-run")),
-            epoch_ms: 1000,
-            chains: ChainStore::running_only(),
-            ..RunConfig::default()
-        },
-    )
-    .expect("the run");
-    (report.inputs, report.elapsed)
+    from_file_with_tables(plan, lines, workers, Tables::new())
 }
 
 fn per_core(scale: f64) -> Vec<Value> {
@@ -384,6 +379,161 @@ fn plane(scale: f64, plan: &Plan, name: &str, notes: &str) -> Vec<Value> {
             )
         })
         .collect()
+}
+
+/// `count` rows of the devices table, `temp-sensor-0` up: the simulated devices are the first
+/// 500 of them. Critical temperatures between 27 and 85 leave the decisions as they are.
+fn device_rows(count: u64) -> impl Iterator<Item = String> {
+    (0..count).map(|i| {
+        json!({ "device_id": format!("temp-sensor-{i}"), "max_temp": 27 + i % 59, "floor": (i % 8).to_string() })
+            .to_string()
+    })
+}
+
+/// [`from_file`] with the run's tables given, so rows can be changed while it goes on.
+fn from_file_with_tables(
+    plan: &Plan,
+    lines: impl IntoIterator<Item = String>,
+    workers: usize,
+    tables: Tables,
+) -> (u64, Duration) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("actions.jsonl");
+    write_lines(&input, lines).expect("the input");
+    // As `acteon run` runs a file: 1 s epochs, no status kept for ended chains.
+    let report = run(
+        plan,
+        RunConfig {
+            input: Input::File(input),
+            workers,
+            audit: AuditOutput::File(dir.path().join("audit.jsonl")),
+            delivery: Delivery::DryRunDir(dir.path().join("dry-run")),
+            epoch_ms: 1000,
+            chains: ChainStore::running_only(),
+            tables,
+            ..RunConfig::default()
+        },
+    )
+    .expect("the run");
+    (report.inputs, report.elapsed)
+}
+
+/// 1,000,000 full-path actions with and without the join; with it, 1,000 rows of the devices
+/// in use are replaced (as over the HTTP API, at processing time) spread over the time the run
+/// without the join took.
+fn table_join(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 1_000_000);
+    let lines = plane_lines(count);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rows_path = dir.path().join("devices.jsonl");
+    write_lines(&rows_path, device_rows(100_000)).expect("the rows");
+    let without = plans::full_path_join(&dir.path().join("without"), None);
+    let with = plans::full_path_join(&dir.path().join("with"), Some(&rows_path));
+    let mut rows = Vec::new();
+    for workers in [1, 2] {
+        let (inputs, plain) = from_file(&without, lines.iter().cloned(), workers);
+        let suffix = if workers > 1 { "s" } else { "" };
+        rows.push(row(
+            &format!("full path, no join ({workers} worker{suffix})"),
+            inputs,
+            plain,
+            json!({ "notes": "the critical temperature fixed at 85" }),
+        ));
+        let tables = Tables::new();
+        let ended = Arc::new(AtomicBool::new(false));
+        let updater = {
+            let (tables, ended) = (tables.clone(), Arc::clone(&ended));
+            let gap = plain / 1000;
+            std::thread::spawn(move || update_rows(&tables, 1000, gap, &ended))
+        };
+        let (inputs, joined) = from_file_with_tables(&with, lines.iter().cloned(), workers, tables);
+        ended.store(true, Ordering::Relaxed);
+        let sent = updater.join().expect("the updater");
+        let ratio = (inputs as f64 / joined.as_secs_f64()) / (inputs as f64 / plain.as_secs_f64());
+        rows.push(row(
+            &format!("full path, joined ({workers} worker{suffix})"),
+            inputs,
+            joined,
+            json!({
+                "updates": sent,
+                "rate_vs_no_join": ratio,
+                "notes": format!("100,000 rows, {sent} updates during the run; {ratio:.3} of the rate without the join"),
+            }),
+        ));
+    }
+    rows
+}
+
+/// Replaces `count` rows of the devices in use, one every `gap`, once the run has opened the
+/// table, until the run has `ended`. Returns how many were sent during the run.
+fn update_rows(tables: &Tables, count: u64, gap: Duration, ended: &AtomicBool) -> u64 {
+    let started = Instant::now();
+    let store = loop {
+        match tables.store("devices") {
+            Some(store) => break store,
+            None if started.elapsed() > Duration::from_secs(60) => return 0,
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
+    };
+    let mut sent = 0;
+    for i in 0..count {
+        if ended.load(Ordering::Relaxed) {
+            break;
+        }
+        let device = format!("temp-sensor-{}", i * 7 % 500);
+        let row = json!({ "device_id": device, "max_temp": 27 + i % 59 }).to_string();
+        store.send(
+            device.into(),
+            Some(row),
+            acteon_engine::time::wall_clock_ms(),
+        );
+        sent += 1;
+        std::thread::sleep(gap);
+    }
+    sent
+}
+
+/// The resident memory a table's rows take: the peak resident set of a run over 1,000 actions
+/// with a 1,000,000-row table, less that of the same run with a 1-row table (run first, in the
+/// same process).
+fn table_memory(scale: f64) -> Vec<Value> {
+    let count = scaled(scale, 1_000_000);
+    let lines = plane_lines(1000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut peaks = Vec::new();
+    for (name, rows) in [("one", 1), ("many", count)] {
+        let path = dir.path().join(format!("{name}.jsonl"));
+        write_lines(&path, device_rows(rows)).expect("the rows");
+        let plan = plans::full_path_join(&dir.path().join(name), Some(&path));
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let sampling = Arc::clone(&sampling);
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while sampling.load(Ordering::Relaxed) {
+                    peak = peak.max(rss_bytes().unwrap_or(0));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                peak
+            })
+        };
+        let started = Instant::now();
+        from_file(&plan, lines.iter().cloned(), 1);
+        let elapsed = started.elapsed();
+        sampling.store(false, Ordering::Relaxed);
+        peaks.push((sampler.join().expect("the sampler"), elapsed));
+    }
+    let per_row = peaks[1].0.saturating_sub(peaks[0].0) as f64 / count as f64;
+    vec![row(
+        "table memory",
+        1000,
+        peaks[1].1,
+        json!({
+            "rows": count,
+            "bytes_per_row": per_row,
+            "notes": format!("{per_row:.0} bytes per row resident at the peak (the file read, the latest rows, the arrangement)"),
+        }),
+    )]
 }
 
 /// 10,000,000 full-path actions, written to a file first, through the `acteon` binary in its own

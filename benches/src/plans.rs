@@ -76,8 +76,13 @@ pub fn write_without_quota(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     write_seed(dir, None)
 }
 
-/// The seed's scripts without the quota line, and with `throttle` instead of its own when given.
+/// The seed's scripts without the quota line, and with `throttle` instead of its own when
+/// given; the devices table is the seed's file, where it is.
 fn write_seed(dir: &Path, throttle: Option<&str>) -> std::io::Result<std::path::PathBuf> {
+    let devices = format!(
+        "table devices key device_id from {:?}",
+        seed_dir().join("devices.jsonl").display().to_string()
+    );
     for name in [
         "pipeline.acteon",
         "safety.acteon",
@@ -90,6 +95,7 @@ fn write_seed(dir: &Path, throttle: Option<&str>) -> std::io::Result<std::path::
             .filter(|line| !line.starts_with("quota "))
             .map(|line| match (line.trim(), throttle) {
                 ("then throttle 30 per 1m", Some(lifted)) => lifted,
+                (DEVICES_TABLE, _) => devices.as_str(),
                 _ => line,
             })
             .flat_map(|line| [line, "\n"])
@@ -97,6 +103,40 @@ fn write_seed(dir: &Path, throttle: Option<&str>) -> std::io::Result<std::path::
         std::fs::write(dir.join(name), text)?;
     }
     Ok(dir.join("pipeline.acteon"))
+}
+
+/// The seed's declaration of its devices table.
+const DEVICES_TABLE: &str = "table devices key device_id from \"devices.jsonl\"";
+
+/// The seed's critical temperature: a device's row, else 85.
+const CRITICAL: &str = "devices[payload.device_id].max_temp ?? 85";
+
+/// The full path (see [`write_full_path`]) written into `dir`, its critical temperature read
+/// from the table file `rows`, or, with `None`, the fixed 85 (no table read, no join).
+pub fn full_path_join(dir: &Path, rows: Option<&Path>) -> Plan {
+    std::fs::create_dir_all(dir).expect("the scripts' directory");
+    let path = write_full_path(dir).expect("the scripts are written");
+    let routing = dir.join("routing.acteon");
+    let text = std::fs::read_to_string(&routing).expect("routing.acteon");
+    assert!(text.contains(CRITICAL), "the seed reads its devices table");
+    let text = match rows {
+        Some(rows) => {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("table devices"))
+                .expect("the devices table");
+            let table = format!(
+                "table devices key device_id from {:?}",
+                rows.display().to_string()
+            );
+            text.replace(line, &table)
+        }
+        None => text.replace(CRITICAL, "85"),
+    };
+    std::fs::write(&routing, text).expect("routing.acteon");
+    let compiled = acteon_dsl::compile_file(path);
+    assert!(!compiled.has_errors(), "{}", compiled.render_diagnostics());
+    compiled.plan.expect("no errors")
 }
 
 /// The full-path workload's plan (see [`write_full_path`]).

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::BROKER;
 use support::{acteon, audit, finish, produce_simulated, repo, require_broker, run_args};
-use support::{http, seed, unique};
+use support::{http, seed, unique, KilledOnDrop};
 
 const ACTIONS: u64 = 100_000;
 
@@ -40,6 +40,34 @@ fn two_free_ports() -> u16 {
     panic!("no two consecutive free ports on 127.0.0.1 in 50 tries");
 }
 
+/// Runs `acteon ARGS` as a 2-process cluster (`scripts/cluster.sh`) to its end; fails past
+/// `limit`, or when a process fails.
+fn run_cluster<S: AsRef<std::ffi::OsStr>>(args: &[S], limit: Duration) {
+    let mut cluster = Command::new("bash")
+        .arg(repo().join("scripts/cluster.sh"))
+        .arg("2")
+        .args(args)
+        .env("ACTEON_BIN", env!("CARGO_BIN_EXE_acteon"))
+        .env("ACTEON_CLUSTER_PORT", two_free_ports().to_string())
+        .current_dir(repo())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = cluster.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            // SIGTERM, so the script's trap stops both processes.
+            let _ = Command::new("kill").arg(cluster.id().to_string()).status();
+            let _ = cluster.wait();
+            panic!("the cluster did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "the cluster failed: {status}");
+}
+
 #[test]
 fn two_processes_decide_a_topic_as_one_process_does() {
     require_broker();
@@ -63,29 +91,10 @@ fn two_processes_decide_a_topic_as_one_process_does() {
     );
 
     let (audits, calls) = (path("cluster-{process}.jsonl"), path("calls-{process}"));
-    let mut cluster = Command::new("bash")
-        .arg(repo().join("scripts/cluster.sh"))
-        .arg("2")
-        .args(run_args(script, &url("cluster"), &audits, &calls))
-        .env("ACTEON_BIN", env!("CARGO_BIN_EXE_acteon"))
-        .env("ACTEON_CLUSTER_PORT", two_free_ports().to_string())
-        .current_dir(repo())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = cluster.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            // SIGTERM, so the script's trap stops both processes.
-            let _ = Command::new("kill").arg(cluster.id().to_string()).status();
-            let _ = cluster.wait();
-            panic!("the cluster did not finish within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "the cluster failed: {status}");
+    run_cluster(
+        &run_args(script, &url("cluster"), &audits, &calls),
+        Duration::from_secs(300),
+    );
 
     let one = audit(std::path::Path::new(&single));
     let (first, second) = (
@@ -222,14 +231,90 @@ fn two_served_processes_answer_their_own_dispatches_and_share_dedup_windows() {
     assert_eq!(refused["error"]["code"], "cluster_plan_fixed");
 }
 
-/// Processes that serve until the test ends, however it ends.
-struct KilledOnDrop(Vec<std::process::Child>);
+/// A file table read by a 2-process cluster: its rows (on the key's owner, in either process)
+/// give the decisions one process gives.
+#[test]
+fn two_processes_join_a_table_as_one_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let rows: String = (0..20)
+        .filter(|d| d % 3 != 0)
+        .map(|d| {
+            format!(
+                "{{\"device_id\": \"dev-{d}\", \"max_temp\": {}, \"zone\": \"z{}\"}}\n",
+                60 + d,
+                d % 4
+            )
+        })
+        .collect();
+    std::fs::write(path("devices.jsonl"), rows).unwrap();
+    let script = path("joined.acteon");
+    std::fs::write(
+        &script,
+        "table devices key device_id from \"devices.jsonl\"\nprovider alerts log\nprovider sink log\naudit { store_payload = true }\n\n\
+         rule hot priority 1\n  when payload.value > devices[payload.device_id].max_temp ?? 85\n  then reroute alerts\n\n\
+         rule zone priority 2\n  then modify { \"zone\": devices[payload.device_id].zone ?? \"none\" }\n",
+    )
+    .unwrap();
+    let input = path("readings.jsonl");
+    let lines: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{{\"id\": \"r{i}\", \"namespace\": \"iot\", \"tenant\": \"hq\", \"action_type\": \"reading\", \"provider\": \"sink\", \"created_at\": \"2026-11-28T09:{:02}:{:02}.{:03}Z\", \"payload\": {{\"device_id\": \"dev-{}\", \"value\": {}}}}}\n",
+                i / 60_000 % 60, i / 1000 % 60, i % 1000, i % 20, 55 + i % 40
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines).unwrap();
 
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        for process in &mut self.0 {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
+    let (single, single_calls) = (path("single.jsonl"), path("single-calls"));
+    let args = |audit: &str, calls: &str| -> Vec<String> {
+        [
+            "run",
+            &script,
+            "--input",
+            &input,
+            "--audit",
+            audit,
+            "--dry-run",
+            calls,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let single_args = args(&single, &single_calls);
+    finish(
+        acteon(&single_args.iter().map(String::as_str).collect::<Vec<_>>()),
+        Duration::from_secs(120),
+    );
+    let cluster_args = args(&path("cluster-{process}.jsonl"), &path("calls-{process}"));
+    run_cluster(&cluster_args, Duration::from_secs(120));
+
+    // (action, outcome, target, zone) of every record.
+    let facts = |records: Vec<Value>| -> BTreeMap<String, (String, String, String)> {
+        records
+            .iter()
+            .map(|r| {
+                let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+                (
+                    text(&r["action_id"]),
+                    (
+                        text(&r["outcome"]),
+                        text(&r["target"]),
+                        text(&r["payload"]["zone"]),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let one = facts(audit(std::path::Path::new(&single)));
+    assert_eq!(one.len(), 2000);
+    assert!(one.values().any(|(outcome, ..)| outcome == "rerouted"));
+    let together = facts(
+        audit(&dir.path().join("cluster-0.jsonl"))
+            .into_iter()
+            .chain(audit(&dir.path().join("cluster-1.jsonl")))
+            .collect(),
+    );
+    assert_eq!(one, together);
 }

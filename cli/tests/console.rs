@@ -354,7 +354,8 @@ fn the_playground_shows_a_pasted_actions_verdict_and_the_matching_rule() {
         WAIT,
     ));
     assert!(
-        row.contains("payload.value > 85") && row.contains("92"),
+        row.contains("payload.value > devices[payload.device_id].max_temp ?? 85")
+            && row.contains("92"),
         "{row}"
     );
     // The case is in the URL, to share.
@@ -494,7 +495,12 @@ fn a_running_chain_is_cancelled_from_the_chains_page() {
     // once). No other provider is called here.
     let (port, stop) = silent_listener();
     let dir = tempfile::tempdir().unwrap();
-    for file in ["safety.acteon", "processing.acteon", "routing.acteon"] {
+    for file in [
+        "safety.acteon",
+        "processing.acteon",
+        "routing.acteon",
+        "devices.jsonl",
+    ] {
         std::fs::copy(seed(file), dir.path().join(file)).unwrap();
     }
     let pipeline = std::fs::read_to_string(seed("pipeline.acteon")).unwrap();

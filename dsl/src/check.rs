@@ -7,6 +7,7 @@
 //! - [`cron`]: five-field cron expressions.
 //! - [`settings`]: the `key = value` blocks, per block kind; blocks that may appear once. Its
 //!   tables are also the public [`schema`] the language server completes from.
+//! - [`tables`]: tables and the rows' values rules read (tables, keys, fields of file rows).
 //! - [`templates`]: `{{...}}` references in step payloads.
 //! - [`chains`]: step cycles through branches and `next`, sub-chain recursion.
 //! - [`fallbacks`]: breaker fallbacks that lead back to where they started.
@@ -23,6 +24,7 @@ mod names;
 mod quantities;
 mod reachability;
 mod settings;
+mod tables;
 mod templates;
 mod test_cases;
 
@@ -44,6 +46,7 @@ pub fn check(program: &Program) -> Vec<Diagnostic> {
     conditions::check(&cx, &mut out);
     quantities::check(&cx, &mut out);
     settings::check(&cx, &mut out);
+    tables::check(&cx, &mut out);
     templates::check(&cx, &mut out);
     chains::check(&cx, &mut out);
     fallbacks::check(&cx, &mut out);
@@ -69,6 +72,15 @@ impl<'p> Context<'p> {
 
     fn text(&self, file: FileId) -> &'p str {
         &self.program.sources.file(file).text
+    }
+
+    /// A path written in `file`, joined to that file's directory.
+    fn relative(&self, file: FileId, path: &str) -> std::path::PathBuf {
+        let script = &self.program.sources.file(file).path;
+        script
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(path)
     }
 }
 

@@ -2,7 +2,9 @@
 //! evaluation order as a table, the plan itself, and the dataflow with each chain's steps as a
 //! graph for Graphviz or Mermaid.
 
-use crate::plan::{BranchField, BranchOp, Plan, Rule, RuleAction, Source, StepRun};
+use crate::plan::{
+    BranchField, BranchOp, Lookup, Plan, RowPath, Rule, RuleAction, Source, StepRun, TableSource,
+};
 use std::fmt::Write;
 
 /// A duration in the largest unit that divides it exactly, as scripts write it.
@@ -28,7 +30,13 @@ pub fn action_text(action: &RuleAction) -> String {
         RuleAction::Allow => "allow (own provider)".into(),
         RuleAction::Reroute { provider } => format!("reroute -> {provider}"),
         RuleAction::Chain { chain } => format!("chain -> {chain}"),
-        RuleAction::Modify { patch } => format!("modify {patch}"),
+        RuleAction::Modify { patch, rows } => {
+            let mut patch = patch.clone();
+            for row in rows {
+                crate::plan::set_at(&mut patch, &row.at, Some(row.value.to_string().into()));
+            }
+            format!("modify {patch}")
+        }
         RuleAction::Dedup { ttl_ms, by } => {
             let key = by
                 .as_ref()
@@ -109,6 +117,28 @@ pub fn text(plan: &Plan) -> String {
     out.push_str(
         "Holding, then going on: schedule (resumes at the next rule), group (flushes one batch).\n",
     );
+    if !plan.tables.is_empty() {
+        out.push_str("\nTables (each action reads the rows as of its event time)\n");
+        for table in &plan.tables {
+            let _ = writeln!(
+                out,
+                "  {} key {} from {}",
+                table.name,
+                table.key,
+                table_source(&table.source)
+            );
+        }
+        out.push_str("\nJoins (one lookup per action, before the rules)\n");
+        for lookup in plan.lookups() {
+            let _ = writeln!(
+                out,
+                "  {}[{}]: read by {}",
+                lookup.table,
+                lookup.key,
+                readers(plan, &lookup).join(", ")
+            );
+        }
+    }
     if !plan.chains.is_empty() {
         out.push_str("\nChains\n");
         for chain in &plan.chains {
@@ -138,6 +168,44 @@ pub fn text(plan: &Plan) -> String {
                 }
                 if let Some(next) = &step.default_next {
                     let _ = writeln!(out, "       next {next}");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn table_source(source: &TableSource) -> String {
+    match source {
+        TableSource::File { path } => format!("file {path}"),
+        TableSource::Kafka(kafka) => format!("kafka topic {}", kafka.topic),
+    }
+}
+
+/// Where a lookup's rows are read: `rule NAME (condition)`, `rule NAME (modify)`, `chain
+/// NAME step STEP`.
+fn readers(plan: &Plan, lookup: &Lookup) -> Vec<String> {
+    let reads = |paths: &[&RowPath]| paths.iter().any(|p| p.lookup == *lookup);
+    let mut out = Vec::new();
+    for rule in &plan.rules {
+        let mut paths = Vec::new();
+        if let Some(condition) = &rule.condition {
+            condition.row_paths(&mut paths);
+        }
+        if reads(&paths) {
+            out.push(format!("rule {} (condition)", rule.name));
+        }
+        if let RuleAction::Modify { rows, .. } = &rule.action {
+            if rows.iter().any(|r| r.value.lookup == *lookup) {
+                out.push(format!("rule {} (modify)", rule.name));
+            }
+        }
+    }
+    for chain in &plan.chains {
+        for step in &chain.steps {
+            if let StepRun::Call { rows, .. } = &step.run {
+                if rows.iter().any(|r| r.value.lookup == *lookup) {
+                    out.push(format!("chain {} step {}", chain.name, step.name));
                 }
             }
         }
@@ -219,7 +287,34 @@ fn graph(plan: &Plan) -> Graph {
     g.edges.push(("decode".into(), "quota".into(), None));
     g.edges
         .push(("decode".into(), "audit".into(), Some("rejected".into())));
-    g.edges.push(("quota".into(), "evaluate".into(), None));
+    // The joins: each lookup reads its table's arrangement between quotas and the rules.
+    let mut before_rules = "quota".to_string();
+    for table in &plan.tables {
+        g.nodes.push((
+            node_id("table", &table.name),
+            format!(
+                "table {} by {} ({})",
+                table.name,
+                table.key,
+                table_source(&table.source)
+            ),
+        ));
+    }
+    for (i, lookup) in plan.lookups().iter().enumerate() {
+        let id = format!("lookup_{i}");
+        g.nodes.push((
+            id.clone(),
+            format!("join {}[{}] as of event time", lookup.table, lookup.key),
+        ));
+        g.edges.push((before_rules, id.clone(), None));
+        g.edges.push((
+            node_id("table", &lookup.table),
+            id.clone(),
+            Some("rows".into()),
+        ));
+        before_rules = id;
+    }
+    g.edges.push((before_rules, "evaluate".into(), None));
     // One keyed operator per kind of stateful rule the plan uses; each loops back to evaluate.
     let mut kinds: Vec<&'static str> = Vec::new();
     for rule in &plan.rules {

@@ -9,6 +9,7 @@
 //! - [`check`]: name resolution and every semantic check, all errors in one pass.
 //! - [`lower`]: the checked AST into a [`plan::Plan`].
 //! - [`plan`]: the serializable IR the engine consumes.
+//! - [`rows`]: table files (JSON lines of rows), read by the checker and the engine.
 //! - [`fmt`]: the canonical formatter (`acteon fmt`).
 //! - [`import`]: the older YAML+TOML gateway format into a script (`acteon import`).
 //! - [`explain`]: a plan as a text table, JSON, Graphviz dot or Mermaid (`acteon explain`).
@@ -23,6 +24,7 @@ pub mod import;
 pub mod load;
 pub mod lower;
 pub mod plan;
+pub mod rows;
 pub mod source;
 pub mod syntax;
 

@@ -36,6 +36,7 @@ pub fn lower(program: &Program) -> Plan {
                     plan.source = lowering.source(file, source);
                 }
             }
+            Item::Table(table) => plan.tables.push(lowering.table(file, table)),
             Item::Provider(provider) => plan.providers.extend(lowering.provider(provider)),
             Item::Rule(rule) => rules.push(lowering.rule(file, rule)),
             Item::Chain(chain) => plan.chains.push(lowering.chain(chain)),
@@ -129,6 +130,23 @@ impl Lowering<'_> {
                 format: plan::RecordFormat::Json,
                 properties: string_map(block, "properties"),
             }),
+        }
+    }
+
+    fn table(&self, file: FileId, table: &ast::TableDecl) -> plan::Table {
+        plan::Table {
+            name: table.name.text.clone(),
+            key: table.key.text.clone(),
+            source: match &table.source {
+                ast::TableSourceDecl::File(path) => plan::TableSource::File {
+                    path: self.relative_to(file, &path.value),
+                },
+                ast::TableSourceDecl::Kafka(block) => plan::TableSource::Kafka(plan::KafkaTable {
+                    brokers: strings(block, "brokers"),
+                    topic: string(block, "topic").unwrap_or_default(),
+                    properties: string_map(block, "properties"),
+                }),
+            },
         }
     }
 
@@ -314,45 +332,56 @@ pub(crate) fn condition(expr: &Expr) -> plan::Condition {
         },
         Expr::And(operands, _) => plan::Condition::All {
             of: flatten(operands, |c| match c {
-                plan::Condition::All { of } => Ok(of),
-                other => Err(other),
+                plan::Condition::All { of } => of,
+                other => vec![other],
             }),
         },
         Expr::Or(operands, _) => plan::Condition::Any {
             of: flatten(operands, |c| match c {
-                plan::Condition::Any { of } => Ok(of),
-                other => Err(other),
+                plan::Condition::Any { of } => of,
+                other => vec![other],
             }),
         },
         Expr::Test(test) => test_condition(test),
     }
 }
 
-/// Lowers the operands, splicing in those that `unwrap` recognizes as the same connective.
+/// Lowers the operands, splicing in the operands of those that `unwrap` recognizes as the
+/// same connective.
 fn flatten(
     operands: &[Expr],
-    unwrap: impl Fn(plan::Condition) -> Result<Vec<plan::Condition>, plan::Condition>,
+    unwrap: impl Fn(plan::Condition) -> Vec<plan::Condition>,
 ) -> Vec<plan::Condition> {
     let mut out = Vec::new();
     for operand in operands {
-        match unwrap(condition(operand)) {
-            Ok(nested) => out.extend(nested),
-            Err(single) => out.push(single),
-        }
+        out.extend(unwrap(condition(operand)));
     }
     out
 }
 
 fn test_condition(test: &ast::Test) -> plan::Condition {
-    let Some(field) = field_path(&test.field) else {
-        // An empty `Any` never holds: an unknown field is absent, and tests on it are false.
-        return plan::Condition::Any { of: Vec::new() };
+    // An empty `Any` never holds: an unknown field is absent, and tests on it are false.
+    let never = || plan::Condition::Any { of: Vec::new() };
+    let field = match &test.field {
+        ast::Operand::Field(path) => field_path(path).map(plan::Operand::Field),
+        ast::Operand::Row(row) => row_path(row).map(plan::Operand::Row),
+    };
+    let Some(field) = field else {
+        return never();
     };
     match &test.op {
-        ast::TestOp::Compare(op, literal) => plan::Condition::Compare {
+        ast::TestOp::Compare(op, ast::Comparand::Literal(literal)) => plan::Condition::Compare {
             field,
             cmp: comparison(*op),
             value: value(literal),
+        },
+        ast::TestOp::Compare(op, ast::Comparand::Row(row)) => match row_path(row) {
+            Some(row) => plan::Condition::CompareRow {
+                field,
+                cmp: comparison(*op),
+                row,
+            },
+            None => never(),
         },
         ast::TestOp::In(literal) => plan::Condition::In {
             field,
@@ -381,6 +410,31 @@ fn test_condition(test: &ast::Test) -> plan::Condition {
     }
 }
 
+/// A row's value; `None` when its key is not an action field.
+fn row_path(row: &ast::RowValue) -> Option<plan::RowPath> {
+    Some(plan::RowPath {
+        lookup: plan::Lookup {
+            table: row.row.table.text.clone(),
+            key: field_path(&row.row.key)?,
+        },
+        path: segments(&row.row.field),
+        default: row.default.as_ref().map(value),
+    })
+}
+
+/// The rows' values written in a patch or a payload template, with where each stands.
+fn row_inserts(json: &ast::Json) -> Vec<plan::RowInsert> {
+    json.rows
+        .iter()
+        .filter_map(|row| {
+            Some(plan::RowInsert {
+                at: row.at.iter().map(segment_kind).collect(),
+                value: row_path(&row.value)?,
+            })
+        })
+        .collect()
+}
+
 fn field_path(path: &ast::Path) -> Option<plan::FieldPath> {
     Some(plan::FieldPath {
         root: plan::FieldRoot::from_name(&path.root.text)?,
@@ -389,15 +443,16 @@ fn field_path(path: &ast::Path) -> Option<plan::FieldPath> {
 }
 
 fn segments(segments: &[ast::PathSegment]) -> Vec<plan::PathSegment> {
-    segments
-        .iter()
-        .map(|segment| match &segment.kind {
-            ast::PathSegmentKind::Key(key) | ast::PathSegmentKind::QuotedKey(key) => {
-                plan::PathSegment::Key(key.clone())
-            }
-            ast::PathSegmentKind::Index(index) => plan::PathSegment::Index(*index),
-        })
-        .collect()
+    segments.iter().map(|s| segment_kind(&s.kind)).collect()
+}
+
+fn segment_kind(kind: &ast::PathSegmentKind) -> plan::PathSegment {
+    match kind {
+        ast::PathSegmentKind::Key(key) | ast::PathSegmentKind::QuotedKey(key) => {
+            plan::PathSegment::Key(key.clone())
+        }
+        ast::PathSegmentKind::Index(index) => plan::PathSegment::Index(*index),
+    }
 }
 
 fn comparison(op: ast::CompareOp) -> plan::Comparison {
@@ -425,6 +480,7 @@ fn action(action: &ast::Action) -> plan::RuleAction {
         },
         ast::ActionKind::Modify(patch) => plan::RuleAction::Modify {
             patch: patch.value.clone(),
+            rows: row_inserts(patch),
         },
         ast::ActionKind::Dedup { within, by } => plan::RuleAction::Dedup {
             ttl_ms: within.ms,
@@ -460,6 +516,7 @@ fn step(step: &ast::StepDecl) -> plan::Step {
                 provider: provider.text.clone(),
                 action_type: action_type.text.clone(),
                 payload: payload.value.clone(),
+                rows: row_inserts(payload),
             },
             ast::StepRun::Run { chain } => plan::StepRun::SubChain {
                 chain: chain.text.clone(),

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Plan {
     pub source: Source,
+    /// Reference data the rules read by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
     pub providers: Vec<Provider>,
     /// In evaluation order.
     pub rules: Vec<Rule>,
@@ -34,6 +37,42 @@ impl Plan {
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {
         self.chains.iter().find(|c| c.name == name)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Every row value the plan reads (conditions, `modify` patches, step payloads), in plan
+    /// order: rules first, then chains.
+    pub fn row_paths(&self) -> Vec<&RowPath> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            if let Some(condition) = &rule.condition {
+                condition.row_paths(&mut out);
+            }
+            if let RuleAction::Modify { rows, .. } = &rule.action {
+                out.extend(rows.iter().map(|r| &r.value));
+            }
+        }
+        for step in self.chains.iter().flat_map(|c| &c.steps) {
+            if let StepRun::Call { rows, .. } = &step.run {
+                out.extend(rows.iter().map(|r| &r.value));
+            }
+        }
+        out
+    }
+
+    /// The distinct lookups (a table by an action field's value) the plan makes, in plan
+    /// order: each is made once per action, whatever reads it.
+    pub fn lookups(&self) -> Vec<Lookup> {
+        let mut out: Vec<Lookup> = Vec::new();
+        for path in self.row_paths() {
+            if !out.contains(&path.lookup) {
+                out.push(path.lookup.clone());
+            }
+        }
+        out
     }
 
     /// The plan with every source position removed, for comparing two plans that were written
@@ -97,6 +136,161 @@ pub enum StartOffset {
 #[serde(rename_all = "snake_case")]
 pub enum RecordFormat {
     Json,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+/// Reference data: rows (JSON objects) by the text of their `key` field, read by rules as of
+/// each action's event time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    pub name: String,
+    /// The row field that holds the key (a string).
+    pub key: String,
+    pub source: TableSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TableSource {
+    /// JSON lines, one row each; a relative path is relative to the script that declares it.
+    /// The rows hold from the start of time.
+    File { path: String },
+    /// One row per record, read from the earliest offset; a record whose value is null or
+    /// empty deletes the row of its key (the record key, else the value's key field).
+    Kafka(KafkaTable),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaTable {
+    pub brokers: Vec<String>,
+    pub topic: String,
+    /// librdkafka settings (TLS, SASL, tuning), passed through unchanged.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// A table read by the value of an action's field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lookup {
+    pub table: String,
+    /// The action field whose value (a string) is the row's key.
+    pub key: FieldPath,
+}
+
+/// A value of a looked-up row: the field at `path` (empty: the whole row), or `default` when
+/// the row or the field is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowPath {
+    #[serde(flatten)]
+    pub lookup: Lookup,
+    pub path: Vec<PathSegment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+impl std::fmt::Display for RowPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.lookup.table, self.lookup.key)?;
+        write_segments(f, &self.path)?;
+        if let Some(default) = &self.default {
+            write!(f, " ?? {default}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a test reads: a field of the action, or a row's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Operand {
+    Field(FieldPath),
+    Row(RowPath),
+}
+
+impl Operand {
+    pub fn field(&self) -> Option<&FieldPath> {
+        match self {
+            Operand::Field(path) => Some(path),
+            Operand::Row(_) => None,
+        }
+    }
+}
+
+impl From<FieldPath> for Operand {
+    fn from(path: FieldPath) -> Operand {
+        Operand::Field(path)
+    }
+}
+
+impl std::fmt::Display for Operand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operand::Field(path) => path.fmt(f),
+            Operand::Row(row) => row.fmt(f),
+        }
+    }
+}
+
+/// A row's value placed in a JSON value (a `modify` patch, a step's payload) at `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowInsert {
+    pub at: Vec<PathSegment>,
+    pub value: RowPath,
+}
+
+/// The value at `segments` below `value`, `None` when there is none. Payloads, rows, chain
+/// step results and templates all read paths this way.
+pub fn walk<'a>(mut value: &'a Value, segments: &[PathSegment]) -> Option<&'a Value> {
+    for segment in segments {
+        value = match (segment, value) {
+            (PathSegment::Key(key), Value::Object(map)) => map.get(key)?,
+            (PathSegment::Index(i), Value::Array(items)) => items.get(*i)?,
+            // `payload.items.0` written on an object means the key "0".
+            (PathSegment::Index(i), Value::Object(map)) => map.get(&i.to_string())?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// Puts `value` at `at` inside `target`, whose objects and arrays along the way exist (it is
+/// the JSON the place was taken from); `None` removes an object's member there.
+pub fn set_at(target: &mut Value, at: &[PathSegment], value: Option<Value>) {
+    let Some((last, parents)) = at.split_last() else {
+        if let Some(value) = value {
+            *target = value;
+        }
+        return;
+    };
+    let mut node = target;
+    for segment in parents {
+        node = match (segment, node) {
+            (PathSegment::Key(key), Value::Object(members)) => match members.get_mut(key) {
+                Some(member) => member,
+                None => return,
+            },
+            (PathSegment::Index(i), Value::Array(items)) => match items.get_mut(*i) {
+                Some(item) => item,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match (last, node, value) {
+        (PathSegment::Key(key), Value::Object(members), Some(value)) => {
+            members.insert(key.clone(), value);
+        }
+        (PathSegment::Key(key), Value::Object(members), None) => {
+            members.shift_remove(key);
+        }
+        (PathSegment::Index(i), Value::Array(items), value) => {
+            if let Some(item) = items.get_mut(*i) {
+                *item = value.unwrap_or(Value::Null);
+            }
+        }
+        _ => {}
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,35 +415,76 @@ pub enum Condition {
     },
     /// `== != < <= > >=`. A duration literal has been lowered to its milliseconds.
     Compare {
-        field: FieldPath,
+        field: Operand,
         cmp: Comparison,
         value: Value,
     },
+    /// A comparison with a row's value (`payload.value > devices[payload.device_id].max_temp`).
+    CompareRow {
+        field: Operand,
+        cmp: Comparison,
+        row: RowPath,
+    },
     In {
-        field: FieldPath,
+        field: Operand,
         values: Vec<Value>,
     },
     /// A string containing a substring, or a list containing an element.
     Contains {
-        field: FieldPath,
+        field: Operand,
         value: Value,
     },
     StartsWith {
-        field: FieldPath,
+        field: Operand,
         value: String,
     },
     EndsWith {
-        field: FieldPath,
+        field: Operand,
         value: String,
     },
     /// The pattern has been checked to compile.
     Matches {
-        field: FieldPath,
+        field: Operand,
         pattern: String,
     },
     Exists {
-        field: FieldPath,
+        field: Operand,
     },
+}
+
+impl Condition {
+    /// The operand a test reads; `None` for `All`, `Any` and `Not`.
+    pub fn operand(&self) -> Option<&Operand> {
+        match self {
+            Condition::All { .. } | Condition::Any { .. } | Condition::Not { .. } => None,
+            Condition::Compare { field, .. }
+            | Condition::CompareRow { field, .. }
+            | Condition::In { field, .. }
+            | Condition::Contains { field, .. }
+            | Condition::StartsWith { field, .. }
+            | Condition::EndsWith { field, .. }
+            | Condition::Matches { field, .. }
+            | Condition::Exists { field } => Some(field),
+        }
+    }
+
+    /// Every row value the condition reads, in written order.
+    pub fn row_paths<'c>(&'c self, out: &mut Vec<&'c RowPath>) {
+        match self {
+            Condition::All { of } | Condition::Any { of } => {
+                of.iter().for_each(|c| c.row_paths(out))
+            }
+            Condition::Not { of } => of.row_paths(out),
+            test => {
+                if let Some(Operand::Row(row)) = test.operand() {
+                    out.push(row);
+                }
+                if let Condition::CompareRow { row, .. } = test {
+                    out.push(row);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,15 +580,20 @@ pub enum PathSegment {
 impl std::fmt::Display for FieldPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.root.name())?;
-        for segment in &self.segments {
-            match segment {
-                PathSegment::Index(i) => write!(f, ".{i}")?,
-                PathSegment::Key(k) if is_plain_key(k) => write!(f, ".{k}")?,
-                PathSegment::Key(k) => write!(f, ".{}", Value::String(k.clone()))?,
-            }
-        }
-        Ok(())
+        write_segments(f, &self.segments)
     }
+}
+
+/// `.a.0."odd key"`, as a path writes segments.
+fn write_segments(f: &mut std::fmt::Formatter<'_>, segments: &[PathSegment]) -> std::fmt::Result {
+    for segment in segments {
+        match segment {
+            PathSegment::Index(i) => write!(f, ".{i}")?,
+            PathSegment::Key(k) if is_plain_key(k) => write!(f, ".{k}")?,
+            PathSegment::Key(k) => write!(f, ".{}", Value::String(k.clone()))?,
+        }
+    }
+    Ok(())
 }
 
 /// A key that can be written in a path without quotes.
@@ -375,9 +615,13 @@ pub enum RuleAction {
     Chain {
         chain: String,
     },
-    /// An RFC 7396 merge patch applied to the payload; evaluation continues.
+    /// An RFC 7396 merge patch applied to the payload; evaluation continues. Each of `rows`
+    /// puts a row's value into the patch (a missing one, without a default, leaves its member
+    /// out).
     Modify {
         patch: Value,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rows: Vec<RowInsert>,
     },
     /// Key: `by`'s value, else `dedup_key`, else `id`; always within the action's tenant.
     Dedup {
@@ -463,11 +707,14 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepRun {
-    /// Call a provider; `payload` is a template (strings may hold `{{...}}` references).
+    /// Call a provider; `payload` is a template (strings may hold `{{...}}` references, and
+    /// `rows` put rows' values of the origin action's lookups in it).
     Call {
         provider: String,
         action_type: String,
         payload: Value,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rows: Vec<RowInsert>,
     },
     /// Run another chain and take its last step result as this step's.
     SubChain { chain: String },

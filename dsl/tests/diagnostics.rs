@@ -86,6 +86,10 @@ cases! {
     duplicate_names => "duplicate-names",
     duplicate_across_include => "duplicate-across-include",
     bad_field_path => "bad-field-path",
+    unknown_table => "unknown-table",
+    bad_table_key => "bad-table-key",
+    unknown_row_field => "unknown-row-field",
+    bad_table_file => "bad-table-file",
     bad_regex => "bad-regex",
     zero_duration => "zero-duration",
     zero_count => "zero-count",
@@ -157,6 +161,7 @@ fn fixes_replace_the_near_name_and_insert_the_missing_priority() {
         text
     };
     assert!(fixed("unknown-provider").contains("then reroute alert-fanout\n"));
+    assert!(fixed("unknown-table").contains("> devices[payload.device_id].max_temp ?? 85"));
     assert!(fixed("missing-priority").contains("rule hot-room priority 5 when"));
 }
 

@@ -1,7 +1,9 @@
 //! The documentation against the code:
 //! - every ` ```acteon ` example in `docs/` (and the README) is checked: a plain one must check
 //!   clean on its own, `acteon fragment` must parse, `acteon expect=CODE[,CODE]` must get
-//!   exactly those codes. Each is written to `example.acteon` in an empty directory first.
+//!   exactly those codes. Each is written to `example.acteon` in an empty directory first,
+//!   beside the files of the ` ```LANG file=NAME ` blocks before it in the same section (a
+//!   table's rows).
 //! - `docs/diagnostics.md` is generated from the explanations of the codes
 //!   (`UPDATE_DOCS=1 cargo test -p acteon-dsl --test docs` rewrites it), and every code has one
 //!   with an example that gets it.
@@ -17,30 +19,41 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// One fenced example: where it is, its info string and its text.
+/// One fenced example: where it is, its info string, its text, and the files written beside it.
 struct Example {
     at: String,
     info: String,
     text: String,
+    files: Vec<(String, String)>,
 }
 
 fn examples(name: &str, markdown: &str) -> Vec<Example> {
     let mut out = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
     let mut open: Option<(usize, String, String)> = None;
     for (index, line) in markdown.lines().enumerate() {
         match &mut open {
             None => {
+                if line.starts_with('#') {
+                    files.clear();
+                }
                 if let Some(info) = line.trim_start().strip_prefix("```") {
                     open = Some((index + 1, info.trim().to_string(), String::new()));
                 }
             }
             Some((start, info, text)) => {
                 if line.trim_start().starts_with("```") {
-                    if info.split_whitespace().next() == Some("acteon") {
+                    let file = info
+                        .split_whitespace()
+                        .find_map(|word| word.strip_prefix("file="));
+                    if let Some(file) = file {
+                        files.push((file.to_string(), std::mem::take(text)));
+                    } else if info.split_whitespace().next() == Some("acteon") {
                         out.push(Example {
                             at: format!("{name}:{start}"),
                             info: info.clone(),
                             text: std::mem::take(text),
+                            files: files.clone(),
                         });
                     }
                     open = None;
@@ -57,6 +70,9 @@ fn examples(name: &str, markdown: &str) -> Vec<Example> {
 /// Checks an example as its info string says; the problem, if any.
 fn check(example: &Example) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
+    for (name, text) in &example.files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let path = dir.path().join("example.acteon");
     std::fs::write(&path, &example.text).unwrap();
     let compiled = acteon_dsl::compile_file(&path);

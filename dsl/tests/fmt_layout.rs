@@ -52,6 +52,33 @@ fn a_messy_script_formats_to_the_canonical_text() {
     insta::assert_snapshot!(assert_sound(MESSY));
 }
 
+#[test]
+fn tables_and_rows_values_format() {
+    let text = r#"table devices key device_id from kafka{brokers=["127.0.0.1:9092"] topic="device-registry"}
+rule hot priority 1 when payload.value>devices[payload.device_id].max_temp??85 and devices[payload."odd key"].zone=="east" then modify {"zone":devices[payload.device_id].zone??"none","n":[1,devices[id]]}
+chain c{step s call q send {"owner":devices[payload.device_id].owner,"text":"{{origin.id}}"}}"#;
+    assert_eq!(
+        assert_sound(text),
+        r#"table devices key device_id from kafka {
+  brokers = ["127.0.0.1:9092"]
+  topic = "device-registry"
+}
+
+rule hot priority 1
+  when payload.value > devices[payload.device_id].max_temp ?? 85
+     and devices[payload."odd key"].zone == "east"
+  then modify {
+    "zone": devices[payload.device_id].zone ?? "none",
+    "n": [1, devices[id]]
+  }
+
+chain c {
+  step s call q send { "owner": devices[payload.device_id].owner, "text": "{{origin.id}}" }
+}
+"#
+    );
+}
+
 const COMMENTED: &str = r#"# head of the file
 
 # a second paragraph

@@ -2,7 +2,7 @@
 //! hand-written pipeline.acteon.
 
 use acteon_dsl::import::import;
-use acteon_dsl::plan::{BranchField, PathSegment, Plan};
+use acteon_dsl::plan::{BranchField, Comparison, Condition, PathSegment, Plan};
 use acteon_dsl::{compile_file, compile_str};
 use std::path::{Path, PathBuf};
 
@@ -56,6 +56,34 @@ fn the_imported_seed_plans_like_the_hand_written_pipeline() {
     step.branches[0].field = BranchField::Body {
         path: vec![PathSegment::Key("anomaly".into())],
     };
+    // And the seed's critical temperature, 85 everywhere, is each device's row of
+    // devices.jsonl in the hand-written script, with 85 where a device has none.
+    let critical = |plan: &mut Plan| -> Condition {
+        let rule = plan
+            .rules
+            .iter_mut()
+            .find(|r| r.name == "critical-temperature-alert")
+            .unwrap();
+        let Some(Condition::All { of }) = rule.condition.as_mut() else {
+            panic!("the critical temperature is two tests");
+        };
+        of.pop().unwrap()
+    };
+    let mut hand_written = hand_written;
+    let (seed, table) = (critical(&mut from_import), critical(&mut hand_written));
+    assert!(
+        matches!(&seed, Condition::Compare { cmp: Comparison::Gt, value, .. } if *value == 85),
+        "{seed:?}"
+    );
+    let Condition::CompareRow {
+        cmp: Comparison::Gt,
+        row,
+        ..
+    } = &table
+    else {
+        panic!("{table:?}");
+    };
+    assert_eq!(row.to_string(), "devices[payload.device_id].max_temp ?? 85");
 
     assert_eq!(from_import.providers, hand_written.providers);
     assert_eq!(from_import.rules, hand_written.rules);

@@ -119,7 +119,8 @@ fn rules_carry_scope_origin_and_lowered_actions() {
     assert_eq!(
         rule("enrich-telemetry-metadata").action,
         RuleAction::Modify {
-            patch: serde_json::json!({"pipeline_version": "2.0.0", "building_zone": "main-campus"})
+            patch: serde_json::json!({"pipeline_version": "2.0.0", "building_zone": "main-campus"}),
+            rows: Vec::new(),
         }
     );
 }

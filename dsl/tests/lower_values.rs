@@ -68,10 +68,10 @@ fn durations_in_conditions_are_milliseconds() {
     assert_eq!(
         condition("payload.age >= 5m"),
         Condition::Compare {
-            field: acteon_dsl::plan::FieldPath {
+            field: acteon_dsl::plan::Operand::Field(acteon_dsl::plan::FieldPath {
                 root: acteon_dsl::plan::FieldRoot::Payload,
                 segments: vec![acteon_dsl::plan::PathSegment::Key("age".into())],
-            },
+            }),
             cmp: Comparison::Ge,
             value: json!(300_000),
         }

@@ -63,7 +63,7 @@ fn keywords_do_not_break_names() {
         panic!()
     };
     assert!(
-        matches!(&test.op, TestOp::Compare(CompareOp::Eq, Literal { kind: LiteralKind::Name(n), .. }) if n == "log")
+        matches!(&test.op, TestOp::Compare(CompareOp::Eq, Comparand::Literal(Literal { kind: LiteralKind::Name(n), .. })) if n == "log")
     );
 }
 
@@ -72,7 +72,10 @@ fn paths_take_keys_quoted_keys_and_indexes() {
     let Expr::Test(test) = condition(r#"payload.items.0."odd key".a-b exists"#) else {
         panic!()
     };
-    let kinds: Vec<_> = test.field.segments.iter().map(|s| s.kind.clone()).collect();
+    let Operand::Field(field) = &test.field else {
+        panic!()
+    };
+    let kinds: Vec<_> = field.segments.iter().map(|s| s.kind.clone()).collect();
     assert_eq!(
         kinds,
         [
@@ -82,7 +85,7 @@ fn paths_take_keys_quoted_keys_and_indexes() {
             PathSegmentKind::Key("a-b".into()),
         ]
     );
-    assert_eq!(test.field.root.text, "payload");
+    assert_eq!(field.root.text, "payload");
     assert_eq!(test.op, TestOp::Exists);
 }
 
@@ -145,10 +148,10 @@ fn all_tests_parse() {
                 op,
                 TestOp::Compare(
                     CompareOp::Gt,
-                    Literal {
+                    Comparand::Literal(Literal {
                         kind: LiteralKind::Duration { ms: 300_000, .. },
                         ..
-                    }
+                    })
                 )
             )
         }),
@@ -394,4 +397,82 @@ mod arbitrary_input {
             let _ = parse(FileId(0), Path::new("t.acteon"), &text);
         }
     }
+}
+
+#[test]
+fn tables_and_rows_values_parse() {
+    let text = r#"
+table devices key device_id from "devices.jsonl"
+table registry key device_id from kafka { brokers = ["b:9092"] topic = "device-registry" }
+rule hot priority 1
+  when devices[payload.device_id].zone == "east"
+    and payload.value > devices[payload.device_id].max_temp ?? 85
+    and devices[payload."odd key"].tags.0 exists
+  then modify { "zone": devices[payload.device_id].zone ?? "none", "n": [1, registry[id]] }
+chain c {
+  step s call p put { "owner": devices[payload.device_id].owner ?? { "team": "x" } }
+}
+"#;
+    let file = parse_ok(text);
+    let Item::Table(devices) = &file.items[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (devices.name.text.as_str(), devices.key.text.as_str()),
+        ("devices", "device_id")
+    );
+    assert!(
+        matches!(&devices.source, TableSourceDecl::File(path) if path.value == "devices.jsonl")
+    );
+    let Item::Table(registry) = &file.items[1] else {
+        panic!()
+    };
+    assert!(matches!(&registry.source, TableSourceDecl::Kafka(block) if block.settings.len() == 2));
+    let Item::Rule(rule) = &file.items[2] else {
+        panic!()
+    };
+    let Some(Expr::And(tests, _)) = &rule.condition else {
+        panic!()
+    };
+    let Expr::Test(zone) = &tests[0] else {
+        panic!()
+    };
+    let Operand::Row(zone) = &zone.field else {
+        panic!()
+    };
+    assert_eq!(zone.row.table.text, "devices");
+    assert_eq!(
+        &text[zone.row.span.clone()],
+        "devices[payload.device_id].zone"
+    );
+    assert!(zone.default.is_none());
+    let Expr::Test(hot) = &tests[1] else { panic!() };
+    let TestOp::Compare(CompareOp::Gt, Comparand::Row(max)) = &hot.op else {
+        panic!()
+    };
+    assert!(matches!(
+        max.default,
+        Some(Literal {
+            kind: LiteralKind::Number(_),
+            ..
+        })
+    ));
+    let ActionKind::Modify(patch) = &rule.action.kind else {
+        panic!()
+    };
+    assert_eq!(
+        patch.value,
+        serde_json::json!({ "zone": null, "n": [1, null] })
+    );
+    let at: Vec<_> = patch.rows.iter().map(|r| r.at.clone()).collect();
+    assert_eq!(
+        at,
+        [
+            vec![PathSegmentKind::Key("zone".into())],
+            vec![PathSegmentKind::Key("n".into()), PathSegmentKind::Index(1)],
+        ]
+    );
+    // No spaces inside a row reference, as inside a path.
+    parse_err("rule r priority 1 when devices [payload.device_id].zone exists then deny");
+    parse_err("rule r priority 1 when devices[payload.device_id]. zone exists then deny");
 }

@@ -32,6 +32,34 @@ pub struct Action {
     pub event_time_ms: i64,
     /// Where the action was read from; ties in event time are broken by it.
     pub position: Position,
+    /// The rows the plan's lookups found for it, as of its event time (empty until looked up).
+    #[serde(default)]
+    pub rows: Rows,
+}
+
+/// The row each of the plan's lookups found (by lookup index): `None` when the table has no
+/// row for the action's key, or the action has no key. A row is a payload: its JSON text with
+/// the fields the plan reads taken out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rows(Box<[Option<Payload>]>);
+
+impl Rows {
+    /// The row found by lookup `lookup`, if any.
+    pub fn get(&self, lookup: u32) -> Option<&Payload> {
+        self.0.get(lookup as usize).and_then(Option::as_ref)
+    }
+
+    /// Notes what lookup `lookup` (of `lookups`) found.
+    pub fn set(&mut self, lookup: u32, lookups: usize, row: Option<Payload>) {
+        if self.0.len() < lookups {
+            let mut rows = std::mem::take(&mut self.0).into_vec();
+            rows.resize(lookups, None);
+            self.0 = rows.into_boxed_slice();
+        }
+        if let Some(slot) = self.0.get_mut(lookup as usize) {
+            *slot = row;
+        }
+    }
 }
 
 /// An action's place in its input. Ordered: lines before Kafka records before API calls, then

@@ -33,16 +33,25 @@ use crate::operators::keyed::group::Group;
 use crate::operators::keyed::quota::Quotas;
 use crate::operators::keyed::throttle::Throttle;
 use crate::operators::keyed::{self, keyed};
+use crate::operators::lookup::{lookup, LookupSettings};
 use crate::operators::source::{source, Lines, SourceSettings, SourceStreams};
+use crate::operators::table::table;
+use crate::operators::table_source::{table_source, TableSourceSettings};
+use crate::operators::tap::tap;
 use crate::operators::{audit_writer, schedule};
 use crate::operators::{AuditEntry, Decision, Flow, Renderer};
 use crate::providers::registry::ProviderRegistry;
 use crate::report::{install_views, Views};
+use crate::tables::{TableBook, Version};
 use crate::time::Epochs;
 use acteon_dsl::plan::Quota;
+use differential_dataflow::operators::arrange::arrangement::arrange_core;
+use differential_dataflow::trace::implementations::{ValBatcher, ValSpine};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Exchange;
 use timely::dataflow::operators::{
     Concatenate, ConnectLoop, Enter, Feedback, Inspect, Leave, Probe,
 };
@@ -65,6 +74,9 @@ pub struct Assembly {
     pub audit_route: AuditRoute,
     /// Dedup windows kept beyond this dataflow (a served engine's reloads).
     pub dedup_windows: Option<SharedWindows>,
+    /// The plan's tables and lookups, and this worker's share of each table's inputs; `None`
+    /// when the plan makes no lookup.
+    pub tables: Option<(Arc<TableBook>, Vec<TableSourceSettings>)>,
 }
 
 /// Builds the dataflow in `scope`; `write` receives the audit entries in written order (on
@@ -93,6 +105,7 @@ pub fn assemble(
         checkpointer,
         audit_route,
         dedup_windows,
+        tables,
     } = assembly;
     let audited = checkpointer.clone();
     let epochs = settings.epochs;
@@ -124,6 +137,10 @@ pub fn assemble(
         decisions.push(exceeded);
         admitted
     };
+    let flows = match tables {
+        Some((book, sources)) => join(flows, &book, sources, checkpointer.clone()),
+        None => flows,
+    };
     let settings = RuleSettings {
         evaluator,
         epochs,
@@ -150,6 +167,49 @@ pub fn assemble(
         install_views(counted.probe_with(&probe), &views);
     }
 }
+
+/// Each action joined with the rows of the plan's lookups, as of its event time: every table
+/// arranged by key once, and each lookup reading its table's arrangement. The actions then go
+/// back to the worker their position spreads to.
+fn join<'s>(
+    flows: Stream<'s, u64, Vec<Flow>>,
+    book: &TableBook,
+    sources: Vec<TableSourceSettings>,
+    checkpointer: Option<Arc<Checkpointer>>,
+) -> Stream<'s, u64, Vec<Flow>> {
+    let (mut flows, frontier) = tap(flows);
+    let arranged: Vec<_> = sources
+        .into_iter()
+        .map(|source| {
+            let store = Arc::clone(&source.store);
+            let updates = table_source(frontier.clone(), source);
+            let changes = table(updates, store, checkpointer.clone());
+            // Already on the key's owner: the arrangement is partitioned like the updates.
+            arrange_core::<_, _, TableBatcher, TableSpine>(
+                changes,
+                Pipeline,
+                "ArrangeTable",
+                TableBatcher::new,
+            )
+        })
+        .collect();
+    for (index, (table, key)) in book.lookups.iter().enumerate() {
+        let arrangement = &arranged[*table];
+        let settings = LookupSettings {
+            lookup: index as u32,
+            lookups: book.lookups.len(),
+            key: Arc::new(key.clone()),
+            trace: arrangement.trace.clone(),
+        };
+        flows = lookup(flows, arrangement.stream.clone(), settings);
+    }
+    // Only the lookups' handles remain, so the traces compact as the lookups move on.
+    drop(arranged);
+    flows.exchange(|flow: &Flow| flow.spread())
+}
+
+type TableBatcher = ValBatcher<Arc<str>, Version, u64, isize>;
+type TableSpine = ValSpine<Arc<str>, Version, u64, isize>;
 
 /// What the rule loop's operators share.
 struct RuleSettings {

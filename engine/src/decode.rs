@@ -260,6 +260,7 @@ fn decode_envelope(
         created_at: envelope.created_at.as_deref().map(Arc::from),
         event_time_ms: clock_time_ms.or(created_ms).unwrap_or(default_time_ms),
         position,
+        rows: Default::default(),
     })
 }
 
@@ -441,6 +442,7 @@ fn fields(
         created_at: text(object, "created_at"),
         event_time_ms: clock_time_ms.or(created_ms).unwrap_or(default_time_ms),
         position,
+        rows: Default::default(),
     })
 }
 

@@ -14,6 +14,8 @@
 //! - [`feed`]: the interface of live record sources (Kafka): lanes, positions, completions.
 //! - [`eval`]: the plan's rules compiled into one evaluator with a shared predicate table.
 //! - [`chains`]: chains compiled once per plan (templates, branches), and chain statuses.
+//! - [`tables`]: reference data read by key as of each action's event time: versions, the
+//!   latest rows shared with the HTTP API, tables read from topics.
 //! - [`checkpoint`]: durable state: checkpoints of every stateful operator with the feed's
 //!   positions, the store interface and the directory store (the DynamoDB one is in
 //!   `acteon-aws`), and restoring them.
@@ -44,6 +46,7 @@ pub mod provider;
 pub mod providers;
 pub mod report;
 pub mod run;
+pub mod tables;
 pub mod time;
 
 pub use expect::{run_test, TestOutcome};

@@ -23,6 +23,7 @@ use crate::providers::breaker::ProviderHealth;
 use crate::providers::dry_run::Fixtures;
 use crate::providers::registry::{ProviderError, ProviderMode, ProviderRegistry};
 use crate::report::Views;
+use crate::tables::{TableBook, TableInputError, TableInputs, Tables};
 pub use crate::time::Clock;
 use crate::time::Epochs;
 use acteon_dsl::plan::Plan;
@@ -73,6 +74,9 @@ pub struct RunConfig {
     /// Where the decisions of actions read with an API token go as they are made (the
     /// requests waiting for them); see [`crate::answers`].
     pub answers: Option<Arc<dyn Answers>>,
+    /// The plan's tables' rows, shared with whoever reads or changes them while the run goes
+    /// on (the HTTP API), and how tables from topics are read.
+    pub tables: Tables,
 }
 
 /// Where checkpoints go and how often they are taken.
@@ -139,6 +143,7 @@ impl Default for RunConfig {
             audit_at_entry: false,
             checkpoints: None,
             answers: None,
+            tables: Tables::new(),
         }
     }
 }
@@ -195,6 +200,8 @@ pub enum EngineError {
     Feed(String),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Table(#[from] TableInputError),
     #[error("the dataflow failed: {0}")]
     Dataflow(String),
 }
@@ -308,8 +315,13 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
         false => None,
     };
 
+    let evaluator = Arc::new(Evaluator::new(plan));
+    let tables = TableBook::new(plan, evaluator.paths())
+        .map(|book| TableInputs::open(book, &config.tables, checkpointer.as_deref(), first == 0))
+        .transpose()?;
     let shared = Arc::new(Shared {
-        evaluator: Arc::new(Evaluator::new(plan)),
+        evaluator,
+        tables,
         watermark: Arc::new(AtomicI64::new(i64::MIN)),
         dedup_identities: Arc::new(match config.dedup_memory {
             Some(_) => DedupMemory::identities(plan),
@@ -440,6 +452,12 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
                             identities: Arc::clone(&shared.dedup_identities),
                         }
                     }),
+                    tables: shared.tables.as_ref().map(|tables| {
+                        let epochs = Epochs::new(config.epoch_ms);
+                        let checkpointer = shared.checkpointer.clone();
+                        let sources = tables.for_worker(local, epochs, checkpointer);
+                        (Arc::clone(&tables.book), sources)
+                    }),
                 },
                 lines,
                 (write, flush),
@@ -500,6 +518,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
 
 struct Shared {
     evaluator: Arc<Evaluator>,
+    tables: Option<TableInputs>,
     /// The largest event time any worker of this process has read: a feed's caught-up workers
     /// follow it, and chains still running when the input ends time out from it.
     watermark: Arc<AtomicI64>,

@@ -42,6 +42,7 @@ fn decision(n: u32) -> Decision {
         created_at: None,
         event_time_ms: 1_795_856_400_000 + i64::from(n) * 1000,
         position: Position::Line(u64::from(n) + 1),
+        rows: Default::default(),
     };
     Decision {
         flow: Flow::new(action),

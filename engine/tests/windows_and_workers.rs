@@ -4,7 +4,7 @@ mod common;
 
 use acteon_dsl::plan::{Outcome, Plan, RuleAction};
 use acteon_engine::{run, AuditOutput, Input, RunConfig};
-use common::{eq, field, rule};
+use common::{eq, field, memory_run, rule};
 use serde_json::json;
 
 fn reading(id: &str, seconds: u64, extra: serde_json::Value) -> String {
@@ -20,19 +20,6 @@ fn reading(id: &str, seconds: u64, extra: serde_json::Value) -> String {
         }
     }
     action.to_string()
-}
-
-fn memory_run(plan: &Plan, lines: Vec<String>, workers: usize) -> acteon_engine::RunReport {
-    run(
-        plan,
-        RunConfig {
-            input: Input::Lines(lines),
-            workers,
-            audit: AuditOutput::Memory,
-            ..RunConfig::default()
-        },
-    )
-    .unwrap()
 }
 
 fn plan_of(rules: Vec<acteon_dsl::plan::Rule>) -> Plan {

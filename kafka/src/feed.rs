@@ -111,31 +111,38 @@ impl KafkaFeed {
     fn partitions(&self, consumer: &BaseConsumer<Quiet>) -> Result<Vec<(usize, i32)>, KafkaError> {
         let mut all = Vec::new();
         for (index, topic) in self.source.topics.iter().enumerate() {
-            let started = Instant::now();
-            loop {
-                let metadata = consumer
-                    .fetch_metadata(Some(topic), LOOKUP_TIMEOUT)
-                    .map_err(|e| KafkaError::Client(format!("metadata of {topic}: {e}")))?;
-                let partitions: Vec<i32> = metadata
-                    .topics()
-                    .iter()
-                    .filter(|t| t.name() == topic && t.error().is_none())
-                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                    .collect();
-                if !partitions.is_empty() {
-                    all.extend(partitions.into_iter().map(|p| (index, p)));
-                    break;
-                }
-                if started.elapsed() > LOOKUP_TIMEOUT {
-                    return Err(KafkaError::Config(format!(
-                        "topic {topic} has no partitions (does it exist?)"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            all.extend(partitions(consumer, topic)?.into_iter().map(|p| (index, p)));
         }
         all.sort();
         Ok(all)
+    }
+}
+
+/// The partitions of `topic`, waiting up to [`LOOKUP_TIMEOUT`] for a topic being created.
+pub(crate) fn partitions(
+    consumer: &BaseConsumer<Quiet>,
+    topic: &str,
+) -> Result<Vec<i32>, KafkaError> {
+    let started = Instant::now();
+    loop {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), LOOKUP_TIMEOUT)
+            .map_err(|e| KafkaError::Client(format!("metadata of {topic}: {e}")))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if !partitions.is_empty() {
+            return Ok(partitions);
+        }
+        if started.elapsed() > LOOKUP_TIMEOUT {
+            return Err(KafkaError::Config(format!(
+                "topic {topic} has no partitions (does it exist?)"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -225,7 +232,7 @@ impl Feed for KafkaFeed {
 }
 
 /// The consumers' context: the end of a partition is news for the reader, not an error to log.
-struct Quiet;
+pub(crate) struct Quiet;
 
 impl ClientContext for Quiet {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {

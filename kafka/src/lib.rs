@@ -10,6 +10,7 @@
 //! - [`simulator`]: the reproducible sensor workload (also the benchmarks' workload).
 //! - [`provider`]: the `kafka` provider type: each call a record on a topic.
 //! - [`audit`]: the audit written to a topic (`--audit kafka://HOST:PORT/TOPIC`).
+//! - [`table`]: [`KafkaTables`], tables read from topics (`table NAME key FIELD from kafka`).
 //! - this file: errors and `kafka://HOST:PORT/TOPIC?group=G` addresses.
 
 pub mod audit;
@@ -17,10 +18,12 @@ pub mod feed;
 pub mod producer;
 pub mod provider;
 pub mod simulator;
+pub mod table;
 
 pub use audit::KafkaAuditSink;
 pub use feed::{dead_letter_topic, KafkaFeed, ERROR_HEADER};
 pub use producer::{ensure_topic, TopicWriter};
+pub use table::KafkaTables;
 
 use acteon_dsl::plan::{KafkaSource, RecordFormat, StartOffset};
 use std::collections::BTreeMap;

@@ -375,6 +375,7 @@ impl Lexed {
             (["background"], ..) => Some(Block::Background),
             (["retention"], ..) => Some(Block::Retention),
             (_, ["source", "kafka"], _) => Some(Block::KafkaSource),
+            (_, ["from", "kafka"], _) => Some(Block::KafkaTable),
             (_, ["breaker", _], _) => Some(Block::Breaker),
             (_, ["recurring", _], _) => Some(Block::Recurring),
             (_, _, ["provider", _, kind]) => Some(Block::Provider(kind)),

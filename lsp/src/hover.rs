@@ -70,6 +70,17 @@ pub fn hover(analysis: &Analysis, occurrence: &Occurrence, live: Option<&mut Liv
             settings(&mut out, "settings", Some(&recurring.settings), text);
             out
         }
+        (Item::Table(table), _) => {
+            let mut out = format!(
+                "```acteon\n{}\n```\nrows by their `{}` field, read by each action as of its \
+                 event time\n",
+                source(text, table.span.clone()),
+                table.key.text
+            );
+            let uses = analysis.index.references(declaration, false).count();
+            let _ = writeln!(out, "\nread {uses} time{} in the script", plural(uses));
+            out
+        }
         (Item::Test(test), _) => format!(
             "test \"{}\": {} entr{}; `acteon test` runs it",
             test.name.value,

@@ -16,6 +16,7 @@ pub enum Kind {
     Step,
     Recurring,
     Test,
+    Table,
     /// An `include "FILE"`: the occurrence's `target` is the file.
     Include,
 }
@@ -29,6 +30,7 @@ impl Kind {
             Kind::Step => "step",
             Kind::Recurring => "recurring action",
             Kind::Test => "test",
+            Kind::Table => "table",
             Kind::Include => "include",
         }
     }
@@ -170,6 +172,9 @@ impl Builder {
     }
 
     fn item(&mut self, at: ItemRef, item: &Item, included: Option<FileId>) {
+        for value in item.row_values() {
+            self.push(Kind::Table, at, &value.row.table, false);
+        }
         match item {
             Item::Include(include) => self.out.push(Occurrence {
                 kind: Kind::Include,
@@ -182,6 +187,7 @@ impl Builder {
                 target: included,
             }),
             Item::Provider(p) => self.push(Kind::Provider, at, &p.name, true),
+            Item::Table(table) => self.push(Kind::Table, at, &table.name, true),
             Item::Rule(rule) => {
                 self.push(Kind::Rule, at, &rule.name, true);
                 match &rule.action.kind {

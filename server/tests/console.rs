@@ -121,7 +121,7 @@ async fn the_plan_lists_rules_in_order_with_their_origins_chains_and_providers()
         .unwrap();
     assert_eq!(
         critical["condition"],
-        r#"payload.sensor_type == "temperature" and payload.value > 85"#
+        r#"payload.sensor_type == "temperature" and payload.value > devices[payload.device_id].max_temp ?? 85"#
     );
     assert_eq!(critical["kind"], "reroute");
     assert_eq!(critical["target"], "alert-fanout");

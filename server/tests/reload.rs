@@ -17,6 +17,7 @@ fn copy_pipeline(dir: &Path) {
         "safety.acteon",
         "processing.acteon",
         "routing.acteon",
+        "devices.jsonl",
     ] {
         std::fs::copy(pipeline_dir().join(file), dir.join(file)).unwrap();
     }

@@ -6,6 +6,7 @@ use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
 use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::chains::status::ChainStore;
+use acteon_engine::tables::Tables;
 use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
 use acteon_kafka::audit::KafkaAuditSink;
 use acteon_kafka::TopicAddress;
@@ -136,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         chains: ChainStore::running_only(),
         checkpoints: args.checkpoints.config(&args.file, &plan, &aws)?,
         cluster,
+        tables: Tables::new().with_feed(Arc::new(acteon_kafka::KafkaTables)),
         ..RunConfig::default()
     };
     let report = acteon_engine::run(&plan, config)?;

@@ -5,6 +5,7 @@ use crate::diagnostics::compile_or_report;
 use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
+use acteon_engine::tables::Tables;
 use acteon_engine::{AuditOutput, RunConfig};
 use acteon_server::{ApiKey, Server, ServerConfig};
 use std::net::SocketAddr;
@@ -84,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         epoch_ms: args.epoch.as_millis().max(1) as u64,
         live_providers: Some(Arc::new(LiveProviders::new(aws))),
         cluster: args.cluster.cluster()?,
+        tables: Tables::new().with_feed(Arc::new(acteon_kafka::KafkaTables)),
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);

@@ -232,3 +232,15 @@ pub fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, Value) {
         serde_json::from_str(answer).unwrap_or(Value::Null),
     )
 }
+
+/// Processes that serve until the test ends, however it ends.
+pub struct KilledOnDrop(pub Vec<std::process::Child>);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        for process in &mut self.0 {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}

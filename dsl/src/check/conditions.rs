@@ -5,7 +5,9 @@ use super::{quantities, suggestion, Context};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::plan::FieldRoot;
 use crate::source::FileId;
-use crate::syntax::ast::{ActionKind, Expr, Item, Literal, LiteralKind, Path, TestOp};
+use crate::syntax::ast::{
+    ActionKind, Comparand, Expr, Item, Literal, LiteralKind, Operand, Path, TestOp,
+};
 
 pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     for (file, item) in cx.items() {
@@ -39,11 +41,15 @@ fn expr(file: FileId, e: &Expr, out: &mut Vec<Diagnostic>) {
         Expr::Or(parts, _) | Expr::And(parts, _) => parts.iter().for_each(|p| expr(file, p, out)),
         Expr::Not(inner, _) | Expr::Paren(inner, _) => expr(file, inner, out),
         Expr::Test(test) => {
-            field(file, &test.field, out);
+            // A row's key and field are the tables check's.
+            if let Operand::Field(path) = &test.field {
+                field(file, path, out);
+            }
             match &test.op {
-                TestOp::Compare(_, value) | TestOp::In(value) | TestOp::Contains(value) => {
-                    quantities::literal(file, value, out)
-                }
+                TestOp::Compare(_, Comparand::Row(_)) => {}
+                TestOp::Compare(_, Comparand::Literal(value))
+                | TestOp::In(value)
+                | TestOp::Contains(value) => quantities::literal(file, value, out),
                 TestOp::StartsWith(value) | TestOp::EndsWith(value) => string(file, value, out),
                 TestOp::Matches(regex) => {
                     if let Err(error) = regex::Regex::new(&regex.pattern) {
@@ -129,7 +135,7 @@ pub(super) fn call_field(file: FileId, path: &Path, out: &mut Vec<Diagnostic>) {
 }
 
 /// An action field: a known root, and segments only below `payload` or `metadata`.
-fn field(file: FileId, path: &Path, out: &mut Vec<Diagnostic>) {
+pub(super) fn field(file: FileId, path: &Path, out: &mut Vec<Diagnostic>) {
     match FieldRoot::from_name(&path.root.text) {
         None => {
             let hint = suggestion(&path.root.text, FieldRoot::ALL.map(FieldRoot::name))

@@ -6,7 +6,8 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::load::Program;
 use crate::source::FileId;
 use crate::syntax::ast::{
-    ActionKind, ChainDecl, Item, LiteralKind, Name, ProviderDecl, Span, StepRun, TestEntry,
+    ActionKind, ChainDecl, Item, LiteralKind, Name, ProviderDecl, Span, StepRun, TableDecl,
+    TestEntry,
 };
 use std::collections::HashMap;
 
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 pub(super) struct Symbols<'p> {
     providers: Vec<(FileId, &'p ProviderDecl)>,
     chains: Vec<(FileId, &'p ChainDecl)>,
+    tables: Vec<(FileId, &'p TableDecl)>,
 }
 
 impl<'p> Symbols<'p> {
@@ -23,6 +25,7 @@ impl<'p> Symbols<'p> {
         let mut symbols = Symbols {
             providers: Vec::new(),
             chains: Vec::new(),
+            tables: Vec::new(),
         };
         let mut seen = Seen::new(program);
         for (file, item) in program.items() {
@@ -41,6 +44,9 @@ impl<'p> Symbols<'p> {
                     for step in &c.steps {
                         steps.first("step", file, &step.name.text, &step.name.span, out);
                     }
+                }
+                Item::Table(t) if seen.first("table", file, &t.name.text, &t.name.span, out) => {
+                    symbols.tables.push((file, t));
                 }
                 Item::Rule(r) => {
                     seen.first("rule", file, &r.name.text, &r.name.span, out);
@@ -78,6 +84,21 @@ impl<'p> Symbols<'p> {
 
     pub(super) fn chains(&self) -> &[(FileId, &'p ChainDecl)] {
         &self.chains
+    }
+
+    /// The table's declaration and the file it is in.
+    pub(super) fn table(&self, name: &str) -> Option<(FileId, &'p TableDecl)> {
+        self.tables
+            .iter()
+            .find(|(_, t)| t.name.text == name)
+            .copied()
+    }
+
+    pub(super) fn table_names(&self) -> Vec<&'p str> {
+        self.tables
+            .iter()
+            .map(|(_, t)| t.name.text.as_str())
+            .collect()
     }
 
     fn provider_names(&self) -> Vec<&'p str> {
@@ -255,8 +276,8 @@ fn chain(cx: &Context, file: FileId, name: &Name, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// An unknown provider or chain; a near name's declaration is shown beside it.
-fn unresolved<'p>(
+/// An unknown provider, chain or table; a near name's declaration is shown beside it.
+pub(super) fn unresolved<'p>(
     code: Code,
     what: &str,
     file: FileId,

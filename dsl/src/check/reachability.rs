@@ -8,7 +8,7 @@
 
 use super::{place, Context};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::plan::{Condition, FieldRoot};
+use crate::plan::{Condition, FieldRoot, Operand};
 use crate::source::FileId;
 use crate::syntax::ast::{ActionKind, Expr, Item, RuleDecl, ScopeDecl};
 
@@ -191,12 +191,12 @@ fn mentions_payload(condition: &Condition) -> bool {
     match condition {
         Condition::All { of } | Condition::Any { of } => of.iter().any(mentions_payload),
         Condition::Not { of } => mentions_payload(of),
-        Condition::Compare { field, .. }
-        | Condition::In { field, .. }
-        | Condition::Contains { field, .. }
-        | Condition::StartsWith { field, .. }
-        | Condition::EndsWith { field, .. }
-        | Condition::Matches { field, .. }
-        | Condition::Exists { field } => field.root == FieldRoot::Payload,
+        test => {
+            let mut rows = Vec::new();
+            test.row_paths(&mut rows);
+            let field = test.operand().and_then(Operand::field);
+            field.is_some_and(|f| f.root == FieldRoot::Payload)
+                || rows.iter().any(|r| r.lookup.key.root == FieldRoot::Payload)
+        }
     }
 }

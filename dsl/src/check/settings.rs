@@ -6,7 +6,9 @@
 use super::{conditions, cron, place, quantities, span_in_string, suggestion, Context};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::FileId;
-use crate::syntax::ast::{Block, Item, Literal, LiteralKind, Name, Path, SourceKind, Span};
+use crate::syntax::ast::{
+    Block, Item, Literal, LiteralKind, Name, Path, SourceKind, Span, TableSourceDecl,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -110,6 +112,13 @@ const PROVIDERS: [(&str, &[Key]); 8] = [
 /// Provider types reached without AWS.
 const NOT_AWS: [&str; 2] = ["log", "kafka"];
 
+/// A table read from a topic: every record from the earliest offset, so no group or start.
+const KAFKA_TABLE: [Key; 3] = [
+    required("brokers", Kind::Brokers),
+    required("topic", Kind::Topic),
+    key("properties", Kind::StringObject),
+];
+
 const KAFKA: [Key; 6] = [
     required("brokers", Kind::Brokers),
     required("topics", Kind::Strings { non_empty: true }),
@@ -196,6 +205,14 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                     let anchor = keyword("source kafka");
                     let s = settings(cx, file, block, &[&KAFKA], "a kafka source", &anchor, out);
                     s.require_all(&[&KAFKA], out);
+                }
+            }
+            Item::Table(table) => {
+                if let TableSourceDecl::Kafka(block) = &table.source {
+                    let what = "a kafka table";
+                    let keys: &[&[Key]] = &[&KAFKA_TABLE];
+                    let s = settings(cx, file, block, keys, what, &table.name.span, out);
+                    s.require_all(keys, out);
                 }
             }
             Item::Provider(provider) => {
@@ -783,8 +800,8 @@ fn describe(kind: &LiteralKind) -> String {
 /// language server completes exactly the keys `acteon check` accepts.
 pub mod schema {
     use super::{
-        example, Key, Kind, AUDIT, AWS, BACKGROUND, BREAKERS, FALLBACK, KAFKA, NOT_AWS, PROVIDERS,
-        RECURRING, RETENTION,
+        example, Key, Kind, AUDIT, AWS, BACKGROUND, BREAKERS, FALLBACK, KAFKA, KAFKA_TABLE,
+        NOT_AWS, PROVIDERS, RECURRING, RETENTION,
     };
 
     /// A kind of `{ key = value ... }` block.
@@ -793,6 +810,8 @@ pub mod schema {
         /// `provider NAME TYPE { ... }`, by type.
         Provider(&'a str),
         KafkaSource,
+        /// `table NAME key FIELD from kafka { ... }`.
+        KafkaTable,
         Breakers,
         Breaker,
         Retention,
@@ -831,6 +850,7 @@ pub mod schema {
                 }
             }
             Block::KafkaSource => vec![&KAFKA],
+            Block::KafkaTable => vec![&KAFKA_TABLE],
             Block::Breakers => vec![&BREAKERS],
             Block::Breaker => vec![&BREAKERS, std::slice::from_ref(&FALLBACK)],
             Block::Retention => vec![&RETENTION],

@@ -39,11 +39,7 @@ pub(super) fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
 /// E0602 is for an input file that cannot be read at all. Lines that are not JSON are
 /// allowed: a test may feed malformed lines on purpose to see them `rejected`.
 fn input(cx: &Context, file: FileId, path: &Str, out: &mut Vec<Diagnostic>) {
-    let script = &cx.program.sources.file(file).path;
-    let resolved = script
-        .parent()
-        .unwrap_or(std::path::Path::new(""))
-        .join(&path.value);
+    let resolved = cx.relative(file, &path.value);
     let problem = match std::fs::metadata(&resolved) {
         Ok(meta) if meta.is_dir() => Some("it is a directory".to_string()),
         Ok(_) => std::fs::File::open(&resolved).err().map(|e| e.to_string()),

@@ -55,6 +55,10 @@ pub enum Code {
     UnknownStep,
     DuplicateName,
     BadFieldPath,
+    UnknownTable,
+    BadTableKey,
+    UnknownRowField,
+    BadTableFile,
     BadRegex,
     BadDuration,
     BadCount,
@@ -76,7 +80,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order of their numbers.
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 29] = [
         Code::Syntax,
         Code::IncludeMissing,
         Code::IncludeCycle,
@@ -85,6 +89,10 @@ impl Code {
         Code::UnknownStep,
         Code::DuplicateName,
         Code::BadFieldPath,
+        Code::UnknownTable,
+        Code::BadTableKey,
+        Code::UnknownRowField,
+        Code::BadTableFile,
         Code::BadRegex,
         Code::BadDuration,
         Code::BadCount,
@@ -114,6 +122,10 @@ impl Code {
             Code::UnknownStep => "E0103",
             Code::DuplicateName => "E0104",
             Code::BadFieldPath => "E0105",
+            Code::UnknownTable => "E0106",
+            Code::BadTableKey => "E0107",
+            Code::UnknownRowField => "E0108",
+            Code::BadTableFile => "E0109",
             Code::BadRegex => "E0201",
             Code::BadDuration => "E0202",
             Code::BadCount => "E0203",

@@ -1,9 +1,10 @@
 //! Conditions, field paths and rule actions on one line each (breaking a long condition is the
 //! printer's job, since it needs the comments around it).
 
-use super::json::{json, literal, quote};
+use super::json::{literal, quote, template};
 use crate::syntax::ast::{
-    Action, ActionKind, BranchOpDecl, CompareOp, Expr, Path, PathSegmentKind, Test, TestOp,
+    Action, ActionKind, BranchOpDecl, Comparand, CompareOp, Expr, Operand, Path, PathSegment,
+    PathSegmentKind, RowValue, Test, TestOp,
 };
 
 /// `expr` flat on one line starting at `column` (only object literals ever span lines).
@@ -29,9 +30,15 @@ fn join(operands: &[Expr], separator: &str, indent: usize, column: usize) -> Str
 }
 
 fn test(test: &Test, indent: usize, column: usize) -> String {
-    let field = path(&test.field);
+    let field = match &test.field {
+        Operand::Field(field) => path(field),
+        Operand::Row(row) => row_value(row),
+    };
     let (op, value) = match &test.op {
-        TestOp::Compare(op, value) => (compare(*op), Some(value)),
+        TestOp::Compare(op, Comparand::Row(row)) => {
+            return format!("{field} {} {}", compare(*op), row_value(row));
+        }
+        TestOp::Compare(op, Comparand::Literal(value)) => (compare(*op), Some(value)),
         TestOp::In(value) => ("in", Some(value)),
         TestOp::Contains(value) => ("contains", Some(value)),
         TestOp::StartsWith(value) => ("starts_with", Some(value)),
@@ -72,13 +79,29 @@ pub(super) fn branch_op(op: BranchOpDecl) -> &'static str {
 
 pub(crate) fn path(path: &Path) -> String {
     let mut out = path.root.text.clone();
-    for segment in &path.segments {
+    push_segments(&mut out, &path.segments);
+    out
+}
+
+fn push_segments(out: &mut String, segments: &[PathSegment]) {
+    for segment in segments {
         out.push('.');
         match &segment.kind {
             PathSegmentKind::Key(key) => out.push_str(key),
             PathSegmentKind::QuotedKey(key) => out.push_str(&quote(key)),
             PathSegmentKind::Index(index) => out.push_str(&index.to_string()),
         }
+    }
+}
+
+/// `devices[payload.device_id].max_temp ?? 85` (a default is always one line).
+pub(super) fn row_value(value: &RowValue) -> String {
+    let row = &value.row;
+    let mut out = format!("{}[{}]", row.table.text, path(&row.key));
+    push_segments(&mut out, &row.field);
+    if let Some(default) = &value.default {
+        out.push_str(" ?? ");
+        out.push_str(&literal(default, 0, usize::MAX / 2));
     }
     out
 }
@@ -96,7 +119,7 @@ pub(super) fn action(action: &Action, indent: usize, column: usize) -> String {
         ActionKind::Allow => "allow".to_string(),
         ActionKind::Reroute(provider) => format!("reroute {}", provider.text),
         ActionKind::Chain(chain) => format!("chain {}", chain.text),
-        ActionKind::Modify(patch) => format!("modify {}", json(&patch.value, indent, column + 7)),
+        ActionKind::Modify(patch) => format!("modify {}", template(patch, indent, column + 7)),
         ActionKind::Dedup { within, by: key } => format!("dedup within {}{}", within.text, by(key)),
         ActionKind::Throttle {
             limit,

@@ -2,7 +2,7 @@
 //! JSON (merge patches, payload templates, test actions).
 
 use super::MAX_WIDTH;
-use crate::syntax::ast::{Literal, LiteralKind};
+use crate::syntax::ast::{Json, JsonRow, Literal, LiteralKind, PathSegmentKind};
 use serde_json::Value;
 
 /// A short object of plain values reads best on one line; anything longer or nested gets one
@@ -12,71 +12,121 @@ const MAX_INLINE_MEMBERS: usize = 3;
 /// `value` printed where its first character lands at column `column` of a line indented by
 /// `indent`; lines after the first carry their own indentation.
 pub(super) fn json(value: &Value, indent: usize, column: usize) -> String {
-    if let Some(flat) = inline_json(value) {
+    print(&tree(value, &[], &mut Vec::new()), indent, column)
+}
+
+/// Inline JSON with the rows' values written in their places (a patch, a payload template).
+pub(super) fn template(json: &Json, indent: usize, column: usize) -> String {
+    print(
+        &tree(&json.value, &json.rows, &mut Vec::new()),
+        indent,
+        column,
+    )
+}
+
+/// A JSON value as the printer lays it out: leaves already written.
+enum Tree {
+    Leaf(String),
+    Object(Vec<(String, Tree)>),
+    Array(Vec<Tree>),
+}
+
+fn tree(value: &Value, rows: &[JsonRow], at: &mut Vec<PathSegmentKind>) -> Tree {
+    if let Some(row) = rows.iter().find(|row| row.at == *at) {
+        return Tree::Leaf(super::expr::row_value(&row.value));
+    }
+    match value {
+        Value::Object(members) => Tree::Object(
+            members
+                .iter()
+                .map(|(key, member)| {
+                    at.push(PathSegmentKind::Key(key.clone()));
+                    let member = tree(member, rows, at);
+                    at.pop();
+                    (quote(key), member)
+                })
+                .collect(),
+        ),
+        Value::Array(elements) => Tree::Array(
+            elements
+                .iter()
+                .enumerate()
+                .map(|(index, element)| {
+                    at.push(PathSegmentKind::Index(index));
+                    let element = tree(element, rows, at);
+                    at.pop();
+                    element
+                })
+                .collect(),
+        ),
+        scalar => Tree::Leaf(scalar.to_string()),
+    }
+}
+
+fn print(tree: &Tree, indent: usize, column: usize) -> String {
+    if let Some(flat) = inline(tree) {
         if column + flat.len() <= MAX_WIDTH {
             return flat;
         }
     }
-    match value {
-        Value::Object(members) if !members.is_empty() => {
+    match tree {
+        Tree::Object(members) if !members.is_empty() => {
             let inner = indent + 2;
             let mut out = String::from("{\n");
             for (i, (key, member)) in members.iter().enumerate() {
-                let key = quote(key);
                 let column = inner + key.len() + 2;
                 out.push_str(&" ".repeat(inner));
-                out.push_str(&key);
+                out.push_str(key);
                 out.push_str(": ");
-                out.push_str(&json(member, inner, column));
+                out.push_str(&print(member, inner, column));
                 out.push_str(if i + 1 < members.len() { ",\n" } else { "\n" });
             }
             out.push_str(&" ".repeat(indent));
             out.push('}');
             out
         }
-        Value::Array(elements) if !elements.is_empty() => {
+        Tree::Array(elements) if !elements.is_empty() => {
             let inner = indent + 2;
             let mut out = String::from("[\n");
             for (i, element) in elements.iter().enumerate() {
                 out.push_str(&" ".repeat(inner));
-                out.push_str(&json(element, inner, inner));
+                out.push_str(&print(element, inner, inner));
                 out.push_str(if i + 1 < elements.len() { ",\n" } else { "\n" });
             }
             out.push_str(&" ".repeat(indent));
             out.push(']');
             out
         }
-        scalar => scalar.to_string(),
+        Tree::Object(_) => "{}".to_string(),
+        Tree::Array(_) => "[]".to_string(),
+        Tree::Leaf(text) => text.clone(),
     }
 }
 
 /// The one-line form, when the value's shape allows one (its width is the caller's concern).
-fn inline_json(value: &Value) -> Option<String> {
-    match value {
-        Value::Object(members) if members.is_empty() => Some("{}".to_string()),
-        Value::Object(members) => {
-            if members.len() > MAX_INLINE_MEMBERS || !members.values().all(is_scalar) {
+fn inline(tree: &Tree) -> Option<String> {
+    let leaf = |tree: &Tree| match tree {
+        Tree::Leaf(text) => Some(text.clone()),
+        _ => None,
+    };
+    match tree {
+        Tree::Object(members) if members.is_empty() => Some("{}".to_string()),
+        Tree::Object(members) => {
+            if members.len() > MAX_INLINE_MEMBERS {
                 return None;
             }
-            let body: Vec<String> = members
+            let body = members
                 .iter()
-                .map(|(k, v)| format!("{}: {}", quote(k), v))
-                .collect();
+                .map(|(k, v)| Some(format!("{k}: {}", leaf(v)?)))
+                .collect::<Option<Vec<String>>>()?;
             Some(format!("{{ {} }}", body.join(", ")))
         }
-        Value::Array(elements) => {
-            if !elements.iter().all(is_scalar) {
-                return None;
-            }
-            let body: Vec<String> = elements.iter().map(Value::to_string).collect();
+        Tree::Array(elements) => {
+            let body = elements.iter().map(leaf).collect::<Option<Vec<String>>>()?;
             Some(format!("[{}]", body.join(", ")))
         }
-        scalar => Some(scalar.to_string()),
+        Tree::Leaf(text) => Some(text.clone()),
     }
-}
-
-fn is_scalar(value: &Value) -> bool {
-    !matches!(value, Value::Object(_) | Value::Array(_))
 }
 
 /// A string literal with JSON escapes, as the language writes strings.

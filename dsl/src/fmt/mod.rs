@@ -15,7 +15,7 @@ mod json;
 
 use crate::syntax::ast::{
     Block, ChainDecl, Comment, Expr, File, Item, OnFailureMode, ProviderDecl, QuotaMode, RuleDecl,
-    SourceKind, Span, StepDecl, StepRun, TestDecl, TestEntry,
+    SourceKind, Span, StepDecl, StepRun, TableSourceDecl, TestDecl, TestEntry,
 };
 
 /// Lines longer than this are broken where the layout allows (conditions, JSON, lists).
@@ -109,6 +109,17 @@ impl Printer<'_> {
                 }
                 SourceKind::Stdin => self.line(0, "source stdin"),
             },
+            Item::Table(table) => {
+                let head = format!("table {} key {} from", table.name.text, table.key.text);
+                match &table.source {
+                    TableSourceDecl::File(path) => {
+                        self.line(0, &format!("{head} {}", json::quote(&path.value)))
+                    }
+                    TableSourceDecl::Kafka(block) => {
+                        self.block(0, &format!("{head} kafka"), block, span.start)
+                    }
+                }
+            }
             Item::Provider(provider) => self.provider(provider),
             Item::Rule(rule) => self.rule(rule),
             Item::Chain(chain) => self.chain(chain),
@@ -271,7 +282,7 @@ impl Printer<'_> {
                 payload,
             } => {
                 let head = format!("{head}call {} {} ", provider.text, action_type.text);
-                let payload_text = json::json(&payload.value, INDENT, INDENT + head.len());
+                let payload_text = json::template(payload, INDENT, INDENT + head.len());
                 self.line(INDENT, &format!("{head}{payload_text}"));
                 self.ended(payload.span.end);
             }

@@ -59,7 +59,36 @@ pub struct Duration {
 /// A JSON value written inline (a merge patch, a payload template, a test action).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Json {
+    /// A row's value written in its place is `null` here, and listed in `rows`.
     pub value: Value,
+    pub span: Span,
+    /// The rows' values written in a merge patch or a payload template, in written order.
+    pub rows: Vec<JsonRow>,
+}
+
+/// A row's value in place of a JSON value: `"zone": floors[payload.floor].zone ?? "none"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonRow {
+    /// Where it stands in the JSON value: object keys and array indexes from the top.
+    pub at: Vec<PathSegmentKind>,
+    pub value: RowValue,
+}
+
+/// `devices[payload.device_id].max_temp`: the row of `table` whose key is the action's `key`
+/// field, and `field` below it (none: the whole row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRef {
+    pub table: Name,
+    pub key: Path,
+    pub field: Vec<PathSegment>,
+    pub span: Span,
+}
+
+/// A row's value, and what a missing row or field reads as instead (`?? 85`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowValue {
+    pub row: RowRef,
+    pub default: Option<Literal>,
     pub span: Span,
 }
 
@@ -97,6 +126,7 @@ pub enum Item {
     Scope(ScopeDecl),
     Include(IncludeDecl),
     Source(SourceDecl),
+    Table(TableDecl),
     Provider(ProviderDecl),
     Rule(RuleDecl),
     Chain(ChainDecl),
@@ -112,11 +142,51 @@ pub enum Item {
 }
 
 impl Item {
+    /// Every row's value the item reads (a rule's condition and `modify` patch, a chain's
+    /// step payloads), in written order.
+    pub fn row_values(&self) -> Vec<&RowValue> {
+        fn expr<'e>(e: &'e Expr, out: &mut Vec<&'e RowValue>) {
+            match e {
+                Expr::Or(parts, _) | Expr::And(parts, _) => parts.iter().for_each(|p| expr(p, out)),
+                Expr::Not(inner, _) | Expr::Paren(inner, _) => expr(inner, out),
+                Expr::Test(test) => {
+                    if let Operand::Row(row) = &test.field {
+                        out.push(row);
+                    }
+                    if let TestOp::Compare(_, Comparand::Row(row)) = &test.op {
+                        out.push(row);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        match self {
+            Item::Rule(rule) => {
+                if let Some(condition) = &rule.condition {
+                    expr(condition, &mut out);
+                }
+                if let ActionKind::Modify(patch) = &rule.action.kind {
+                    out.extend(patch.rows.iter().map(|r| &r.value));
+                }
+            }
+            Item::Chain(chain) => {
+                for step in &chain.steps {
+                    if let StepRun::Call { payload, .. } = &step.run {
+                        out.extend(payload.rows.iter().map(|r| &r.value));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
     pub fn span(&self) -> Span {
         match self {
             Item::Scope(i) => i.span.clone(),
             Item::Include(i) => i.span.clone(),
             Item::Source(i) => i.span.clone(),
+            Item::Table(i) => i.span.clone(),
             Item::Provider(i) => i.span.clone(),
             Item::Rule(i) => i.span.clone(),
             Item::Chain(i) => i.span.clone(),
@@ -173,6 +243,23 @@ pub enum SourceKind {
     Stdin,
 }
 
+/// `table NAME key FIELD from "FILE"` or `from kafka { ... }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDecl {
+    pub name: Name,
+    /// The field of each row that holds its key.
+    pub key: Name,
+    pub source: TableSourceDecl,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableSourceDecl {
+    /// JSON lines, relative to the script.
+    File(Str),
+    Kafka(Block),
+}
+
 /// `provider NAME TYPE [{ ... }]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderDecl {
@@ -224,14 +311,37 @@ impl Expr {
 /// One test of a field: `payload.value > 85`, `dedup_key exists`, ...
 #[derive(Debug, Clone, PartialEq)]
 pub struct Test {
-    pub field: Path,
+    pub field: Operand,
     pub op: TestOp,
     pub span: Span,
 }
 
+/// What a test reads: a field of the action, or a row's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    Field(Path),
+    Row(RowValue),
+}
+
+impl Operand {
+    pub fn span(&self) -> Span {
+        match self {
+            Operand::Field(path) => path.span.clone(),
+            Operand::Row(row) => row.span.clone(),
+        }
+    }
+}
+
+/// What a comparison compares with: a constant, or a row's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparand {
+    Literal(Literal),
+    Row(RowValue),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum TestOp {
-    Compare(CompareOp, Literal),
+    Compare(CompareOp, Comparand),
     /// The literal is a list.
     In(Literal),
     Contains(Literal),

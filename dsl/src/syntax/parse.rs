@@ -226,7 +226,9 @@ fn one_of(words: &[String]) -> String {
 fn describe(rule: Rule) -> String {
     let text = match rule {
         Rule::EOI => "end of file",
-        Rule::file | Rule::item => "an item (`rule`, `provider`, `chain`, `include`, `test`, ...)",
+        Rule::file | Rule::item => {
+            "an item (`rule`, `provider`, `chain`, `table`, `include`, `test`, ...)"
+        }
         Rule::name => "a name",
         Rule::string => "a string",
         Rule::int => "an integer",
@@ -240,6 +242,14 @@ fn describe(rule: Rule) -> String {
         Rule::json_object => "a JSON object `{ ... }`",
         Rule::json_member => "a JSON member `\"key\": value`",
         Rule::json_array => "a JSON array",
+        Rule::template_value => "a JSON value or a row's value",
+        Rule::template_object => "a JSON object `{ ... }`",
+        Rule::template_member => "a JSON member `\"key\": value`",
+        Rule::template_array => "a JSON array",
+        Rule::row_ref | Rule::row_value | Rule::template_row => {
+            "a row's value such as `devices[payload.device_id].max_temp`"
+        }
+        Rule::default_op => "`??`",
         Rule::block => "a settings block `{ key = value ... }`",
         Rule::setting => "a setting `key = value`",
         Rule::path | Rule::setting_path => "a field path such as `payload.value`",
@@ -283,6 +293,8 @@ fn keyword_of(rule: Rule) -> String {
         Rule::source_kafka => "kafka",
         Rule::source_file => "file",
         Rule::source_stdin => "stdin",
+        Rule::table_decl => "table",
+        Rule::table_kafka => "kafka",
         _ => {
             let name = format!("{rule:?}");
             let word = ["kw_", "op_", "act_"]
@@ -378,6 +390,26 @@ impl Walker {
                 };
                 Item::Source(SourceDecl {
                     kind,
+                    span: item_span,
+                })
+            }
+            Rule::table_decl => {
+                take(&mut it);
+                let name = self.name(take(&mut it));
+                take(&mut it);
+                let key = self.name(take(&mut it));
+                take(&mut it);
+                let from = take(&mut it);
+                let source = match from.as_rule() {
+                    Rule::table_kafka => TableSourceDecl::Kafka(
+                        self.block(take(&mut children(from).skip(1)), &item_span)?,
+                    ),
+                    _ => TableSourceDecl::File(self.string(from)?),
+                };
+                Item::Table(TableDecl {
+                    name,
+                    key,
+                    source,
                     span: item_span,
                 })
             }
@@ -535,14 +567,23 @@ impl Walker {
     fn cond_test(&self, pair: Pair<Rule>) -> Parsed<Test> {
         let test_span = span(&pair);
         let mut it = children(pair);
-        let field = self.path(take(&mut it))?;
+        let field = take(&mut it);
+        let field = match field.as_rule() {
+            Rule::row_value => Operand::Row(self.row_value(field)?),
+            _ => Operand::Field(self.path(field)?),
+        };
         let op = take(&mut it);
         let op_rule = op.as_rule();
         let mut operands = children(op);
         let head = take(&mut operands);
         let op = match op_rule {
             Rule::op_compare => {
-                TestOp::Compare(compare_op(&head), self.literal(take(&mut operands))?)
+                let value = take(&mut operands);
+                let value = match value.as_rule() {
+                    Rule::row_value => Comparand::Row(self.row_value(value)?),
+                    _ => Comparand::Literal(self.literal(value)?),
+                };
+                TestOp::Compare(compare_op(&head), value)
             }
             Rule::op_in => TestOp::In(self.literal(take(&mut operands))?),
             Rule::op_contains => TestOp::Contains(self.literal(take(&mut operands))?),
@@ -857,10 +898,74 @@ impl Walker {
         })
     }
 
+    /// Inline JSON, or a template (a `modify` patch, a step's payload) whose rows' values are
+    /// collected with where they stand.
     fn json(&self, pair: Pair<Rule>) -> Parsed<Json> {
+        let mut rows = Vec::new();
+        let mut at = Vec::new();
         Ok(Json {
             span: span(&pair),
-            value: self.json_value(pair)?,
+            value: self.template(pair, &mut at, &mut rows)?,
+            rows,
+        })
+    }
+
+    fn template(
+        &self,
+        pair: Pair<Rule>,
+        at: &mut Vec<PathSegmentKind>,
+        rows: &mut Vec<JsonRow>,
+    ) -> Parsed<Value> {
+        let pair = if matches!(pair.as_rule(), Rule::json_value | Rule::template_value) {
+            first(pair)
+        } else {
+            pair
+        };
+        Ok(match pair.as_rule() {
+            Rule::template_object => {
+                let mut object = serde_json::Map::new();
+                for member in children(pair) {
+                    let mut it = children(member);
+                    let key = self.string(take(&mut it))?.value;
+                    at.push(PathSegmentKind::Key(key.clone()));
+                    let value = self.template(take(&mut it), at, rows);
+                    at.pop();
+                    object.insert(key, value?);
+                }
+                Value::Object(object)
+            }
+            Rule::template_array => {
+                let mut items = Vec::new();
+                for (index, item) in children(pair).enumerate() {
+                    at.push(PathSegmentKind::Index(index));
+                    let value = self.template(item, at, rows);
+                    at.pop();
+                    items.push(value?);
+                }
+                Value::Array(items)
+            }
+            Rule::template_row => {
+                let row_span = span(&pair);
+                let mut it = children(pair);
+                let row = self.row_ref(take(&mut it))?;
+                let default = match it.nth(1) {
+                    Some(default) => Some(literal_of_json(
+                        self.json_value(default.clone())?,
+                        span(&default),
+                    )),
+                    None => None,
+                };
+                rows.push(JsonRow {
+                    at: at.clone(),
+                    value: RowValue {
+                        row,
+                        default,
+                        span: row_span,
+                    },
+                });
+                Value::Null
+            }
+            _ => self.json_value(pair)?,
         })
     }
 
@@ -975,27 +1080,7 @@ impl Walker {
         let mut it = children(pair);
         let root = self.name(take(&mut it));
         let segments = it
-            .map(|segment| {
-                let segment = first(segment);
-                let segment_span = span(&segment);
-                let kind = match segment.as_rule() {
-                    Rule::path_index => {
-                        PathSegmentKind::Index(segment.as_str().parse().map_err(|_| {
-                            self.error(
-                                segment_span.clone(),
-                                format!("index `{}` is out of range", segment.as_str()),
-                                "list indexes must fit in 64 bits",
-                            )
-                        })?)
-                    }
-                    Rule::string => PathSegmentKind::QuotedKey(self.string(segment)?.value),
-                    _ => PathSegmentKind::Key(segment.as_str().to_string()),
-                };
-                Ok(PathSegment {
-                    kind,
-                    span: segment_span,
-                })
-            })
+            .map(|segment| self.segment(segment))
             .collect::<Parsed<_>>()?;
         Ok(Path {
             root,
@@ -1003,6 +1088,72 @@ impl Walker {
             span: path_span,
         })
     }
+
+    fn segment(&self, pair: Pair<Rule>) -> Parsed<PathSegment> {
+        let segment = first(pair);
+        let segment_span = span(&segment);
+        let kind = match segment.as_rule() {
+            Rule::path_index => PathSegmentKind::Index(segment.as_str().parse().map_err(|_| {
+                self.error(
+                    segment_span.clone(),
+                    format!("index `{}` is out of range", segment.as_str()),
+                    "list indexes must fit in 64 bits",
+                )
+            })?),
+            Rule::string => PathSegmentKind::QuotedKey(self.string(segment)?.value),
+            _ => PathSegmentKind::Key(segment.as_str().to_string()),
+        };
+        Ok(PathSegment {
+            kind,
+            span: segment_span,
+        })
+    }
+
+    fn row_ref(&self, pair: Pair<Rule>) -> Parsed<RowRef> {
+        let row_span = span(&pair);
+        let mut it = children(pair);
+        let table = self.name(take(&mut it));
+        let key = self.path(take(&mut it))?;
+        let field = it
+            .map(|segment| self.segment(segment))
+            .collect::<Parsed<_>>()?;
+        Ok(RowRef {
+            table,
+            key,
+            field,
+            span: row_span,
+        })
+    }
+
+    fn row_value(&self, pair: Pair<Rule>) -> Parsed<RowValue> {
+        let value_span = span(&pair);
+        let mut it = children(pair);
+        let row = self.row_ref(take(&mut it))?;
+        let default = it.nth(1).map(|d| self.literal(d)).transpose()?;
+        Ok(RowValue {
+            row,
+            default,
+            span: value_span,
+        })
+    }
+}
+
+/// A JSON value as the literal a row's default is kept as.
+fn literal_of_json(value: Value, span: Span) -> Literal {
+    let kind = match value {
+        Value::String(s) => LiteralKind::String(s),
+        Value::Number(n) => LiteralKind::Number(n),
+        Value::Bool(b) => LiteralKind::Bool(b),
+        Value::Null => LiteralKind::Null,
+        Value::Array(items) => LiteralKind::List(
+            items
+                .into_iter()
+                .map(|item| literal_of_json(item, span.clone()))
+                .collect(),
+        ),
+        object => LiteralKind::Object(object),
+    };
+    Literal { kind, span }
 }
 
 fn compare_op(pair: &Pair<Rule>) -> CompareOp {

@@ -7,8 +7,8 @@ endif
 " Names may hold `-`: `allow-remaining` is a name, not the keyword `allow`.
 setlocal iskeyword=@,48-57,_,-
 
-syntax keyword acteonDeclaration scope include source provider rule chain step breakers breaker quota retention recurring audit background test
-syntax keyword acteonKeyword priority when then if next timeout call calls run retry backoff on_failure expect action input at namespace tenant kafka file stdin
+syntax keyword acteonDeclaration scope include source table provider rule chain step breakers breaker quota retention recurring audit background test
+syntax keyword acteonKeyword priority when then if next timeout call calls run retry backoff on_failure expect action input at namespace tenant kafka file stdin key from
 syntax keyword acteonOperatorWord or and not in starts_with ends_with matches exists
 " `contains` is also an argument of :syntax keyword, so it is matched instead.
 syntax match acteonOperatorWord "\<contains\>"
@@ -22,7 +22,7 @@ syntax match acteonDuration "\<[0-9]\+\(ms\|s\|m\|h\|d\)\>"
 syntax match acteonNumber "\<-\?[0-9]\+\(\.[0-9]\+\)\?\>"
 syntax keyword acteonConstant true false null
 syntax match acteonAttribute "@[A-Za-z_][A-Za-z0-9_-]*"
-syntax match acteonOperator "==\|!=\|<=\|>=\|<\|>"
+syntax match acteonOperator "??\|==\|!=\|<=\|>=\|<\|>"
 
 highlight default link acteonDeclaration Statement
 highlight default link acteonKeyword Keyword

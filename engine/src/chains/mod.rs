@@ -105,10 +105,11 @@ impl ChainBook {
                         provider,
                         action_type,
                         payload,
+                        rows,
                     } => CompiledRun::Call {
                         provider: Name::new(provider),
                         action_type: Name::new(action_type),
-                        payload: Template::compile(payload, &step_index, &paths).map_err(
+                        payload: Template::compile(payload, rows, &step_index, &paths).map_err(
                             |source| ChainError::Template {
                                 chain: chain.name.clone(),
                                 step: step.name.clone(),
@@ -239,6 +240,7 @@ mod tests {
                 provider: "p".into(),
                 action_type: "t".into(),
                 payload: json!({}),
+                rows: Vec::new(),
             },
             branches: Vec::new(),
             default_next: None,

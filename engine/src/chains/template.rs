@@ -10,7 +10,7 @@
 use crate::action::Action;
 use crate::eval::{walk, Accessor, Field, PlanPaths};
 use crate::json;
-use acteon_dsl::plan::{FieldPath, FieldRoot, PathSegment};
+use acteon_dsl::plan::{FieldPath, FieldRoot, PathSegment, RowInsert};
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -77,9 +77,12 @@ pub struct Context<'a> {
 
 impl Template {
     /// `step_index`: how a `steps.NAME` reference finds the step's index in its chain;
-    /// `paths`: the plan's payload paths, which `origin.payload.x` references read.
+    /// `paths`: the plan's payload paths, which `origin.payload.x` references read; `rows`: the
+    /// rows' values written in the payload (of the origin action's lookups), which render as
+    /// the referenced value does (`null` when missing, without a default).
     pub fn compile(
         payload: &Value,
+        rows: &[RowInsert],
         step_index: &dyn Fn(&str) -> Option<usize>,
         paths: &PlanPaths,
     ) -> Result<Template, TemplateError> {
@@ -87,6 +90,8 @@ impl Template {
             step_index,
             paths: Some(paths),
             found: None,
+            rows,
+            at: Vec::new(),
         };
         Ok(Template {
             root: compiler.node(payload)?,
@@ -109,6 +114,8 @@ pub fn origin_payload_paths(payload: &Value, add: &mut dyn FnMut(Vec<PathSegment
         step_index: &|_| Some(0),
         paths: None,
         found: Some(add),
+        rows: &[],
+        at: Vec::new(),
     };
     let _ = compiler.node(payload);
 }
@@ -118,10 +125,20 @@ struct Compiler<'c> {
     /// `None` while only collecting paths.
     paths: Option<&'c PlanPaths>,
     found: Option<&'c mut dyn FnMut(Vec<PathSegment>)>,
+    rows: &'c [RowInsert],
+    /// Where the node being compiled stands in the payload.
+    at: Vec<PathSegment>,
 }
 
 impl Compiler<'_> {
     fn node(&mut self, value: &Value) -> Result<Node, TemplateError> {
+        if let Some(row) = self.rows.iter().find(|r| r.at == self.at) {
+            let accessor = match self.paths {
+                Some(paths) => Accessor::row(&row.value, paths),
+                None => Accessor::Nothing,
+            };
+            return Ok(Node::Reference(Reference::Origin(accessor)));
+        }
         let compiled = match value {
             Value::String(text) => {
                 let mut pieces = self.pieces(text)?;
@@ -137,13 +154,17 @@ impl Compiler<'_> {
             Value::Array(items) => Node::Array(
                 items
                     .iter()
-                    .map(|item| self.node(item))
+                    .enumerate()
+                    .map(|(index, item)| self.below(PathSegment::Index(index), item))
                     .collect::<Result<_, _>>()?,
             ),
             Value::Object(fields) => Node::Object(
                 fields
                     .iter()
-                    .map(|(key, value)| Ok((self.pieces(key)?, self.node(value)?)))
+                    .map(|(key, value)| {
+                        let node = self.below(PathSegment::Key(key.clone()), value)?;
+                        Ok((self.pieces(key)?, node))
+                    })
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => Node::Constant(other.to_string()),
@@ -163,6 +184,14 @@ impl Compiler<'_> {
             }
             other => other,
         })
+    }
+
+    /// The node of `value`, which stands at `segment` below the node being compiled.
+    fn below(&mut self, segment: PathSegment, value: &Value) -> Result<Node, TemplateError> {
+        self.at.push(segment);
+        let node = self.node(value);
+        self.at.pop();
+        node
     }
 
     /// The literal text and references of one string.
@@ -293,7 +322,7 @@ fn text<'a>(pieces: &'a [Piece], cx: &Context<'_>) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
-fn resolve<'a>(reference: &Reference, cx: &Context<'a>) -> Option<Field<'a>> {
+fn resolve<'a>(reference: &'a Reference, cx: &Context<'a>) -> Option<Field<'a>> {
     match reference {
         Reference::Origin(accessor) => accessor.read(cx.origin),
         Reference::OriginPayload => Some(Field::Raw(cx.origin.payload.text())),
@@ -341,6 +370,7 @@ mod tests {
             created_at: Some("2026-11-28T09:00:00Z".into()),
             event_time_ms: 0,
             position: Position::Line(1),
+            rows: Default::default(),
         }
     }
 
@@ -361,7 +391,7 @@ mod tests {
             chain_id: "a1/telemetry",
             step_index: 2,
         };
-        let text = Template::compile(&payload, &steps, &paths)
+        let text = Template::compile(&payload, &[], &steps, &paths)
             .unwrap()
             .render(&cx);
         serde_json::from_str(&text).unwrap()
@@ -441,6 +471,7 @@ mod tests {
         };
         let template = Template::compile(
             &json!({ "p": "{{prev.body.x}}", "r": "[{{step_result}}]" }),
+            &[],
             &steps,
             &PlanPaths::none(),
         )
@@ -452,6 +483,7 @@ mod tests {
     fn constants_compile_to_one_clone() {
         let template = Template::compile(
             &json!({ "a": [1, { "b": "c" }] }),
+            &[],
             &steps,
             &PlanPaths::none(),
         )
@@ -491,7 +523,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                Template::compile(&json!(text), &steps, &PlanPaths::none()),
+                Template::compile(&json!(text), &[], &steps, &PlanPaths::none()),
                 Err(error),
                 "{text}"
             );

@@ -133,7 +133,7 @@ impl Checkpointer {
     }
 
     /// Registers an operator of worker `worker` whose part every checkpoint needs.
-    pub fn participant(self: &Arc<Self>, operator: &'static str, worker: usize) -> Participant {
+    pub fn participant(self: &Arc<Self>, operator: &str, worker: usize) -> Participant {
         self.progress().participants += 1;
         Participant {
             checkpointer: Arc::clone(self),

@@ -6,7 +6,10 @@
 
 use crate::action::Action;
 use crate::payload::{Payload, PayloadPaths, Slot};
-use acteon_dsl::plan::{Condition, FieldPath, FieldRoot, PathSegment, Plan, RuleAction, StepRun};
+use acteon_dsl::plan::{
+    Condition, FieldPath, FieldRoot, Lookup, Operand, PathSegment, Plan, RowPath, RuleAction,
+    StepRun,
+};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -133,9 +136,45 @@ pub enum Accessor {
         paths: u64,
         slot: u32,
     },
+    /// A value of the row lookup `lookup` found: the whole row when `segments` is empty, else
+    /// slot `slot` of its table's row paths (id `paths`) or a walk of the row's tree; `default`
+    /// when the row or the field is missing.
+    Row {
+        lookup: u32,
+        segments: Vec<PathSegment>,
+        paths: u64,
+        slot: u32,
+        default: Option<Box<Value>>,
+    },
 }
 
 impl Accessor {
+    /// A test's operand: an action field or a row's value.
+    pub fn operand(operand: &Operand, paths: &PlanPaths) -> Accessor {
+        match operand {
+            Operand::Field(path) => Accessor::compile(path, paths),
+            Operand::Row(row) => Accessor::row(row, paths),
+        }
+    }
+
+    /// A row's value; `Nothing` when the plan does not make its lookup (a plan built by hand).
+    pub fn row(row: &RowPath, paths: &PlanPaths) -> Accessor {
+        let Some(lookup) = paths.lookups.iter().position(|l| *l == row.lookup) else {
+            return Accessor::Nothing;
+        };
+        let (paths_id, slot) = paths
+            .table(&row.lookup.table)
+            .and_then(|table| Some((table.set.id(), *table.slots.get(&row.path)?)))
+            .unwrap_or((0, 0));
+        Accessor::Row {
+            lookup: lookup as u32,
+            segments: row.path.clone(),
+            paths: paths_id,
+            slot,
+            default: row.default.clone().map(Box::new),
+        }
+    }
+
     pub fn compile(path: &FieldPath, paths: &PlanPaths) -> Accessor {
         match path.root {
             FieldRoot::Id => Accessor::Id,
@@ -166,7 +205,7 @@ impl Accessor {
     }
 
     /// The field's value, `None` when the action does not have it.
-    pub fn read<'a>(&self, action: &'a Action) -> Option<Field<'a>> {
+    pub fn read<'a>(&'a self, action: &'a Action) -> Option<Field<'a>> {
         let text = |text: &'a str| Some(Field::Text(Cow::Borrowed(text)));
         match self {
             Accessor::Id => text(&action.id),
@@ -182,35 +221,64 @@ impl Accessor {
                 segments,
                 paths,
                 slot,
-            } => match action.payload.slot(*paths, *slot) {
-                Some(found) => Field::of_slot(found, &action.payload),
-                None => walk(action.payload.value(), segments).map(Field::Json),
-            },
+            } => read_payload(&action.payload, segments, *paths, *slot),
+            Accessor::Row {
+                lookup,
+                segments,
+                paths,
+                slot,
+                default,
+            } => action
+                .rows
+                .get(*lookup)
+                .and_then(|row| match segments.is_empty() {
+                    true => Some(Field::Raw(row.text())),
+                    false => read_payload(row, segments, *paths, *slot),
+                })
+                .or_else(|| default.as_deref().map(Field::Json)),
         }
     }
 }
 
-/// The value at `segments` below `value`, `None` when there is none. Payloads, chain step
-/// results and templates all read paths this way.
-pub fn walk<'a>(mut value: &'a Value, segments: &[PathSegment]) -> Option<&'a Value> {
-    for segment in segments {
-        value = match (segment, value) {
-            (PathSegment::Key(key), Value::Object(map)) => map.get(key)?,
-            (PathSegment::Index(i), Value::Array(items)) => items.get(*i)?,
-            // `payload.items.0` written on an object means the key "0".
-            (PathSegment::Index(i), Value::Object(map)) => map.get(&i.to_string())?,
-            _ => return None,
-        };
+/// A path of a payload (an action's or a row's): its slot when it was taken for these paths,
+/// else a walk of its tree.
+fn read_payload<'a>(
+    payload: &'a Payload,
+    segments: &[PathSegment],
+    paths: u64,
+    slot: u32,
+) -> Option<Field<'a>> {
+    match payload.slot(paths, slot) {
+        Some(found) => Field::of_slot(found, payload),
+        None => walk(payload.value(), segments).map(Field::Json),
     }
-    Some(value)
 }
 
-/// Every payload path a plan reads (in conditions, `by` keys and chain step templates), each
-/// with its slot: decoding takes exactly these out of every payload.
+pub use acteon_dsl::plan::walk;
+
+/// Every payload path a plan reads (in conditions, `by` keys, lookup keys and chain step
+/// templates), each with its slot: decoding takes exactly these out of every payload. Also the
+/// plan's lookups, and per table the row paths it reads, each with its slot in the rows.
 #[derive(Debug, Clone)]
 pub struct PlanPaths {
     set: Arc<PayloadPaths>,
     slots: HashMap<Vec<PathSegment>, u32>,
+    /// The plan's lookups, in plan order: a row's value names its lookup by index here.
+    lookups: Vec<Lookup>,
+    /// Per table of the plan, in plan order.
+    tables: Vec<TablePaths>,
+}
+
+/// The paths of a table's rows that the plan reads, with the key field and `updated_at`.
+#[derive(Debug, Clone)]
+pub struct TablePaths {
+    pub name: String,
+    pub set: Arc<PayloadPaths>,
+    slots: HashMap<Vec<PathSegment>, u32>,
+    /// The slot of the key field.
+    pub key: u32,
+    /// The slot of `updated_at`: when a row from a feed takes effect.
+    pub updated_at: u32,
 }
 
 impl PlanPaths {
@@ -227,13 +295,11 @@ impl PlanPaths {
                     of.iter().for_each(|c| conditions(c, add))
                 }
                 Condition::Not { of } => conditions(of, add),
-                Condition::Compare { field, .. }
-                | Condition::In { field, .. }
-                | Condition::Contains { field, .. }
-                | Condition::StartsWith { field, .. }
-                | Condition::EndsWith { field, .. }
-                | Condition::Matches { field, .. }
-                | Condition::Exists { field } => add(field),
+                test => {
+                    if let Some(field) = test.operand().and_then(Operand::field) {
+                        add(field)
+                    }
+                }
             }
         }
         for rule in &plan.rules {
@@ -257,7 +323,35 @@ impl PlanPaths {
                 });
             }
         }
-        PlanPaths::from_paths(list)
+        let lookups = plan.lookups();
+        lookups.iter().for_each(|lookup| add(&lookup.key));
+        let mut paths = PlanPaths::from_paths(list);
+        let row_paths = plan.row_paths();
+        paths.tables = plan
+            .tables
+            .iter()
+            .map(|table| {
+                let mut list = vec![
+                    vec![PathSegment::Key(table.key.clone())],
+                    vec![PathSegment::Key(UPDATED_AT.into())],
+                ];
+                for row in row_paths.iter().filter(|r| r.lookup.table == table.name) {
+                    if !row.path.is_empty() && !list.contains(&row.path) {
+                        list.push(row.path.clone());
+                    }
+                }
+                let (set, slots) = PayloadPaths::new(&list);
+                TablePaths {
+                    name: table.name.clone(),
+                    set,
+                    key: slots[0],
+                    updated_at: slots[1],
+                    slots: list.into_iter().zip(slots).collect(),
+                }
+            })
+            .collect();
+        paths.lookups = lookups;
+        paths
     }
 
     /// The paths of `list`, each with a slot.
@@ -266,19 +360,31 @@ impl PlanPaths {
         PlanPaths {
             set,
             slots: list.into_iter().zip(slots).collect(),
+            lookups: Vec::new(),
+            tables: Vec::new(),
         }
     }
 
     /// No paths: every payload read walks the tree.
     pub fn none() -> PlanPaths {
-        PlanPaths {
-            set: PayloadPaths::none(),
-            slots: HashMap::new(),
-        }
+        PlanPaths::from_paths(Vec::new())
     }
 
     /// The path set decoding takes slots for.
     pub fn set(&self) -> &Arc<PayloadPaths> {
         &self.set
     }
+
+    /// The plan's lookups, by index.
+    pub fn lookups(&self) -> &[Lookup] {
+        &self.lookups
+    }
+
+    /// The row paths of the table `name`.
+    pub fn table(&self, name: &str) -> Option<&TablePaths> {
+        self.tables.iter().find(|t| t.name == name)
+    }
 }
+
+/// The row field that says when a row read from a feed takes effect (RFC 3339).
+pub const UPDATED_AT: &str = "updated_at";

@@ -149,7 +149,9 @@ impl RuleIndex {
         let rebucket = rules
             .iter()
             .map(|rule| match &rule.kind {
-                RuleKind::Modify { patch } => fields.iter().any(|f| may_change(patch, &f.field)),
+                RuleKind::Modify { patch, .. } => {
+                    fields.iter().any(|f| may_change(patch, &f.field))
+                }
                 _ => false,
             })
             .collect();
@@ -395,21 +397,21 @@ mod tests {
         let leaves = if depth == 0 { 7 } else { 10 };
         match random.below(leaves) {
             0..=2 => Condition::Compare {
-                field: field(random),
+                field: field(random).into(),
                 cmp: Comparison::Eq,
                 value: value(random),
             },
             3 => Condition::Compare {
-                field: field(random),
+                field: field(random).into(),
                 cmp: *random.pick(&[Comparison::Ne, Comparison::Gt, Comparison::Le]),
                 value: value(random),
             },
             4 | 5 => Condition::In {
-                field: field(random),
+                field: field(random).into(),
                 values: (0..random.below(4)).map(|_| value(random)).collect(),
             },
             6 => Condition::Exists {
-                field: field(random),
+                field: field(random).into(),
             },
             7 => Condition::Not {
                 of: Box::new(condition(random, depth - 1)),
@@ -434,6 +436,7 @@ mod tests {
             2 => RuleAction::Suppress,
             3 | 4 => RuleAction::Modify {
                 patch: json!({ *random.pick(&["k", "m", "z"]): value(random) }),
+                rows: Vec::new(),
             },
             5 => RuleAction::Dedup {
                 ttl_ms: 1,
@@ -493,6 +496,7 @@ mod tests {
             created_at: None,
             event_time_ms: 0,
             position: Position::Line(1),
+            rows: Default::default(),
         }
     }
 
@@ -570,7 +574,8 @@ mod tests {
                     field: FieldPath {
                         root: FieldRoot::ActionType,
                         segments: vec![],
-                    },
+                    }
+                    .into(),
                     cmp: Comparison::Eq,
                     value: json!("reading"),
                 },
@@ -578,7 +583,8 @@ mod tests {
                     field: FieldPath {
                         root: FieldRoot::Payload,
                         segments: vec![PathSegment::Key("device".into())],
-                    },
+                    }
+                    .into(),
                     cmp: Comparison::Eq,
                     value: json!(format!("d{i}")),
                 },

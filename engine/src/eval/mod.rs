@@ -12,14 +12,14 @@ mod index;
 mod merge_patch;
 mod predicate;
 
-pub use field::{walk, Accessor, Field, PlanPaths};
+pub use field::{walk, Accessor, Field, PlanPaths, TablePaths, UPDATED_AT};
 pub use merge_patch::merge_patch;
 pub use predicate::{Constant, Test};
 
 use crate::action::Action;
 use crate::name::Name;
 use crate::payload::Payload;
-use acteon_dsl::plan::{Condition, Plan, RuleAction};
+use acteon_dsl::plan::{Condition, PathSegment, Plan, RuleAction};
 use index::{Cursors, RuleIndex};
 use predicate::Predicate;
 use regex::Regex;
@@ -40,6 +40,8 @@ pub enum RuleKind {
     },
     Modify {
         patch: Value,
+        /// Rows' values put into the patch per action: where, and what.
+        rows: Vec<(Vec<PathSegment>, Accessor)>,
     },
     Dedup {
         ttl_ms: u64,
@@ -165,8 +167,12 @@ impl Evaluator {
                     RuleAction::Chain { chain } => RuleKind::Chain {
                         chain: Name::new(chain),
                     },
-                    RuleAction::Modify { patch } => RuleKind::Modify {
+                    RuleAction::Modify { patch, rows } => RuleKind::Modify {
                         patch: patch.clone(),
+                        rows: rows
+                            .iter()
+                            .map(|r| (r.at.clone(), Accessor::row(&r.value, &paths)))
+                            .collect(),
                     },
                     RuleAction::Dedup { ttl_ms, by } => RuleKind::Dedup {
                         ttl_ms: *ttl_ms,
@@ -297,9 +303,13 @@ impl Evaluator {
             }
         }
         match &rule.kind {
-            RuleKind::Modify { patch } => {
+            RuleKind::Modify { patch, rows } => {
                 let mut value = action.payload.value().clone();
-                merge_patch(&mut value, patch);
+                if rows.is_empty() {
+                    merge_patch(&mut value, patch);
+                } else {
+                    merge_patch(&mut value, &row_patch(patch, rows, action));
+                }
                 action.payload = Payload::from_value(value, self.paths.set());
                 // Memoized tests may have read the payload the patch just changed.
                 scratch.begin(self.predicates.len());
@@ -331,6 +341,17 @@ impl Evaluator {
             }
         }
     }
+}
+
+/// A patch with the rows' values of `action` put in their places; a missing value without a
+/// default leaves its member out (a `null` would delete the payload's field).
+fn row_patch(patch: &Value, rows: &[(Vec<PathSegment>, Accessor)], action: &Action) -> Value {
+    let mut patch = patch.clone();
+    for (at, accessor) in rows {
+        let value = accessor.read(action).map(|field| field.to_json());
+        acteon_dsl::plan::set_at(&mut patch, at, value);
+    }
+    patch
 }
 
 impl CompiledRule {
@@ -394,12 +415,15 @@ fn compile_test(test: &Condition, paths: &PlanPaths) -> Predicate {
             Err(_) => (field, Test::In(Vec::new())),
         },
         Condition::Exists { field } => (field, Test::Exists),
+        Condition::CompareRow { field, cmp, row } => {
+            (field, Test::CompareRow(*cmp, Accessor::row(row, paths)))
+        }
         Condition::All { .. } | Condition::Any { .. } | Condition::Not { .. } => {
             unreachable!("combinators are nodes, not tests")
         }
     };
     Predicate {
-        field: Accessor::compile(field, paths),
+        field: Accessor::operand(field, paths),
         test,
     }
 }
@@ -420,7 +444,7 @@ mod tests {
 
     fn compare(key: &str, cmp: Comparison, value: Value) -> Condition {
         Condition::Compare {
-            field: path(key),
+            field: path(key).into(),
             cmp,
             value,
         }
@@ -458,6 +482,7 @@ mod tests {
             created_at: None,
             event_time_ms: 0,
             position: Position::Line(1),
+            rows: Default::default(),
         }
     }
 
@@ -491,14 +516,14 @@ mod tests {
         ));
         assert!(first_match(
             Condition::Contains {
-                field: path("tags"),
+                field: path("tags").into(),
                 value: json!("hot")
             },
             json!({"tags": ["cold", "hot"]})
         ));
         assert!(first_match(
             Condition::Matches {
-                field: path("id"),
+                field: path("id").into(),
                 pattern: "^s-\\d+$".into()
             },
             json!({"id": "s-12"})
@@ -532,6 +557,7 @@ mod tests {
                 condition: None,
                 action: RuleAction::Modify {
                     patch: json!({"stage": "patched"}),
+                    rows: Vec::new(),
                 },
                 origin: Default::default(),
             },

@@ -73,6 +73,8 @@ fn json_equals(value: &Value, constant: &Constant) -> Option<bool> {
 #[derive(Debug, Clone)]
 pub enum Test {
     Compare(Comparison, Constant),
+    /// A comparison with a row's value, read per action.
+    CompareRow(Comparison, Accessor),
     In(Vec<Constant>),
     Contains(Constant),
     StartsWith(String),
@@ -90,9 +92,55 @@ pub struct Predicate {
 
 impl Predicate {
     pub fn holds(&self, action: &Action) -> bool {
-        self.field
-            .read(action)
-            .is_some_and(|field| self.test.holds(&field))
+        let Some(field) = self.field.read(action) else {
+            return false;
+        };
+        match &self.test {
+            Test::CompareRow(cmp, other) => other
+                .read(action)
+                .is_some_and(|other| relate(&field, *cmp, &other)),
+            test => test.holds(&field),
+        }
+    }
+}
+
+/// `left CMP right` for two values read per action, with the semantics of a comparison with a
+/// constant: values of one type compare (numbers as numbers, `<` and the like only numbers and
+/// strings), values of different types do not, and `!= null` holds for any present non-null
+/// value.
+fn relate(left: &Field<'_>, cmp: Comparison, right: &Field<'_>) -> bool {
+    let equals = || -> Option<bool> {
+        if let (Some(a), Some(b)) = (left.as_f64(), right.as_f64()) {
+            return Some(a == b);
+        }
+        if let (Some(a), Some(b)) = (left.as_str(), right.as_str()) {
+            return Some(a == b);
+        }
+        if let (Some(a), Some(b)) = (left.as_bool(), right.as_bool()) {
+            return Some(a == b);
+        }
+        if left.is_null() || right.is_null() {
+            return (left.is_null() && right.is_null()).then_some(true);
+        }
+        match (left.compound(), right.compound()) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        }
+    };
+    let order = || -> Option<Ordering> {
+        if let (Some(a), Some(b)) = (left.as_f64(), right.as_f64()) {
+            return a.partial_cmp(&b);
+        }
+        Some(left.as_str()?.cmp(right.as_str()?))
+    };
+    match cmp {
+        Comparison::Eq => equals() == Some(true),
+        Comparison::Ne if right.is_null() => !left.is_null(),
+        Comparison::Ne => equals() == Some(false),
+        Comparison::Lt => order().is_some_and(Ordering::is_lt),
+        Comparison::Le => order().is_some_and(Ordering::is_le),
+        Comparison::Gt => order().is_some_and(Ordering::is_gt),
+        Comparison::Ge => order().is_some_and(Ordering::is_ge),
     }
 }
 
@@ -129,6 +177,8 @@ impl Test {
                 .is_some_and(|t| t.starts_with(prefix.as_str())),
             Test::EndsWith(suffix) => field.as_str().is_some_and(|t| t.ends_with(suffix.as_str())),
             Test::Matches(regex) => field.as_str().is_some_and(|t| regex.is_match(t)),
+            // Read per action: a predicate decides it with both values.
+            Test::CompareRow(..) => false,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! - [`deliver`]: calls providers and renders every decision as an audit entry.
 //! - [`chain`]: runs started chains step by step and audits each step and each chain's end.
 //! - [`audit_writer`]: writes the audit in a deterministic order per completed epoch.
+//! - [`tap`]: a stream passed on, with a second, empty stream of its frontier.
+//! - [`table_source`]: a table's file rows, topic records and HTTP updates, each at its epoch.
+//! - [`table`]: a table's versions per key, with retractions: a differential collection.
+//! - [`lookup`]: actions joined with a table's arrangement as of their event time.
 //!
 //! Records are rendered where they are decided, so rendering is spread over the workers; the
 //! writer only puts the lines in order.
@@ -19,8 +23,12 @@ pub mod decided;
 pub mod deliver;
 pub mod evaluate;
 pub mod keyed;
+pub mod lookup;
 pub mod schedule;
 pub mod source;
+pub mod table;
+pub mod table_source;
+pub mod tap;
 
 use crate::action::{Action, Position};
 use crate::answers::Answers;

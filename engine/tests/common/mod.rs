@@ -15,7 +15,7 @@ pub fn field(path: &str) -> FieldPath {
 
 pub fn eq(path: &str, value: Value) -> Condition {
     Condition::Compare {
-        field: field(path),
+        field: field(path).into(),
         cmp: Comparison::Eq,
         value,
     }
@@ -107,7 +107,7 @@ pub fn seed_plan() -> Plan {
                 of: vec![
                     eq("payload.sensor_type", json!("temperature")),
                     Condition::Compare {
-                        field: field("payload.value"),
+                        field: field("payload.value").into(),
                         cmp: Comparison::Gt,
                         value: json!(85),
                     },
@@ -160,6 +160,7 @@ pub fn seed_plan() -> Plan {
             None,
             RuleAction::Modify {
                 patch: json!({ "pipeline_version": "2.0.0", "building_zone": "main-campus" }),
+                rows: Vec::new(),
             },
         ),
         rule("allow-remaining", 20, None, RuleAction::Allow),
@@ -213,4 +214,18 @@ pub fn telemetry() -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// A run over `lines` in memory with `workers` workers, its audit kept.
+pub fn memory_run(plan: &Plan, lines: Vec<String>, workers: usize) -> acteon_engine::RunReport {
+    acteon_engine::run(
+        plan,
+        acteon_engine::RunConfig {
+            input: acteon_engine::Input::Lines(lines),
+            workers,
+            audit: acteon_engine::AuditOutput::Memory,
+            ..acteon_engine::RunConfig::default()
+        },
+    )
+    .unwrap()
 }

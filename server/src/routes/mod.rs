@@ -10,6 +10,7 @@ mod providers;
 mod recurring;
 mod state;
 mod system;
+mod tables;
 
 use crate::app::App;
 use crate::auth::authenticate;
@@ -79,6 +80,11 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/recurring/{id}/pause", post(recurring::pause))
         .route("/v1/recurring/{id}/resume", post(recurring::resume))
+        .route("/v1/tables/{name}", get(tables::list))
+        .route(
+            "/v1/tables/{name}/{key}",
+            get(tables::one).put(tables::put).delete(tables::remove),
+        )
         .route("/v1/rules/reload", post(system::reload))
         .route("/v1/rules/explain", post(console::explain))
         .route("/v1/plan", get(console::plan))

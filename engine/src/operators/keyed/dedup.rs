@@ -34,7 +34,7 @@ impl Dedup {
         text
     }
 
-    fn by<'a>(&self, flow: &'a Flow) -> Option<crate::eval::Field<'a>> {
+    fn by<'a>(&'a self, flow: &'a Flow) -> Option<crate::eval::Field<'a>> {
         match &self.evaluator.rule(flow.next_rule).kind {
             RuleKind::Dedup { by: Some(by), .. } => by.read(&flow.action),
             _ => None,

@@ -99,6 +99,7 @@ impl Group {
             created_at: None,
             event_time_ms: closed_ms,
             position: first.position,
+            rows: Default::default(),
         };
         let target = to.or_else(|| first.provider.clone());
         Decision {

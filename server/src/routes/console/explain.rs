@@ -12,7 +12,7 @@
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::{json_body, Shared};
-use acteon_dsl::plan::{Condition, Origin, Outcome, Plan, Rule, RuleAction, Scope};
+use acteon_dsl::plan::{Condition, Operand, Origin, Outcome, Plan, Rule, RuleAction, Scope};
 use acteon_engine::action::{Action, Position};
 use acteon_engine::decode::Decoder;
 use acteon_engine::eval::{merge_patch, Accessor, Evaluation, Evaluator, PlanPaths, Scratch};
@@ -63,7 +63,7 @@ pub async fn explain(
         row["matched"] = json!(matched);
         if matched {
             let effect = match &rule.action {
-                RuleAction::Modify { patch } => {
+                RuleAction::Modify { patch, .. } => {
                     merge_patch(&mut action["payload"], patch);
                     "modified"
                 }
@@ -150,16 +150,16 @@ fn trace(condition: &Condition, action: &Action) -> Value {
             let holds = inner["holds"] != true;
             node("not", vec![inner], holds)
         }
-        Condition::Compare { field, .. }
-        | Condition::In { field, .. }
-        | Condition::Contains { field, .. }
-        | Condition::StartsWith { field, .. }
-        | Condition::EndsWith { field, .. }
-        | Condition::Matches { field, .. }
-        | Condition::Exists { field } => {
-            let value = Accessor::compile(field, &PlanPaths::none())
-                .read(action)
-                .map(|f| f.to_json());
+        test => {
+            let Some(field) = test.operand() else {
+                return Value::Null;
+            };
+            let value = match field {
+                Operand::Field(field) => Accessor::compile(field, &PlanPaths::none())
+                    .read(action)
+                    .map(|f| f.to_json()),
+                Operand::Row(_) => None,
+            };
             json!({
                 "op": "test",
                 "text": super::plan::condition_text(condition),

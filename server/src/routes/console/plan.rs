@@ -133,6 +133,7 @@ fn written(condition: &Condition, context: u8) -> String {
         Condition::Compare { field, cmp, value } => {
             (format!("{field} {} {value}", cmp.symbol()), 4)
         }
+        Condition::CompareRow { field, cmp, row } => (format!("{field} {} {row}", cmp.symbol()), 4),
         Condition::In { field, values } => {
             let values: Vec<String> = values.iter().map(Value::to_string).collect();
             (format!("{field} in [{}]", values.join(", ")), 4)
@@ -266,19 +267,21 @@ mod tests {
         let condition = Condition::All {
             of: vec![
                 Condition::Compare {
-                    field: field(FieldRoot::Tenant, None),
+                    field: field(FieldRoot::Tenant, None).into(),
                     cmp: Comparison::Eq,
                     value: json!("hq"),
                 },
                 Condition::Any {
                     of: vec![
                         Condition::Compare {
-                            field: value(),
+                            field: value().into(),
                             cmp: Comparison::Gt,
                             value: json!(85),
                         },
                         Condition::Not {
-                            of: Box::new(Condition::Exists { field: value() }),
+                            of: Box::new(Condition::Exists {
+                                field: value().into(),
+                            }),
                         },
                     ],
                 },
@@ -289,7 +292,7 @@ mod tests {
             r#"tenant == "hq" and (payload.value > 85 or not payload.value exists)"#
         );
         let matches = Condition::Matches {
-            field: field(FieldRoot::Payload, Some("device_id")),
+            field: field(FieldRoot::Payload, Some("device_id")).into(),
             pattern: "^temp-\\d+$".into(),
         };
         assert_eq!(
