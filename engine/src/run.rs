@@ -1,5 +1,6 @@
 //! The public entry point: run a plan over an input to the end, or run a script's test.
 
+use crate::audit::buffer::Backpressure;
 use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
 use crate::audit::sink::{JsonLinesWriter, LineThread, RecordSink};
@@ -68,6 +69,8 @@ pub struct RunConfig {
     pub audit_at_entry: bool,
     /// Durable state: checkpoints taken at an interval, the newest restored at start.
     pub checkpoints: Option<CheckpointConfig>,
+    /// The sink buffers' backpressure: while engaged, the sources read nothing.
+    pub backpressure: Option<Backpressure>,
 }
 
 /// Where checkpoints go and how often they are taken.
@@ -129,6 +132,7 @@ impl Default for RunConfig {
             dedup_memory: None,
             audit_at_entry: false,
             checkpoints: None,
+            backpressure: None,
         }
     }
 }
@@ -373,6 +377,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             hold_epochs,
             watermark: Arc::clone(&shared.watermark),
             checkpointer: shared.checkpointer.clone(),
+            backpressure: config.backpressure.clone(),
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),

@@ -5,6 +5,7 @@ use crate::diagnostics::compile_or_report;
 use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
+use acteon_engine::audit::buffer::Acknowledge;
 use acteon_engine::{AuditOutput, RunConfig};
 use acteon_server::{ApiKey, Server, ServerConfig};
 use std::net::SocketAddr;
@@ -52,6 +53,8 @@ pub struct Args {
     #[arg(long, default_value = "10ms", value_parser = crate::duration::parse)]
     epoch: std::time::Duration,
     #[command(flatten)]
+    buffers: crate::buffer::BufferArgs,
+    #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
 
@@ -61,7 +64,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // One runtime for every AWS call: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
-    let audit = match audit_output(&args.audit, &plan, &aws) {
+    // Nothing commits behind a served audit: a record in the buffer is written as far as the
+    // answer to its dispatch is concerned.
+    let buffers = args.buffers.buffers(None, Acknowledge::Buffered);
+    let audit = match audit_output(&args.audit, &plan, &aws, &buffers) {
         Ok(audit) => audit,
         // Served, the audit is always kept in memory for `GET /v1/audit`: the script's file is
         // optional, but what `--audit` names must open.
@@ -76,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         epoch_ms: args.epoch.as_millis().max(1) as u64,
         live_providers: Some(Arc::new(LiveProviders::new(aws))),
         cluster: args.cluster.cluster()?,
+        backpressure: Some(buffers.backpressure.clone()),
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);
@@ -88,16 +95,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("acteon-http")
         .build()?;
-    runtime.block_on(async move {
+    let served: anyhow::Result<()> = runtime.block_on(async move {
         let server = Server::start(config)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         eprintln!("Listening on {}", listener.local_addr()?);
         server.serve(listener, shutdown_signal()).await?;
-        eprintln!("stopped");
-        Ok(ExitCode::SUCCESS)
-    })
+        Ok(())
+    });
+    served?;
+    buffers.drain();
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ctrl-C or SIGTERM.
