@@ -1,5 +1,5 @@
 //! `GET /v1/providers/health`: every provider's breaker state and figures, with latency
-//! percentiles of its recent calls.
+//! percentiles of its recent calls; and the audit destinations' sink buffers (depth, age).
 
 use super::Shared;
 use crate::metrics::state_name;
@@ -8,8 +8,15 @@ use axum::Json;
 use serde_json::{json, Value};
 
 pub async fn health(state: Shared) -> Json<Value> {
+    let buffers = state
+        .config
+        .engine
+        .backpressure
+        .as_ref()
+        .map(|b| b.figures())
+        .unwrap_or_default();
     let Some(generation) = state.engine.current() else {
-        return Json(json!({ "providers": [] }));
+        return Json(json!({ "providers": [], "sink_buffers": buffers }));
     };
     // Dry-run providers have no breaker and no figures: they are listed with zeros.
     let mut figures = generation.health().snapshot();
@@ -56,5 +63,5 @@ pub async fn health(state: Shared) -> Json<Value> {
             value
         })
         .collect();
-    Json(json!({ "providers": providers }))
+    Json(json!({ "providers": providers, "sink_buffers": buffers }))
 }

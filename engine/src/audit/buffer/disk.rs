@@ -114,7 +114,8 @@ impl Log {
         Ok(log)
     }
 
-    pub fn len(&self) -> u64 {
+    /// Records not yet delivered.
+    pub fn pending(&self) -> u64 {
         self.pending
     }
 
@@ -326,16 +327,16 @@ mod tests {
         log.sync().unwrap();
         assert_eq!(lines(&mut log, 2), ["r0", "r1"]);
         log.consume(2).unwrap();
-        assert_eq!(log.len(), 3);
+        assert_eq!(log.pending(), 3);
         assert_eq!(log.oldest_ms().unwrap(), Some(2));
         drop(log);
 
         let mut log = Log::open(dir.path()).unwrap();
-        assert_eq!(log.len(), 3);
+        assert_eq!(log.pending(), 3);
         log.append(9, b"r9").unwrap();
         assert_eq!(lines(&mut log, 10), ["r2", "r3", "r4", "r9"]);
         log.consume(4).unwrap();
-        assert_eq!(log.len(), 0);
+        assert_eq!(log.pending(), 0);
         assert_eq!(log.oldest_ms().unwrap(), None);
         drop(log);
         let mut log = Log::open(dir.path()).unwrap();
@@ -370,7 +371,7 @@ mod tests {
             .set_len(length - 3)
             .unwrap();
         let mut log = Log::open(dir.path()).unwrap();
-        assert_eq!(log.len(), 1);
+        assert_eq!(log.pending(), 1);
         assert_eq!(lines(&mut log, 10), ["whole"]);
     }
 }

@@ -205,7 +205,7 @@ impl Records {
     fn len(&self) -> u64 {
         match self {
             Records::Memory(records) => records.len() as u64,
-            Records::Disk(log) => log.len(),
+            Records::Disk(log) => log.pending(),
         }
     }
 
