@@ -74,6 +74,27 @@ fn table_records(aws: &AwsProviders, table: &str) -> BTreeMap<String, usize> {
     counts
 }
 
+/// A script whose one provider is a log and whose audit is DynamoDB `table` at `endpoint`.
+fn script(dir: &Path, table: &str, endpoint: &str) -> std::path::PathBuf {
+    let script = dir.join("outage.acteon");
+    std::fs::write(
+        &script,
+        format!(
+            r#"provider sink log
+
+audit {{
+  sink = dynamodb
+  table = "{table}"
+  region = "us-east-1"
+  endpoint_url = "{endpoint}"
+}}
+"#
+        ),
+    )
+    .unwrap();
+    script
+}
+
 /// `acteon serve` on `script`, killed when dropped.
 struct Served {
     child: Child,
@@ -171,23 +192,7 @@ fn a_dynamodb_audit_outage_loses_no_record_and_a_full_buffer_answers_503_until_i
     create_audit_table(&aws, &table);
     let proxy = Proxy::start(EMULATOR_PORT);
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("outage.acteon");
-    std::fs::write(
-        &script,
-        format!(
-            r#"provider sink log
-
-audit {{
-  sink = dynamodb
-  table = "{table}"
-  region = "us-east-1"
-  endpoint_url = "{endpoint}"
-}}
-"#,
-            endpoint = proxy.url()
-        ),
-    )
-    .unwrap();
+    let script = script(dir.path(), &table, &proxy.url());
     let served = Served::start(&script, &["--sink-buffer", &BOUND.to_string()]);
     let sink = format!("dynamodb-{table}");
     let mut answered = Vec::new();

@@ -95,6 +95,7 @@ pub fn deliver<'s>(
                             attempts: 0,
                             duration_ms: 0,
                             delivered_by: None,
+                            failed_over: None,
                         };
                         session.give(renderer.render(decision, Some(&result), now, now));
                         continue;
@@ -143,15 +144,10 @@ fn answered(
     result: &CallResult,
     dispatched: i64,
 ) -> AuditEntry {
-    if let Some(fallback) = &result.delivered_by {
-        // A circuit breaker sent the call to its fallback: the record names the provider
-        // that was called and the one the rules chose.
+    // A circuit breaker sent the call to its fallback: the record names the provider that was
+    // called and the one the rules chose.
+    if result.reroute(&mut decision.details, &mut decision.target) {
         decision.outcome = Outcome::Rerouted;
-        decision.details.insert("fallback", true);
-        decision
-            .details
-            .insert("original_target", decision.target.clone());
-        decision.target = Some(fallback.as_str().into());
     }
     renderer.render(decision, Some(result), dispatched, wall_clock_ms())
 }
