@@ -1,7 +1,8 @@
-//! Sink outages against the AWS emulator (127.0.0.1:4566), each injected by a TCP proxy
-//! between Acteon and the one service that goes down: the audit's records wait in their sink
-//! buffer, a full buffer holds the input back (HTTP: 503 with Retry-After), and after the
-//! outage every record is in its destination exactly once. Every wait is bounded.
+//! Outages against the AWS emulator (127.0.0.1:4566), each injected by a TCP proxy between
+//! Acteon and the one service that goes down. An audit destination down: its records wait in
+//! their sink buffer, a full buffer holds the input back (HTTP: 503 with Retry-After), and
+//! after the outage every record is in its destination exactly once. A provider down: every
+//! call that fails ends at its breaker's fallback. Every wait is bounded.
 
 mod support;
 
@@ -132,12 +133,17 @@ impl Served {
         served
     }
 
-    /// Dispatches one action: its status and the `Retry-After` header (empty when none).
+    /// Dispatches one reading to the provider `sink`: its status and the `Retry-After`
+    /// header (empty when none).
     fn dispatch(&self, id: &str) -> (u16, String) {
-        let action = json!({
+        self.send(&json!({
             "id": id, "namespace": "iot", "tenant": "hq", "action_type": "reading",
             "provider": "sink", "payload": { "n": id }
-        });
+        }))
+    }
+
+    /// Dispatches `action`: its status and the `Retry-After` header (empty when none).
+    fn send(&self, action: &Value) -> (u16, String) {
         let output = Command::new("curl")
             .args(["-sS", "--max-time", "30", "-o", "/dev/null", "-w"])
             .arg("%{http_code} %header{retry-after}")
@@ -294,4 +300,105 @@ fn a_dynamodb_audit_outage_loses_no_record_and_a_full_buffer_answers_503_until_i
     written.sort();
     expected.sort();
     assert_eq!(written, expected);
+}
+
+/// A critical alert to the SNS provider `alert-fanout`.
+fn alert(id: &str) -> Value {
+    json!({
+        "id": id, "namespace": "iot", "tenant": "hq", "action_type": "alert",
+        "provider": "alert-fanout", "created_at": "2026-11-28T09:00:00.000Z",
+        "payload": { "severity": "critical", "alert": id }
+    })
+}
+
+#[test]
+fn with_sns_cut_every_critical_alert_from_a_file_and_over_http_reaches_the_fallback() {
+    require_emulator();
+    let aws = AwsProviders::new(Policy::default()).unwrap();
+    let name = unique("outage-alerts");
+    let sns = aws_sdk_sns::Client::new(&aws.sdk_config(&connection(EMULATOR_PORT)));
+    let topic = aws
+        .runtime()
+        .block_on(sns.create_topic().name(&name).send())
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned();
+    let proxy = Proxy::start(EMULATOR_PORT);
+    proxy.cut();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("alerts.acteon");
+    std::fs::write(
+        &script,
+        format!(
+            r#"provider alert-fanout aws-sns {{
+  region = "us-east-1"
+  endpoint_url = "{endpoint}"
+  topic_arn = "{topic}"
+}}
+provider local-fallback log
+
+breaker alert-fanout {{
+  failure_threshold = 2
+  recovery_timeout = 60s
+  fallback = local-fallback
+}}
+"#,
+            endpoint = proxy.url()
+        ),
+    )
+    .unwrap();
+    let check = |record: &Value| {
+        assert_eq!(record["outcome"], "rerouted", "{record}");
+        assert_eq!(record["target"], "local-fallback", "{record}");
+        assert_eq!(record["details"]["original_target"], "alert-fanout");
+    };
+
+    // A burst from a file: every call starts before any failure opens the breaker.
+    let input = dir.path().join("alerts.jsonl");
+    let lines: Vec<String> = (0..20)
+        .map(|n| alert(&format!("file-{n}")).to_string())
+        .collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    support::finish(
+        support::acteon(&[
+            "run",
+            script.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--audit",
+            audit.to_str().unwrap(),
+        ]),
+        Duration::from_secs(300),
+    );
+    let records = support::audit(&audit);
+    assert_eq!(records.len(), 20, "{records:?}");
+    records.iter().for_each(check);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["details"]["fallback_reason"] == "call_failed"),
+        "the calls that failed went to the fallback too"
+    );
+
+    // One at a time over HTTP.
+    let served = Served::start(&script, &[]);
+    for n in 0..5 {
+        let id = format!("http-{n}");
+        assert_eq!(served.send(&alert(&id)).0, 200);
+        let started = Instant::now();
+        let record = loop {
+            let (_, answer) = http("GET", &format!("{}/v1/audit/{id}", served.url), None);
+            if let Some(record) = answer["records"].as_array().and_then(|r| r.first()) {
+                break record.clone();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no record for {id}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        check(&record);
+    }
 }

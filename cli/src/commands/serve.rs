@@ -7,7 +7,7 @@ use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
 use acteon_engine::audit::buffer::Acknowledge;
 use acteon_engine::{AuditOutput, RunConfig};
-use acteon_server::{ApiKey, Server, ServerConfig};
+use acteon_server::{Server, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +26,8 @@ pub struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Require this API key (repeatable); `KEY:TENANT[,TENANT...]` limits it to tenants.
-    #[arg(long = "api-key", value_name = "KEY[:TENANTS]")]
-    api_keys: Vec<ApiKey>,
+    #[command(flatten)]
+    api_keys: crate::api_keys::ApiKeyArgs,
     /// Also write the audit as JSON lines to this file, or to this topic:
     /// kafka://HOST:PORT/TOPIC[?PROPERTY=VALUE] (record key: the action id). Repeat it to write
     /// to several; instead of the script's audit sink.
@@ -86,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);
-    config.api_keys = args.api_keys;
+    config.api_keys = args.api_keys.keys()?;
     config.max_body_bytes = args.max_body_bytes;
     // A cluster's plan is fixed (see the cluster flags): its files are not watched.
     config.watch_interval = (!args.watch_interval.is_zero() && config.engine.cluster.is_none())
