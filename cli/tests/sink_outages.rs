@@ -337,6 +337,11 @@ fn with_sns_cut_every_critical_alert_from_a_file_and_over_http_reaches_the_fallb
   topic_arn = "{topic}"
 }}
 provider local-fallback log
+provider alert-archive aws-sns {{
+  region = "us-east-1"
+  endpoint_url = "{endpoint}"
+  topic_arn = "{topic}"
+}}
 
 breaker alert-fanout {{
   failure_threshold = 2
@@ -356,11 +361,18 @@ breaker alert-fanout {{
 
     // A burst from a file: every call starts before any failure opens the breaker.
     let input = dir.path().join("alerts.jsonl");
-    let lines: Vec<String> = (0..20)
+    let mut lines: Vec<String> = (0..20)
         .map(|n| alert(&format!("file-{n}")).to_string())
         .collect();
+    // And three to a provider with no fallback: those go to the dead-letter file.
+    for n in 0..3 {
+        let mut archived = alert(&format!("archive-{n}"));
+        archived["provider"] = json!("alert-archive");
+        lines.push(archived.to_string());
+    }
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let audit = dir.path().join("audit.jsonl");
+    let dead_letter = dir.path().join("dead-letter.jsonl");
     support::finish(
         support::acteon(&[
             "run",
@@ -369,12 +381,34 @@ breaker alert-fanout {{
             input.to_str().unwrap(),
             "--audit",
             audit.to_str().unwrap(),
+            "--dead-letter",
+            dead_letter.to_str().unwrap(),
         ]),
         Duration::from_secs(300),
     );
-    let records = support::audit(&audit);
+    let (records, archived): (Vec<Value>, Vec<Value>) = support::audit(&audit)
+        .into_iter()
+        .partition(|r| r["provider"] == "alert-fanout");
     assert_eq!(records.len(), 20, "{records:?}");
     records.iter().for_each(check);
+    assert_eq!(archived.len(), 3, "{archived:?}");
+    assert!(
+        archived.iter().all(|r| r["outcome"] == "failed"),
+        "{archived:?}"
+    );
+    let mut dead: Vec<String> = support::audit(&dead_letter)
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry["provider"], "alert-archive", "{entry}");
+            assert!(
+                entry["reason"].is_string() && entry["payload"].is_object(),
+                "{entry}"
+            );
+            entry["action_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    dead.sort();
+    assert_eq!(dead, ["archive-0", "archive-1", "archive-2"]);
     assert!(
         records
             .iter()

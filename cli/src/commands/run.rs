@@ -47,7 +47,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
     /// Write the input records that were not decided (rejected, or late), with the reason, to
-    /// this file, one JSON line each; `record` holds the input line, to feed it again.
+    /// this file, one JSON line each; `record` holds the input line, to feed it again. Actions
+    /// whose delivery failed with no breaker fallback to take them, and failed chain steps
+    /// that say `on_failure dlq`, go here too (their action, provider and reason).
     #[arg(long, value_name = "PATH")]
     dead_letter: Option<PathBuf>,
     /// How far behind its input's latest event time (same file, same partition) an action may
