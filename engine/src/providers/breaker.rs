@@ -28,6 +28,17 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// Why a breaker cannot be set by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BreakerError {
+    #[error("no provider `{0}`")]
+    NoProvider(String),
+    #[error("provider `{0}` has no circuit breaker (disabled in the script, or a dry run)")]
+    NoBreaker(String),
+    #[error("a breaker is set open or closed; it goes half-open by itself")]
+    HalfOpen,
+}
+
 /// One provider's figures, as [`ProviderHealth::snapshot`] reads them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthFigures {
@@ -51,6 +62,33 @@ pub struct ProviderHealth {
 }
 
 impl ProviderHealth {
+    /// Opens (`Open`) or closes (`Closed`) `provider`'s breaker by hand, as an operator trips
+    /// or resets it: opened, it stays open for its recovery timeout and then lets a probe
+    /// through as usual; closed, its failure count starts again. The state it is in now.
+    pub fn set_state(
+        &self,
+        provider: &str,
+        state: BreakerState,
+    ) -> Result<BreakerState, BreakerError> {
+        let guard = self
+            .entries
+            .get(provider)
+            .ok_or_else(|| BreakerError::NoProvider(provider.to_owned()))?;
+        let Some(settings) = &guard.settings else {
+            return Err(BreakerError::NoBreaker(provider.to_owned()));
+        };
+        let phase = match state {
+            BreakerState::Open => Phase::Open {
+                since: Instant::now(),
+            },
+            BreakerState::Closed => Phase::Closed { failures: 0 },
+            BreakerState::HalfOpen => return Err(BreakerError::HalfOpen),
+        };
+        tracing::warn!(provider = %settings.provider, ?state, "circuit breaker set by hand");
+        guard.lock().phase = phase;
+        Ok(state)
+    }
+
     /// Every provider's figures, sorted by name.
     pub fn snapshot(&self) -> Vec<HealthFigures> {
         self.entries
@@ -501,6 +539,33 @@ mod tests {
         assert_eq!(figures[1].state, Some(BreakerState::Open));
         assert_eq!((figures[1].failures, figures[1].rejected), (20, 1));
         assert_eq!(figures[0].fallback_deliveries, 21);
+    }
+
+    #[test]
+    fn a_breaker_set_open_by_hand_sends_calls_to_the_fallback_until_set_closed() {
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("sns".into(), Arc::new(Switch(AtomicBool::new(true))));
+        providers.insert("local".into(), Arc::new(Switch(AtomicBool::new(true))));
+        let (guarded, health) = guard(providers, &[breaker("sns", 60_000, Some("local"))]);
+        assert_eq!(
+            health.set_state("sns", BreakerState::Open),
+            Ok(BreakerState::Open)
+        );
+        assert_eq!(health.snapshot()[1].state, Some(BreakerState::Open));
+        assert_eq!(
+            submit(&guarded, "sns").delivered_by.as_deref(),
+            Some("local")
+        );
+        health.set_state("sns", BreakerState::Closed).unwrap();
+        assert_eq!(submit(&guarded, "sns").delivered_by, None);
+        assert_eq!(
+            health.set_state("local", BreakerState::Open),
+            Err(BreakerError::NoBreaker("local".into()))
+        );
+        assert!(matches!(
+            health.set_state("nope", BreakerState::Open),
+            Err(BreakerError::NoProvider(_))
+        ));
     }
 
     #[test]

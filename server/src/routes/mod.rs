@@ -53,6 +53,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/groups", get(state::groups))
         .route("/v1/groups/{key}", delete(state::flush_group))
         .route("/v1/providers/health", get(providers::health))
+        .route("/v1/providers/{name}/breaker", post(providers::set_breaker))
         .route(
             "/v1/quotas",
             get(policies::list_quotas).post(policies::create_quota),
