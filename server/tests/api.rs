@@ -774,9 +774,9 @@ async fn a_breaker_is_tripped_and_reset_by_hand() {
          breaker primary {\n  failure_threshold = 2\n  recovery_timeout = 60s\n  fallback = backup\n}\n",
     )
     .unwrap();
-    let mut config = config(&script);
-    config.engine.delivery = acteon_engine::Delivery::Live;
-    let server = start(config);
+    let mut live = config(&script);
+    live.engine.delivery = acteon_engine::Delivery::Live;
+    let server = start(live);
     let uri = "/v1/providers/primary/breaker";
     let (status, answer) = post(&server, uri, json!({ "state": "open" })).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -821,5 +821,11 @@ async fn a_breaker_is_tripped_and_reset_by_hand() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = post(&server, uri, json!({ "state": "half_open" })).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.stop().await;
+
+    // A dry run's providers have no breakers.
+    let server = start(config(&script));
+    let (status, answer) = post(&server, uri, json!({ "state": "open" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     server.stop().await;
 }

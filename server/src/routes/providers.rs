@@ -103,10 +103,19 @@ pub async fn set_breaker(
     let now = generation
         .health()
         .set_state(&provider, wanted)
-        .map_err(|error| match error {
-            BreakerError::NoProvider(_) => ApiError::not_found("provider", &provider),
-            BreakerError::NoBreaker(_) | BreakerError::HalfOpen => {
-                ApiError::conflict(error.to_string())
+        .map_err(|error| {
+            // A dry run's providers are declared but have no breakers.
+            let declared = generation.plan.providers.iter().any(|p| p.name == provider);
+            match error {
+                BreakerError::NoProvider(_) if !declared => {
+                    ApiError::not_found("provider", &provider)
+                }
+                BreakerError::NoProvider(_) => {
+                    ApiError::conflict(BreakerError::NoBreaker(provider.clone()).to_string())
+                }
+                BreakerError::NoBreaker(_) | BreakerError::HalfOpen => {
+                    ApiError::conflict(error.to_string())
+                }
             }
         })?;
     state
