@@ -1,6 +1,8 @@
-//! The DynamoDB audit: a sink that writes every audit record once, with conditional
-//! TransactWriteItems (25 records per call), from the run's runtime, and the query by
-//! namespace and tenant over time.
+//! The DynamoDB audit: a sink buffer's destination ([`DynamoAudit`]) that writes every audit
+//! record once, with conditional TransactWriteItems (25 records per call) on the run's
+//! runtime, and the query by namespace and tenant over time. While the table cannot be
+//! reached the records wait in the buffer (`acteon_engine::audit::buffer`), which tries again
+//! for as long as it takes: nothing is given up after some number of attempts.
 //!
 //! Item layout: `pk` = `<namespace>#<tenant>`, `sk` = `<dispatched_at>#<id>` (RFC 3339 sorts
 //! as time), every field of the record as its natural attribute type (strings, numbers,
@@ -16,29 +18,21 @@
 use crate::dynamodb::Item;
 use crate::error::classify;
 use acteon_delivery::CallError;
-use acteon_delivery::Policy;
+use acteon_engine::audit::buffer::{Destination, Unstored};
 use acteon_engine::audit::record::AuditRecord;
-use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::time::format_rfc3339_ms;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde_json::{Number, Value};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
 
 /// Records per transaction: two items each (guard and record), under TransactWriteItems'
 /// limit of 100.
 const BATCH: usize = 25;
 /// Transactions in flight at once.
 const IN_FLIGHT: usize = 4;
-/// How long a partial batch waits for more records.
-const LINGER: Duration = Duration::from_millis(20);
-/// Attempts per batch (throttling, conflicts, transient errors).
-const ATTEMPTS: u32 = 8;
 
 /// The audit table and a client for it.
 #[derive(Debug, Clone)]
@@ -122,13 +116,13 @@ impl AuditTable {
         Ok(records)
     }
 
-    /// Writes each record of `items` once (see [`guard`]): one transaction per batch puts,
-    /// for every record, its guard on the condition that the guard does not exist, and the
-    /// record. When guards exist, AWS cancels the whole transaction and says which: those
-    /// records were written before (a replay after a restart) and are left out, and the rest
-    /// is written again. Throttling, conflicts and transient errors are retried with backoff.
+    /// Writes each record of `items` once (see [`guard`]): one transaction puts, for every
+    /// record, its guard on the condition that the guard does not exist, and the record. When
+    /// guards exist, AWS cancels the whole transaction and says which: those records were
+    /// written before (a replay after a restart) and are left out, and the rest is written
+    /// again at once. Any other failure is returned: the sink buffer in front of the table
+    /// tries the batch again later, for as long as it takes.
     async fn write(&self, items: Vec<Item>) -> Result<(), String> {
-        let policy = Policy::default();
         let mut seen = HashSet::new();
         let mut items: Vec<(Item, Item)> = items
             .into_iter()
@@ -139,7 +133,7 @@ impl AuditTable {
                 seen.insert((key("pk"), key("sk"))).then_some((guard, item))
             })
             .collect();
-        for attempt in 1..=ATTEMPTS {
+        while !items.is_empty() {
             let mut requests = Vec::with_capacity(items.len() * 2);
             for (guard, record) in &items {
                 let put = |item: &Item, condition: Option<&str>| {
@@ -164,42 +158,32 @@ impl AuditTable {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
                 error.as_service_error()
-            {
-                // Reasons come in request order: record `i`'s guard is request `2 i`.
-                let reasons = cancelled.cancellation_reasons();
-                let written = |i: usize| {
-                    reasons.get(2 * i).and_then(|reason| reason.code())
-                        == Some("ConditionalCheckFailed")
-                };
-                let before = items.len();
-                items = items
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !written(*i))
-                    .map(|(_, pair)| pair)
-                    .collect();
-                if items.is_empty() {
-                    return Ok(());
-                }
-                if items.len() < before {
-                    continue;
-                }
-                tracing::debug!(attempt, "audit transaction cancelled, retrying");
-            } else {
-                let error = classify(error);
-                if !error.transient {
-                    return Err(error.message);
-                }
-                tracing::debug!(attempt, error = %error.message, "audit write failed, retrying");
+            else {
+                return Err(classify(error).message);
+            };
+            // Reasons come in request order: record `i`'s guard is request `2 i`.
+            let reasons = cancelled.cancellation_reasons();
+            let written = |i: usize| {
+                reasons.get(2 * i).and_then(|reason| reason.code())
+                    == Some("ConditionalCheckFailed")
+            };
+            let before = items.len();
+            items = items
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !written(*i))
+                .map(|(_, pair)| pair)
+                .collect();
+            if items.len() == before {
+                return Err(format!(
+                    "the audit transaction was cancelled: {}",
+                    cancelled.message().unwrap_or("no reason given")
+                ));
             }
-            tokio::time::sleep(policy.backoff(attempt)).await;
         }
-        Err(format!(
-            "{} audit records not written after {ATTEMPTS} attempts",
-            items.len()
-        ))
+        Ok(())
     }
 }
 
@@ -328,112 +312,76 @@ fn json(value: &AttributeValue) -> Value {
     }
 }
 
-enum Command {
-    Record(Item),
-    /// Answered once every record sent before it is written.
-    Flush(oneshot::Sender<()>),
-}
-
-/// Writes audit lines to the table in the background (see the module documentation).
+/// The table as a sink buffer's destination: each batch of lines becomes transactions of
+/// [`BATCH`] records, [`IN_FLIGHT`] at once, on the run's runtime.
 #[derive(Debug)]
-pub struct DynamoAuditSink {
-    queue: mpsc::UnboundedSender<Command>,
-    /// The first error met since the last `finish`.
-    error: Arc<Mutex<Option<String>>>,
+pub struct DynamoAudit {
+    table: Arc<AuditTable>,
+    runtime: Handle,
 }
 
-impl DynamoAuditSink {
-    pub fn start(table: AuditTable, runtime: &Handle) -> DynamoAuditSink {
-        let (queue, commands) = mpsc::unbounded_channel();
-        let error = Arc::new(Mutex::new(None));
-        runtime.spawn(write_batches(table, commands, Arc::clone(&error)));
-        DynamoAuditSink { queue, error }
-    }
-
-    fn fail(&self, error: String) {
-        fail(&self.error, error);
-    }
-}
-
-fn fail(slot: &Mutex<Option<String>>, error: String) {
-    tracing::error!(%error, "audit write failed");
-    slot.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert(error);
-}
-
-impl RecordSink for DynamoAuditSink {
-    fn write(&self, record: &AuditRecord, _line: &[u8]) {
-        if self.queue.send(Command::Record(item(record))).is_err() {
-            self.fail("the AWS runtime has shut down".into());
-        }
-    }
-
-    fn finish(&self) -> Result<(), String> {
-        let (done, finished) = oneshot::channel();
-        if self.queue.send(Command::Flush(done)).is_err() || finished.blocking_recv().is_err() {
-            self.fail("the AWS runtime has shut down".into());
-        }
-        match self.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            Some(error) => Err(format!("writing the DynamoDB audit failed: {error}")),
-            None => Ok(()),
+impl DynamoAudit {
+    pub fn new(table: AuditTable, runtime: Handle) -> DynamoAudit {
+        DynamoAudit {
+            table: Arc::new(table),
+            runtime,
         }
     }
 }
 
-async fn write_batches(
-    table: AuditTable,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    error: Arc<Mutex<Option<String>>>,
-) {
-    let table = Arc::new(table);
-    let mut pending: Vec<Item> = Vec::new();
-    let mut writes = JoinSet::new();
-    let spawn = |writes: &mut JoinSet<()>, items: Vec<Item>| {
-        let table = Arc::clone(&table);
-        let error = Arc::clone(&error);
-        writes.spawn(async move {
-            if let Err(message) = table.write(items).await {
-                fail(&error, message);
-            }
-        });
-    };
-    loop {
-        let command = if pending.is_empty() {
-            commands.recv().await
-        } else {
-            match tokio::time::timeout(LINGER, commands.recv()).await {
-                Ok(command) => command,
-                Err(_) => {
-                    spawn(&mut writes, std::mem::take(&mut pending));
-                    continue;
+impl Destination for DynamoAudit {
+    fn name(&self) -> String {
+        format!("dynamodb-{}", self.table.table)
+    }
+
+    /// Transactions run a few at a time; the batch's stored part is the run of transactions
+    /// from its start that succeeded (those after a failed one are written again with it, and
+    /// their guards keep them single).
+    fn store(&self, lines: &[Vec<u8>]) -> Result<(), Unstored> {
+        let items: Vec<Item> = lines
+            .iter()
+            .map(|line| {
+                std::str::from_utf8(line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|line| AuditRecord::parse(line).map_err(|e| e.to_string()))
+                    .map(|record| item(&record))
+            })
+            .collect::<Result<_, String>>()
+            // Lines come from the audit writer: one that does not read back is a bug, and no
+            // number of retries would store it.
+            .map_err(|error| Unstored {
+                stored: 0,
+                error: format!("an audit line does not read back as a record: {error}"),
+            })?;
+        let chunks: Vec<Vec<Item>> = items.chunks(BATCH).map(<[Item]>::to_vec).collect();
+        let mut stored = 0;
+        let mut chunks = chunks.into_iter().peekable();
+        while chunks.peek().is_some() {
+            let wave: Vec<Vec<Item>> = chunks.by_ref().take(IN_FLIGHT).collect();
+            let sizes: Vec<usize> = wave.iter().map(Vec::len).collect();
+            let results = self.runtime.block_on(async {
+                let writes: Vec<_> = wave
+                    .into_iter()
+                    .map(|chunk| {
+                        let table = Arc::clone(&self.table);
+                        tokio::spawn(async move { table.write(chunk).await })
+                    })
+                    .collect();
+                let mut results = Vec::with_capacity(writes.len());
+                for write in writes {
+                    results.push(write.await.unwrap_or_else(|e| Err(e.to_string())));
+                }
+                results
+            });
+            for (size, result) in sizes.into_iter().zip(results) {
+                match result {
+                    Ok(()) => stored += size,
+                    Err(error) => return Err(Unstored { stored, error }),
                 }
             }
-        };
-        match command {
-            Some(Command::Record(item)) => {
-                pending.push(item);
-                if pending.len() == BATCH {
-                    while writes.len() >= IN_FLIGHT {
-                        writes.join_next().await;
-                    }
-                    spawn(&mut writes, std::mem::take(&mut pending));
-                }
-            }
-            Some(Command::Flush(done)) => {
-                if !pending.is_empty() {
-                    spawn(&mut writes, std::mem::take(&mut pending));
-                }
-                while writes.join_next().await.is_some() {}
-                let _ = done.send(());
-            }
-            None => break,
         }
+        Ok(())
     }
-    if !pending.is_empty() {
-        spawn(&mut writes, pending);
-    }
-    while writes.join_next().await.is_some() {}
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub mod sns;
 pub mod sqs;
 pub mod state;
 
-use crate::audit::{AuditTable, DynamoAuditSink};
+use crate::audit::{AuditTable, DynamoAudit};
 pub use crate::error::AwsError;
 use acteon_delivery::DeliveryRuntime;
 use acteon_delivery::Policy;
@@ -148,9 +148,12 @@ impl AwsProviders {
         Ok(provider)
     }
 
-    /// The audit sink writing to DynamoDB `table`.
-    pub fn audit_sink(&self, table: &str, connection: &AwsConnection) -> DynamoAuditSink {
-        DynamoAuditSink::start(self.audit_table(table, connection), self.delivery.handle())
+    /// The DynamoDB `table` as an audit destination (to write through a sink buffer).
+    pub fn audit_destination(&self, table: &str, connection: &AwsConnection) -> DynamoAudit {
+        DynamoAudit::new(
+            self.audit_table(table, connection),
+            self.delivery.handle().clone(),
+        )
     }
 
     /// The audit table, for queries.

@@ -7,6 +7,9 @@ mod support;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
 use acteon_dsl::plan::{AwsConnection, Provider as PlanProvider, ProviderKind};
+use acteon_engine::audit::buffer::{
+    Acknowledge, Backpressure, BufferSettings, SinkBuffer, Storage,
+};
 use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::audit::sink::RecordSink;
 use acteon_engine::provider::{CallResult, ProviderCall, Reply};
@@ -578,7 +581,7 @@ fn client_errors_are_final_and_connection_errors_are_retried() {
 }
 
 #[test]
-fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
+fn the_dynamodb_audit_writes_batches_that_the_query_reads_back() {
     let fixture = fixture();
     let table = unique("audit");
     let dynamodb = aws_sdk_dynamodb::Client::new(&fixture.config);
@@ -620,7 +623,17 @@ fn the_dynamodb_audit_sink_writes_batches_that_the_query_reads_back() {
             .await
             .unwrap();
     });
-    let sink = fixture.aws.audit_sink(&table, &connection());
+    // In memory and acknowledged once stored: `finish` returns when the table has them.
+    let sink = SinkBuffer::start(
+        std::sync::Arc::new(fixture.aws.audit_destination(&table, &connection())),
+        BufferSettings {
+            bound: 1_000,
+            storage: Storage::Memory,
+            acknowledge: Acknowledge::Durable,
+        },
+        &Backpressure::new(),
+    )
+    .unwrap();
     let record = |i: u32, tenant: &str| {
         json!({
             "id": format!("a{i}#0"), "action_id": format!("a{i}"), "namespace": "iot",

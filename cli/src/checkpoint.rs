@@ -42,6 +42,11 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
+    /// `--checkpoint-dir`.
+    pub fn dir(&self) -> Option<&Path> {
+        self.checkpoint_dir.as_deref()
+    }
+
     /// `None` without --checkpoint-dir or --checkpoint-table. `script` names the default
     /// prefix; `plan` and `aws` give the table's connection and the runtime of its calls.
     pub fn config(

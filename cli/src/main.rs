@@ -4,12 +4,16 @@
 //! Module map:
 //! - `commands/`: one file per subcommand; each turns its flags into calls on the `acteon-dsl`
 //!   and `acteon-engine` libraries and reports the result.
+//! - `api_keys`: where `serve` takes its API keys from (a file, the environment, flags).
+//! - `buffer`: the sink buffer flags, and audit destinations wrapped in their buffers.
 //! - `checkpoint`: the flags that keep durable state (a directory or a DynamoDB table).
 //! - `cluster`: the flags that make a run one process of several.
 //! - `diagnostics`: printing a compilation's diagnostics and deciding the exit code.
 //! - `duration`: durations on the command line (`10s`).
 //! - `live`: the run's live providers, Kafka and AWS kinds on one delivery runtime.
 
+mod api_keys;
+mod buffer;
 mod checkpoint;
 mod cluster;
 mod commands;

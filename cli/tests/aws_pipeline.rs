@@ -659,20 +659,21 @@ breaker alert-fanout {{
         assert_eq!(of(id)["outcome"], "executed", "{}", of(id));
         assert_eq!(of(id)["target"], "alert-fanout");
     }
-    for id in ["down-1", "down-2"] {
-        assert_eq!(of(id)["outcome"], "failed", "{}", of(id));
-        assert_eq!(
-            of(id)["details"]["delivery"]["attempts"],
-            Policy::default().max_attempts
-        );
+    // The two calls that failed (and opened the breaker) went on to the fallback as well.
+    for (ids, reason) in [
+        (["down-1", "down-2"], "call_failed"),
+        (["open-1", "open-2"], "breaker_open"),
+    ] {
+        for id in ids {
+            let record = of(id);
+            assert_eq!(record["outcome"], "rerouted", "{record}");
+            assert_eq!(record["target"], "local-fallback");
+            assert_eq!(record["details"]["fallback"], true);
+            assert_eq!(record["details"]["fallback_reason"], reason, "{record}");
+            assert_eq!(record["details"]["original_target"], "alert-fanout");
+        }
     }
-    for id in ["open-1", "open-2"] {
-        let record = of(id);
-        assert_eq!(record["outcome"], "rerouted", "{record}");
-        assert_eq!(record["target"], "local-fallback");
-        assert_eq!(record["details"]["fallback"], true);
-        assert_eq!(record["details"]["original_target"], "alert-fanout");
-    }
+    assert!(of("down-1")["details"]["original_error"].is_string());
     assert_eq!(
         aws.drain(&second_copy, 1, 5, |_| true).len(),
         1,

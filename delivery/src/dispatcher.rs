@@ -136,6 +136,7 @@ fn failure(error: String, attempts: u32, duration_ms: u64) -> CallResult {
         attempts,
         duration_ms,
         delivered_by: None,
+        failed_over: None,
     }
 }
 
@@ -202,6 +203,7 @@ impl<B: Backend> Sender<B> {
                         attempts: attempt,
                         duration_ms: elapsed,
                         delivered_by: None,
+                        failed_over: None,
                     }),
                     Err(error) if error.transient && attempt < policy.max_attempts => {
                         tracing::debug!(attempt, error = %error.message, "transient failure, retrying");

@@ -3,6 +3,7 @@
 //! another thread (the AWS providers answer from a tokio runtime). The delivery operator holds
 //! the call's capability until then, so a frontier means "every effect before it is done".
 
+use crate::audit::record::Details;
 use crate::json;
 use crate::name::Name;
 use crate::payload::Payload;
@@ -70,6 +71,32 @@ pub struct CallResult {
     /// instead of the one named (the audit then says `rerouted` with `fallback: true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivered_by: Option<String>,
+    /// With `delivered_by`: the error of the named provider's call, when that call failed
+    /// (after its retries) and the fallback took it then; `None` when its breaker was open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_over: Option<String>,
+}
+
+impl CallResult {
+    /// When a circuit breaker sent the call to a fallback: says so in `details` (the path the
+    /// call took: `breaker_open`, or `call_failed` with the named provider's error) and makes
+    /// `target` the provider that was called; true then.
+    pub fn reroute(&self, details: &mut Details, target: &mut Option<Name>) -> bool {
+        let Some(fallback) = &self.delivered_by else {
+            return false;
+        };
+        details.insert("fallback", true);
+        details.insert("original_target", target.clone());
+        match &self.failed_over {
+            Some(error) => {
+                details.insert("fallback_reason", "call_failed");
+                details.insert("original_error", error.clone());
+            }
+            None => details.insert("fallback_reason", "breaker_open"),
+        }
+        *target = Some(fallback.as_str().into());
+        true
+    }
 }
 
 /// Where a provider sends a call's result: the delivery operator that submitted it, woken up,
@@ -93,8 +120,14 @@ impl Reply {
 
     /// A reply that passes the result through `f` before this one receives it.
     pub fn map(self, f: impl FnOnce(CallResult) -> CallResult + Send + 'static) -> Reply {
+        self.then(move |reply, result| reply.send(f(result)))
+    }
+
+    /// A reply that hands the result and this reply to `f`, which answers through the reply
+    /// when it will (a circuit breaker sends a failed call on to a fallback first).
+    pub fn then(self, f: impl FnOnce(Reply, CallResult) + Send + 'static) -> Reply {
         Reply {
-            deliver: Box::new(move |result| (self.deliver)(f(result))),
+            deliver: Box::new(move |result| f(self, result)),
         }
     }
 

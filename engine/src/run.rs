@@ -2,6 +2,7 @@
 
 use crate::action::Position;
 use crate::answers::Answers;
+use crate::audit::buffer::Backpressure;
 use crate::audit::record::{AuditRecord, AuditTtl};
 use crate::audit::redact::Redactor;
 use crate::audit::sink::{JsonLinesWriter, LineThread, RecordSink};
@@ -77,6 +78,8 @@ pub struct RunConfig {
     /// The plan's tables' rows, shared with whoever reads or changes them while the run goes
     /// on (the HTTP API), and how tables from topics are read.
     pub tables: Tables,
+    /// The sink buffers' backpressure: while engaged, the sources read nothing.
+    pub backpressure: Option<Backpressure>,
 }
 
 /// Where checkpoints go and how often they are taken.
@@ -144,6 +147,7 @@ impl Default for RunConfig {
             checkpoints: None,
             answers: None,
             tables: Tables::new(),
+            backpressure: None,
         }
     }
 }
@@ -405,6 +409,7 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
             hold_epochs,
             watermark: Arc::clone(&shared.watermark),
             checkpointer: shared.checkpointer.clone(),
+            backpressure: config.backpressure.clone(),
         };
         let renderer = Rc::new(Renderer {
             evaluator: Arc::clone(&shared.evaluator),

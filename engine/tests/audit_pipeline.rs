@@ -73,6 +73,7 @@ fn records_reach_the_file_and_the_store_redacted_and_expiring() {
         attempts: 1,
         duration_ms: 10,
         delivered_by: None,
+        failed_over: None,
     };
     let entries: Vec<_> = (0..3)
         .map(|n| renderer.render(decision(n), Some(&result), 0, 0))

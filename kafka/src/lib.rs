@@ -9,7 +9,8 @@
 //! - [`producer`]: [`TopicWriter`], one record per batch, counting deliveries; topic creation.
 //! - [`simulator`]: the reproducible sensor workload (also the benchmarks' workload).
 //! - [`provider`]: the `kafka` provider type: each call a record on a topic.
-//! - [`audit`]: the audit written to a topic (`--audit kafka://HOST:PORT/TOPIC`).
+//! - [`audit`]: the audit written to a topic (`--audit kafka://HOST:PORT/TOPIC`), as a sink
+//!   buffer's destination.
 //! - [`table`]: [`KafkaTables`], tables read from topics (`table NAME key FIELD from kafka`).
 //! - this file: errors and `kafka://HOST:PORT/TOPIC?group=G` addresses.
 
@@ -20,7 +21,7 @@ pub mod provider;
 pub mod simulator;
 pub mod table;
 
-pub use audit::KafkaAuditSink;
+pub use audit::KafkaAudit;
 pub use feed::{dead_letter_topic, KafkaFeed, ERROR_HEADER};
 pub use producer::{ensure_topic, TopicWriter};
 pub use table::KafkaTables;

@@ -13,30 +13,45 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-/// Counts what the broker acknowledged and what failed.
+/// Counts what the broker acknowledged and what failed; and, for records sent with a number
+/// ([`TopicWriter::send_numbered`]), each one's fate.
 #[derive(Default)]
 pub struct Deliveries {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
+    /// Number → delivered, for numbered records whose report came.
+    numbered: Mutex<BTreeMap<usize, bool>>,
 }
 
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    /// A record's number; 0: not numbered.
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, number: usize) {
         match result {
             Ok(_) => self.delivered.fetch_add(1, Ordering::Relaxed),
+            // A numbered record's sender reports its failure (and tries it again).
+            Err((error, _)) if number > 0 => {
+                tracing::debug!(%error, number, "a numbered record was not delivered");
+                self.failed.fetch_add(1, Ordering::Relaxed)
+            }
             Err((error, _)) => {
                 tracing::error!(%error, "a record was not delivered");
                 self.failed.fetch_add(1, Ordering::Relaxed)
             }
         };
+        if number > 0 {
+            self.numbered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(number, result.is_ok());
+        }
     }
 }
 
@@ -100,14 +115,51 @@ impl TopicWriter {
     pub fn send(
         &self,
         topic: &str,
+        to: (Option<&str>, Option<i32>),
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), KafkaError> {
+        self.send_as(topic, to, payload, headers, 0)
+    }
+
+    /// Queues one record by key, numbered `number` (above 0): its fate is then told by
+    /// [`TopicWriter::take_numbered`].
+    pub fn send_numbered(
+        &self,
+        topic: &str,
+        key: Option<&str>,
+        payload: &[u8],
+        number: usize,
+    ) -> Result<(), KafkaError> {
+        self.send_as(topic, (key, None), payload, None, number)
+    }
+
+    /// The fate of the numbered records `numbers` whose report came (true: delivered); every
+    /// report of a lower number is forgotten.
+    pub fn take_numbered(&self, numbers: std::ops::Range<usize>) -> BTreeMap<usize, bool> {
+        let mut numbered = self
+            .producer
+            .context()
+            .numbered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *numbered = numbered.split_off(&numbers.start);
+        let later = numbered.split_off(&numbers.end);
+        std::mem::replace(&mut *numbered, later)
+    }
+
+    fn send_as(
+        &self,
+        topic: &str,
         (key, partition): (Option<&str>, Option<i32>),
         payload: &[u8],
         headers: Option<OwnedHeaders>,
+        number: usize,
     ) -> Result<(), KafkaError> {
         let started = Instant::now();
         let mut headers = headers;
         loop {
-            let mut record = BaseRecord::to(topic).payload(payload);
+            let mut record = BaseRecord::with_opaque_to(topic, number).payload(payload);
             if let Some(key) = key {
                 record = record.key(key);
             }
@@ -131,11 +183,16 @@ impl TopicWriter {
         }
     }
 
-    /// Waits until every queued record is acknowledged (or `timeout` passes).
-    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+    /// Waits until every queued record is acknowledged or failed (or `timeout` passes).
+    pub fn wait(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer
             .flush(timeout)
-            .map_err(|e| KafkaError::Produce(e.to_string()))?;
+            .map_err(|e| KafkaError::Produce(e.to_string()))
+    }
+
+    /// Waits as [`TopicWriter::wait`]; an error if a record ever failed.
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.wait(timeout)?;
         match self.failed() {
             0 => Ok(()),
             n => Err(KafkaError::Produce(format!(

@@ -21,14 +21,14 @@ export async function render(main, ctx) {
   const breakerAction = async (provider, action, button) => {
     button.disabled = true;
     try {
-      await api(`/v1/providers/${encodeURIComponent(provider)}/${action}`, { method: "POST" });
+      await api(`/v1/providers/${encodeURIComponent(provider)}/breaker`, { method: "POST", body: { state: action === "trip" ? "open" : "closed" } });
       fill(messages, notice("ok", `Breaker of ${provider}: ${action === "trip" ? "tripped (open)" : "reset (closed)"}.`));
       await loadHealth();
     } catch (error) {
       fill(
         messages,
-        error.code === "no_route"
-          ? notice("note", `This server cannot ${action} a breaker by hand yet (POST /v1/providers/{name}/${action} is not there).`)
+        error.code === "conflict"
+          ? notice("note", `${provider} has no breaker to ${action} (disabled in the script, or a dry run).`)
           : notice("error", explainError(error))
       );
     } finally {

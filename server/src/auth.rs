@@ -48,6 +48,18 @@ impl FromStr for ApiKey {
     }
 }
 
+impl ApiKey {
+    /// Keys as an API keys file or `ACTEON_API_KEYS` holds them: one per line (or separated by
+    /// `;`), each `KEY` or `KEY:TENANT[,TENANT...]`; blank lines and `#` comments are skipped.
+    pub fn parse_list(text: &str) -> Result<Vec<ApiKey>, String> {
+        text.split(['\n', ';'])
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty() && !entry.starts_with('#'))
+            .map(str::parse)
+            .collect()
+    }
+}
+
 /// Who is calling, as the handlers see it.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
@@ -120,7 +132,7 @@ pub async fn authenticate(
         )
         .into_response();
     };
-    let Some(key) = keys.iter().find(|k| k.key == given) else {
+    let Some(key) = find_key(&keys, given) else {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "api_key_unknown",
@@ -132,6 +144,16 @@ pub async fn authenticate(
         tenants: key.tenants.clone(),
     });
     next.run(request).await
+}
+
+/// The key equal to `given`. Every key is compared, each in constant time, so how long the
+/// search takes says nothing about how much of a key a guess got right, nor which key matched.
+fn find_key<'k>(keys: &'k [ApiKey], given: &str) -> Option<&'k ApiKey> {
+    use subtle::ConstantTimeEq;
+    keys.iter().fold(None, |found, key| {
+        let equal = bool::from(key.key.as_bytes().ct_eq(given.as_bytes()));
+        found.or(equal.then_some(key))
+    })
 }
 
 #[cfg(test)]
@@ -151,6 +173,25 @@ mod tests {
         assert_eq!(limited.tenants.unwrap(), ["hq", "branch"]);
         assert!("k3:".parse::<ApiKey>().is_err());
         assert!(":hq".parse::<ApiKey>().is_err());
+    }
+
+    #[test]
+    fn key_lists_skip_comments_and_blank_lines() {
+        let keys = ApiKey::parse_list("# ops\nk1\n\n  k2:hq, branch  \r\nk3;k4:hq").unwrap();
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(names, ["k1", "k2", "k3", "k4"]);
+        assert_eq!(keys[1].tenants.as_deref().unwrap(), ["hq", "branch"]);
+        assert!(ApiKey::parse_list("k1\n:hq").is_err());
+    }
+
+    #[test]
+    fn every_key_is_compared_and_only_an_equal_one_matches() {
+        let keys = ApiKey::parse_list("secret-one\nsecret-two:hq").unwrap();
+        assert_eq!(find_key(&keys, "secret-two").unwrap().key, "secret-two");
+        assert_eq!(find_key(&keys, "secret-one").unwrap().tenants, None);
+        for guess in ["secret-", "secret-one-", "SECRET-ONE", ""] {
+            assert!(find_key(&keys, guess).is_none(), "{guess}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! generation, and by a sampler of breaker states (transitions are counted as seen).
 
 use acteon_dsl::plan::Outcome;
+use acteon_engine::audit::buffer::BufferFigures;
 use acteon_engine::audit::record::AuditRecord;
 use acteon_engine::providers::breaker::{BreakerState, HealthFigures};
 use std::collections::{BTreeMap, VecDeque};
@@ -208,6 +209,7 @@ impl Metrics {
                 escape(tenant)
             );
         }
+        render_buffers(&mut out, &gauges.buffers);
         header(
             &mut out,
             "acteon_delivery_latency_ms",
@@ -263,6 +265,56 @@ pub struct Gauges {
     pub chains: BTreeMap<String, u64>,
     /// (quota id, tenant, used, limit).
     pub quotas: Vec<(String, String, u64, u64)>,
+    /// The audit destinations' sink buffers.
+    pub buffers: Vec<BufferFigures>,
+}
+
+/// Each sink buffer's depth, age and whether it holds the input back.
+fn render_buffers(out: &mut String, buffers: &[BufferFigures]) {
+    type Figure = fn(&BufferFigures) -> u64;
+    let series: [(&str, &str, &str, Figure); 5] = [
+        (
+            "acteon_sink_buffer_records",
+            "gauge",
+            "Audit records waiting in a sink buffer for their destination.",
+            |b| b.records,
+        ),
+        (
+            "acteon_sink_buffer_oldest_age_ms",
+            "gauge",
+            "How long the oldest record in a sink buffer has waited, in milliseconds.",
+            |b| b.oldest_age_ms,
+        ),
+        (
+            "acteon_sink_buffer_full",
+            "gauge",
+            "1 while a sink buffer is at its bound and holds the input back.",
+            |b| u64::from(b.full),
+        ),
+        (
+            "acteon_sink_buffer_delivered_total",
+            "counter",
+            "Audit records a sink buffer handed to its destination.",
+            |b| b.delivered,
+        ),
+        (
+            "acteon_sink_buffer_failures_total",
+            "counter",
+            "Batches a sink buffer's destination refused (each is tried again).",
+            |b| b.failures,
+        ),
+    ];
+    for (name, kind, help, figure) in series {
+        header(out, name, kind, help);
+        for buffer in buffers {
+            let _ = writeln!(
+                out,
+                "{name}{{sink=\"{}\"}} {}",
+                escape(&buffer.sink),
+                figure(buffer)
+            );
+        }
+    }
 }
 
 impl Latency {

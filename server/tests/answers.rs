@@ -79,6 +79,7 @@ impl Provider for Slow {
                 attempts: 1,
                 duration_ms: 2000,
                 delivered_by: None,
+                failed_over: None,
             });
         });
     }

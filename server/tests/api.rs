@@ -786,3 +786,69 @@ async fn a_due_recurring_action_is_decided_and_audited() {
     assert_eq!(listed["executions"], 1, "{listed}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_is_tripped_and_reset_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("breakers.acteon");
+    std::fs::write(
+        &script,
+        "provider primary log\nprovider backup log\n\n\
+         breaker primary {\n  failure_threshold = 2\n  recovery_timeout = 60s\n  fallback = backup\n}\n",
+    )
+    .unwrap();
+    let mut live = config(&script);
+    live.engine.delivery = acteon_engine::Delivery::Live;
+    let server = start(live);
+    let uri = "/v1/providers/primary/breaker";
+    let (status, answer) = post(&server, uri, json!({ "state": "open" })).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["circuit_breaker_state"], "open");
+    let (_, health) = get(&server, "/v1/providers/health").await;
+    let primary = &health["providers"][1];
+    assert_eq!(
+        (
+            &primary["provider"],
+            &primary["circuit_breaker_state"],
+            &primary["healthy"]
+        ),
+        (&json!("primary"), &json!("open"), &json!(false))
+    );
+    let action = |id: &str| json!({ "id": id, "namespace": "n", "tenant": "t", "action_type": "x", "provider": "primary" });
+    dispatch(&server, action("while-open")).await;
+    let mut record = Value::Null;
+    for _ in 0..500 {
+        record = get(&server, "/v1/audit/while-open").await.1["records"][0].clone();
+        if record.is_object() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        (&record["outcome"], &record["target"]),
+        (&json!("rerouted"), &json!("backup"))
+    );
+    assert_eq!(record["details"]["fallback_reason"], "breaker_open");
+
+    let (status, answer) = post(&server, uri, json!({ "state": "closed" })).await;
+    assert_eq!(
+        (status, answer["circuit_breaker_state"].as_str()),
+        (StatusCode::OK, Some("closed"))
+    );
+    let (status, _) = post(
+        &server,
+        "/v1/providers/nope/breaker",
+        json!({ "state": "open" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(&server, uri, json!({ "state": "half_open" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.stop().await;
+
+    // A dry run's providers have no breakers.
+    let server = start(config(&script));
+    let (status, answer) = post(&server, uri, json!({ "state": "open" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    server.stop().await;
+}

@@ -1,14 +1,16 @@
 //! `acteon run`: the pipeline over a finite or live input.
 
+use crate::buffer::Buffers;
 use crate::diagnostics::compile_or_report;
 use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
+use acteon_engine::audit::buffer::Acknowledge;
 use acteon_engine::audit::sink::{FanOut, FileSink, JsonLinesWriter, RecordSink};
 use acteon_engine::chains::status::ChainStore;
 use acteon_engine::tables::Tables;
 use acteon_engine::{AuditOutput, Clock, Delivery, Input, RunConfig};
-use acteon_kafka::audit::KafkaAuditSink;
+use acteon_kafka::audit::KafkaAudit;
 use acteon_kafka::TopicAddress;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,7 +48,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
     /// Write the input records that were not decided (rejected, or late), with the reason, to
-    /// this file, one JSON line each; `record` holds the input line, to feed it again.
+    /// this file, one JSON line each; `record` holds the input line, to feed it again. Actions
+    /// whose delivery failed with no breaker fallback to take them, and failed chain steps
+    /// that say `on_failure dlq`, go here too (their action, provider and reason).
     #[arg(long, value_name = "PATH")]
     dead_letter: Option<PathBuf>,
     /// How far behind its input's latest event time (same file, same partition) an action may
@@ -77,6 +81,8 @@ pub struct Args {
     #[command(flatten)]
     checkpoints: crate::checkpoint::CheckpointArgs,
     #[command(flatten)]
+    buffers: crate::buffer::BufferArgs,
+    #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
 
@@ -93,8 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cluster = args.cluster.cluster()?;
     // One runtime for every AWS call of the run: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
+    // A record counts as written for the feed's commits once it is in its destination or
+    // synced in the buffer on disk.
+    let buffers = args
+        .buffers
+        .buffers(args.checkpoints.dir(), Acknowledge::Durable);
     // Settled before a Kafka feed is opened: a missing flag is reported at once.
-    let audit = audit_output(&args.audit, &plan, &aws)?;
+    let audit = audit_output(&args.audit, &plan, &aws, &buffers)?;
     use acteon_dsl::plan::Source;
     let kafka = |source| -> anyhow::Result<Input> {
         let feed = acteon_kafka::KafkaFeed::new(source, args.exit_when_idle)?;
@@ -138,9 +149,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         checkpoints: args.checkpoints.config(&args.file, &plan, &aws)?,
         cluster,
         tables: Tables::new().with_feed(Arc::new(acteon_kafka::KafkaTables)),
+        backpressure: Some(buffers.backpressure.clone()),
         ..RunConfig::default()
     };
     let report = acteon_engine::run(&plan, config)?;
+    buffers.drain();
     if args.report {
         print!("{}", report.views.render_table());
     }
@@ -177,17 +190,19 @@ pub(crate) fn delivery(dry_run: Option<&PathBuf>) -> Delivery {
 }
 
 /// `--audit` wins (a file, a topic, or several of them); otherwise the script's own audit sink.
+/// A topic and a DynamoDB table are written through `buffers`.
 pub(crate) fn audit_output(
     audit: &[String],
     plan: &acteon_dsl::plan::Plan,
     aws: &AwsProviders,
+    buffers: &Buffers,
 ) -> anyhow::Result<AuditOutput> {
     use acteon_dsl::plan::AuditSink;
     let sink = |target: &String| -> anyhow::Result<Arc<dyn RecordSink>> {
-        Ok(match TopicAddress::is_url(target) {
-            true => Arc::new(KafkaAuditSink::start(TopicAddress::parse(target)?)?),
-            false => Arc::new(FileSink::new(JsonLinesWriter::create(target)?)),
-        })
+        match TopicAddress::is_url(target) {
+            true => buffers.sink(KafkaAudit::start(TopicAddress::parse(target)?)?),
+            false => Ok(Arc::new(FileSink::new(JsonLinesWriter::create(target)?))),
+        }
     };
     Ok(match (audit, &plan.audit.sink) {
         ([path], _) if !TopicAddress::is_url(path) => AuditOutput::File(path.into()),
@@ -206,7 +221,7 @@ pub(crate) fn audit_output(
                 table,
                 aws: connection,
             },
-        ) => AuditOutput::Sink(Arc::new(aws.audit_sink(table, connection))),
+        ) => AuditOutput::Sink(buffers.sink(aws.audit_destination(table, connection))?),
         (
             [],
             AuditSink::Kafka {
@@ -214,10 +229,10 @@ pub(crate) fn audit_output(
                 topic,
                 properties,
             },
-        ) => AuditOutput::Sink(Arc::new(KafkaAuditSink::start(TopicAddress {
+        ) => AuditOutput::Sink(buffers.sink(KafkaAudit::start(TopicAddress {
             brokers: brokers.clone(),
             topic: topic.clone(),
             properties: properties.clone(),
-        })?)),
+        })?)?),
     })
 }

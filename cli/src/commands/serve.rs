@@ -5,9 +5,10 @@ use crate::diagnostics::compile_or_report;
 use crate::live::LiveProviders;
 use acteon_aws::AwsProviders;
 use acteon_delivery::Policy;
+use acteon_engine::audit::buffer::Acknowledge;
 use acteon_engine::tables::Tables;
 use acteon_engine::{AuditOutput, RunConfig};
-use acteon_server::{ApiKey, Server, ServerConfig};
+use acteon_server::{Server, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,9 +30,8 @@ pub struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Require this API key (repeatable); `KEY:TENANT[,TENANT...]` limits it to tenants.
-    #[arg(long = "api-key", value_name = "KEY[:TENANTS]")]
-    api_keys: Vec<ApiKey>,
+    #[command(flatten)]
+    api_keys: crate::api_keys::ApiKeyArgs,
     /// Also write the audit as JSON lines to this file, or to this topic:
     /// kafka://HOST:PORT/TOPIC[?PROPERTY=VALUE] (record key: the action id). Repeat it to write
     /// to several; instead of the script's audit sink.
@@ -61,6 +61,8 @@ pub struct Args {
     #[arg(long)]
     no_source: bool,
     #[command(flatten)]
+    buffers: crate::buffer::BufferArgs,
+    #[command(flatten)]
     cluster: crate::cluster::ClusterArgs,
 }
 
@@ -70,7 +72,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // One runtime for every AWS call: providers and the DynamoDB audit.
     let aws = Arc::new(AwsProviders::new(Policy::default())?);
-    let audit = match audit_output(&args.audit, &plan, &aws) {
+    // Nothing commits behind a served audit: a record in the buffer is written as far as the
+    // answer to its dispatch is concerned.
+    let buffers = args.buffers.buffers(None, Acknowledge::Buffered);
+    let audit = match audit_output(&args.audit, &plan, &aws, &buffers) {
         Ok(audit) => audit,
         // Served, the audit is always kept in memory for `GET /v1/audit`: the script's file is
         // optional, but what `--audit` names must open.
@@ -86,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         live_providers: Some(Arc::new(LiveProviders::new(aws))),
         cluster: args.cluster.cluster()?,
         tables: Tables::new().with_feed(Arc::new(acteon_kafka::KafkaTables)),
+        backpressure: Some(buffers.backpressure.clone()),
         ..RunConfig::default()
     };
     let mut config = ServerConfig::new(&args.file, engine);
@@ -100,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    config.api_keys = args.api_keys;
+    config.api_keys = args.api_keys.keys()?;
     config.max_body_bytes = args.max_body_bytes;
     // A cluster's plan is fixed (see the cluster flags): its files are not watched.
     config.watch_interval = (!args.watch_interval.is_zero() && config.engine.cluster.is_none())
@@ -109,16 +115,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("acteon-http")
         .build()?;
-    runtime.block_on(async move {
+    let served: anyhow::Result<()> = runtime.block_on(async move {
         let server = Server::start(config)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
         eprintln!("Listening on {}", listener.local_addr()?);
         server.serve(listener, shutdown_signal()).await?;
-        eprintln!("stopped");
-        Ok(ExitCode::SUCCESS)
-    })
+        Ok(())
+    });
+    served?;
+    buffers.drain();
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Ctrl-C or SIGTERM.

@@ -3,6 +3,8 @@
 //! audit. Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use acteon_kafka::simulator::{Building, Mix, Simulator, START_MS};
 use acteon_kafka::TopicWriter;
 use rdkafka::config::ClientConfig;
@@ -41,6 +43,18 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+pub const EMULATOR_PORT: u16 = 4566;
+
+/// Fails (never skips) when the AWS emulator is not there.
+pub fn require_emulator() {
+    let address: SocketAddr = ([127, 0, 0, 1], EMULATOR_PORT).into();
+    if TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err() {
+        panic!(
+            "no AWS emulator on {address}: run `scripts/services.sh up aws` (scripts/test.sh does)"
+        );
+    }
 }
 
 /// A topic and group name no other test or run has used.

@@ -269,6 +269,7 @@ mod tests {
             attempts: 1,
             duration_ms: 0,
             delivered_by: None,
+            failed_over: None,
         }
     }
 

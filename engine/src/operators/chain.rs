@@ -590,12 +590,8 @@ impl Chains {
             }
         });
         let mut target = call.as_ref().map(|c| c.provider.clone());
-        if let Some(fallback) = &result.delivered_by {
-            // A circuit breaker sent the step's call to its fallback: say where it went.
-            details.insert("fallback", true);
-            details.insert("original_target", target.clone());
-            target = Some(fallback.as_str().into());
-        }
+        // A circuit breaker sent the step's call to its fallback: say where it went.
+        result.reroute(&mut details, &mut target);
         let payload = call.map(|c| c.payload);
         self.emit(id, outcome, target, details, payload, dead_letter);
 
@@ -976,6 +972,7 @@ fn failure(error: String) -> CallResult {
         attempts: 0,
         duration_ms: 0,
         delivered_by: None,
+        failed_over: None,
     }
 }
 

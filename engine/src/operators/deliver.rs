@@ -7,17 +7,19 @@
 //! capability of the decision's time, so the output frontier means "every call before it has
 //! completed"; releases it when the provider's reply arrives (providers answer through a
 //! channel and wake this operator). A call that a circuit breaker delivered to its fallback is
-//! audited `rerouted` to the fallback, with `fallback: true` and the `original_target`.
+//! audited `rerouted` to the fallback, with `fallback: true` and the `original_target`. A
+//! delivery that fails with no fallback to take it also goes to the dead-letter output (the
+//! dead-letter file, or a Kafka feed's dead-letter topic), so the action is not lost with it.
 
 use super::chain::ChainStart;
-use super::{AuditEntry, Decision, Renderer};
+use super::{AuditEntry, DeadLetter, Decision, Renderer};
 use crate::audit::record::Detail;
 use crate::provider::{CallResult, ProviderCall, Reply};
 use crate::providers::registry::ProviderRegistry;
 use crate::time::wall_clock_ms;
 use acteon_dsl::plan::Outcome;
 use rustc_hash::FxHashMap;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::rc::Rc;
 use std::sync::{mpsc, Arc};
 use timely::container::CapacityContainerBuilder;
@@ -95,8 +97,9 @@ pub fn deliver<'s>(
                             attempts: 0,
                             duration_ms: 0,
                             delivered_by: None,
+                            failed_over: None,
                         };
-                        session.give(renderer.render(decision, Some(&result), now, now));
+                        session.give(answered(&renderer, decision, &result, now));
                         continue;
                     };
                     let action = &decision.flow.action;
@@ -143,15 +146,33 @@ fn answered(
     result: &CallResult,
     dispatched: i64,
 ) -> AuditEntry {
-    if let Some(fallback) = &result.delivered_by {
-        // A circuit breaker sent the call to its fallback: the record names the provider
-        // that was called and the one the rules chose.
+    // A circuit breaker sent the call to its fallback: the record names the provider that was
+    // called and the one the rules chose.
+    if result.reroute(&mut decision.details, &mut decision.target) {
         decision.outcome = Outcome::Rerouted;
-        decision.details.insert("fallback", true);
-        decision
-            .details
-            .insert("original_target", decision.target.clone());
-        decision.target = Some(fallback.as_str().into());
     }
-    renderer.render(decision, Some(result), dispatched, wall_clock_ms())
+    let dead_letter = (!result.success).then(|| {
+        let action = &decision.flow.action;
+        let reason = result
+            .error
+            .clone()
+            .unwrap_or_else(|| "the delivery failed".into());
+        let entry = json!({
+            "action_id": &*action.id,
+            "namespace": &action.namespace,
+            "tenant": &action.tenant,
+            "action_type": &action.action_type,
+            "provider": &decision.target,
+            "reason": &reason,
+            "payload": &action.payload,
+        });
+        DeadLetter::Entry {
+            position: action.position,
+            reason,
+            entry: entry.to_string(),
+        }
+    });
+    let mut entry = renderer.render(decision, Some(result), dispatched, wall_clock_ms());
+    entry.dead_letter = dead_letter.map(Box::new);
+    entry
 }

@@ -20,7 +20,7 @@
 //! the probe after the audit writer passes that epoch plus the plan's longest hold: then it
 //! hands them to the feed to commit. Whatever the input, while more than [`MAX_IN_FLIGHT`]
 //! emitted records wait for the probe, it stops reading (backpressure), so a fast file does
-//! not pile up in front of a slower dataflow. When a feed ends, the operator stays until
+//! not pile up in front of a slower dataflow; likewise while a sink buffer is full. When a feed ends, the operator stays until
 //! the probe is done, to complete and close the feed.
 //!
 //! With checkpoints, the source cuts whenever its capability passes a checkpoint's epoch (see
@@ -32,6 +32,7 @@
 use super::decided::DecidedFrontier;
 use super::{position_details, AuditEntry, DeadLetter, Flow, Renderer};
 use crate::action::{Action, Position};
+use crate::audit::buffer::Backpressure;
 use crate::audit::record::{AuditRecord, RecordId};
 use crate::checkpoint::cut::{LaneCut, Pending, SourceCheckpoints, SourceCut};
 use crate::checkpoint::Checkpointer;
@@ -290,6 +291,8 @@ pub struct SourceSettings {
     pub watermark: Arc<AtomicI64>,
     /// With checkpoints: the feed commits only the positions of stored checkpoints.
     pub checkpointer: Option<Arc<Checkpointer>>,
+    /// While engaged (a sink buffer is full), nothing is read.
+    pub backpressure: Option<Backpressure>,
 }
 
 /// Builds the source; `lines_read` counts the input lines this worker decoded; `probe` is
@@ -435,7 +438,11 @@ pub fn source<'s>(
             let mut decoded = 0;
             let mut ended = false;
             let mut pending = false;
-            let held_back = in_flight.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT;
+            let held_back = in_flight.waiting_before(&probe, flow_time) > MAX_IN_FLIGHT
+                || settings
+                    .backpressure
+                    .as_ref()
+                    .is_some_and(Backpressure::engaged);
             // The latest time this activation emitted actions at (the processing clock closes
             // it at once, below).
             let mut emitted_at = None;

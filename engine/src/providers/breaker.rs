@@ -28,6 +28,17 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// Why a breaker cannot be set by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BreakerError {
+    #[error("no provider `{0}`")]
+    NoProvider(String),
+    #[error("provider `{0}` has no circuit breaker (disabled in the script, or a dry run)")]
+    NoBreaker(String),
+    #[error("a breaker is set open or closed; it goes half-open by itself")]
+    HalfOpen,
+}
+
 /// One provider's figures, as [`ProviderHealth::snapshot`] reads them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthFigures {
@@ -51,6 +62,33 @@ pub struct ProviderHealth {
 }
 
 impl ProviderHealth {
+    /// Opens (`Open`) or closes (`Closed`) `provider`'s breaker by hand, as an operator trips
+    /// or resets it: opened, it stays open for its recovery timeout and then lets a probe
+    /// through as usual; closed, its failure count starts again. The state it is in now.
+    pub fn set_state(
+        &self,
+        provider: &str,
+        state: BreakerState,
+    ) -> Result<BreakerState, BreakerError> {
+        let guard = self
+            .entries
+            .get(provider)
+            .ok_or_else(|| BreakerError::NoProvider(provider.to_owned()))?;
+        let Some(settings) = &guard.settings else {
+            return Err(BreakerError::NoBreaker(provider.to_owned()));
+        };
+        let phase = match state {
+            BreakerState::Open => Phase::Open {
+                since: Instant::now(),
+            },
+            BreakerState::Closed => Phase::Closed { failures: 0 },
+            BreakerState::HalfOpen => return Err(BreakerError::HalfOpen),
+        };
+        tracing::warn!(provider = %settings.provider, ?state, "circuit breaker set by hand");
+        guard.lock().phase = phase;
+        Ok(state)
+    }
+
     /// Every provider's figures, sorted by name.
     pub fn snapshot(&self) -> Vec<HealthFigures> {
         self.entries
@@ -278,40 +316,96 @@ struct Guarded {
 
 impl Provider for Guarded {
     fn submit(&self, call: ProviderCall, reply: Reply) {
-        let entries = &self.health.entries;
-        let mut tried: Vec<&str> = Vec::new();
-        let mut current = self.name.as_str();
-        while let Some(guard) = entries.get(current) {
+        let route = Route {
+            health: self.health.clone(),
+            named: self.name.clone(),
+            tried: Vec::new(),
+            failed: None,
+        };
+        route.submit(self.name.clone(), call, reply);
+    }
+}
+
+/// A call on its way along the fallbacks of the provider the rules named.
+struct Route {
+    health: ProviderHealth,
+    named: String,
+    /// Providers already tried, which end the walk.
+    tried: Vec<String>,
+    /// The last call that failed on the way, if one did: the answer when no fallback after
+    /// it takes the call.
+    failed: Option<CallResult>,
+}
+
+impl Route {
+    /// Gives the call to `current`, or to the first fallback from it whose breaker admits it.
+    /// A call that fails (after its retries) goes on to its provider's fallback when there is
+    /// one not yet tried, whether or not the breaker had opened when the call started: a burst
+    /// against a dead provider opens its breaker once, and every call of it still ends at
+    /// the fallback.
+    fn submit(mut self, mut current: String, call: ProviderCall, reply: Reply) {
+        loop {
+            let Some(guard) = self.health.entries.get(&current).cloned() else {
+                break;
+            };
             let admission = guard.admit(Instant::now());
-            if admission != Admission::Reject {
-                let for_another = current != self.name;
-                let recorder = Arc::clone(guard);
-                let delivered_by = for_another.then(|| current.to_owned());
-                let reply = reply.map(move |mut result| {
-                    recorder.record(&result, admission, for_another);
-                    result.delivered_by = delivered_by;
-                    result
-                });
-                guard.provider.submit(call, reply);
-                return;
+            self.tried.push(current.clone());
+            let fallback = guard
+                .settings
+                .as_ref()
+                .and_then(|s| s.fallback.clone())
+                .filter(|next| !self.tried.contains(next));
+            if admission == Admission::Reject {
+                match fallback {
+                    Some(next) => {
+                        current = next;
+                        continue;
+                    }
+                    None => break,
+                }
             }
-            tried.push(current);
-            match guard.settings.as_ref().and_then(|s| s.fallback.as_deref()) {
-                Some(next) if !tried.contains(&next) => current = next,
-                _ => break,
-            }
+            let for_another = current != self.named;
+            let delivered_by = for_another.then(|| current.clone());
+            let again = fallback.as_ref().map(|_| call.clone());
+            let recorder = Arc::clone(&guard);
+            let reply = reply.then(move |reply, mut result| {
+                recorder.record(&result, admission, for_another);
+                if delivered_by.is_some() {
+                    result.failed_over = self.failed.as_ref().map(|failed| {
+                        failed
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| "the call failed".into())
+                    });
+                }
+                result.delivered_by = delivered_by;
+                match (result.success, fallback, again) {
+                    (false, Some(next), Some(call)) => {
+                        self.failed = Some(result);
+                        self.submit(next, call, reply);
+                    }
+                    _ => reply.send(result),
+                }
+            });
+            guard.provider.submit(call, reply);
+            return;
+        }
+        if let Some(failed) = self.failed {
+            reply.send(failed);
+            return;
         }
         reply.send(CallResult {
             success: false,
             body: Value::Null,
             error: Some(format!(
                 "circuit open for {}; no fallback could take the call (tried {})",
-                self.name,
-                tried.join(", ")
+                self.named,
+                self.tried.join(", ")
             )),
             attempts: 0,
             duration_ms: 0,
             delivered_by: None,
+            failed_over: None,
         });
     }
 }
@@ -335,6 +429,7 @@ mod tests {
                 attempts: 1,
                 duration_ms: 3,
                 delivered_by: None,
+                failed_over: None,
             });
         }
     }
@@ -364,19 +459,22 @@ mod tests {
         providers.insert("local".into(), Arc::new(Switch(AtomicBool::new(true))));
         let (guarded, health) = guard(providers, &[breaker("sns", 50, Some("local"))]);
 
+        // The calls that fail while the breaker is still closed go to the fallback too.
         for _ in 0..2 {
-            let failed = submit(&guarded, "sns");
-            assert!(!failed.success);
-            assert_eq!(failed.delivered_by, None);
+            let failed_over = submit(&guarded, "sns");
+            assert!(failed_over.success);
+            assert_eq!(failed_over.delivered_by.as_deref(), Some("local"));
+            assert_eq!(failed_over.failed_over.as_deref(), Some("down"));
         }
         let rerouted = submit(&guarded, "sns");
         assert!(rerouted.success);
         assert_eq!(rerouted.delivered_by.as_deref(), Some("local"));
+        assert_eq!(rerouted.failed_over, None, "the open breaker sent it");
         let figures = health.snapshot();
         assert_eq!(figures[1].provider, "sns");
         assert_eq!(figures[1].state, Some(BreakerState::Open));
         assert_eq!((figures[1].failures, figures[1].rejected), (2, 1));
-        assert_eq!(figures[0].fallback_deliveries, 1);
+        assert_eq!(figures[0].fallback_deliveries, 3);
         assert_eq!(figures[0].state, None);
 
         primary.0.store(true, Ordering::SeqCst);
@@ -385,6 +483,89 @@ mod tests {
         assert!(probe.success);
         assert_eq!(probe.delivered_by, None);
         assert_eq!(health.snapshot()[1].state, Some(BreakerState::Closed));
+    }
+
+    /// Fails after a while, on another thread, as a provider retrying a dead endpoint does.
+    struct Dead;
+
+    impl Provider for Dead {
+        fn submit(&self, _call: ProviderCall, reply: Reply) {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                reply.send(CallResult {
+                    success: false,
+                    body: Value::Null,
+                    error: Some("connection refused".into()),
+                    attempts: 4,
+                    duration_ms: 20,
+                    delivered_by: None,
+                    failed_over: None,
+                });
+            });
+        }
+    }
+
+    #[test]
+    fn a_burst_against_a_dead_provider_opens_its_breaker_once_and_every_call_ends_at_the_fallback()
+    {
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("sns".into(), Arc::new(Dead));
+        providers.insert("local".into(), Arc::new(Switch(AtomicBool::new(true))));
+        let (guarded, health) = guard(providers, &[breaker("sns", 60_000, Some("local"))]);
+        let (sender, results) = std::sync::mpsc::channel();
+        // Every call starts before any has failed: none finds the breaker open.
+        for token in 0..20 {
+            let (reply, answer) = testing::reply(token);
+            guarded["sns"].submit(testing::call("sns", "a"), reply);
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let _ = sender.send(answer.recv_timeout(Duration::from_secs(10)).unwrap().1);
+            });
+        }
+        let burst: Vec<CallResult> = (0..20)
+            .map(|_| results.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        assert!(burst
+            .iter()
+            .all(|r| r.success && r.delivered_by.as_deref() == Some("local")));
+        assert!(burst
+            .iter()
+            .all(|r| r.failed_over.as_deref() == Some("connection refused")));
+        // Opened once; from then on calls go straight to the fallback.
+        let later = submit(&guarded, "sns");
+        assert_eq!(later.delivered_by.as_deref(), Some("local"));
+        assert_eq!(later.failed_over, None);
+        let figures = health.snapshot();
+        assert_eq!(figures[1].state, Some(BreakerState::Open));
+        assert_eq!((figures[1].failures, figures[1].rejected), (20, 1));
+        assert_eq!(figures[0].fallback_deliveries, 21);
+    }
+
+    #[test]
+    fn a_breaker_set_open_by_hand_sends_calls_to_the_fallback_until_set_closed() {
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("sns".into(), Arc::new(Switch(AtomicBool::new(true))));
+        providers.insert("local".into(), Arc::new(Switch(AtomicBool::new(true))));
+        let (guarded, health) = guard(providers, &[breaker("sns", 60_000, Some("local"))]);
+        assert_eq!(
+            health.set_state("sns", BreakerState::Open),
+            Ok(BreakerState::Open)
+        );
+        assert_eq!(health.snapshot()[1].state, Some(BreakerState::Open));
+        assert_eq!(
+            submit(&guarded, "sns").delivered_by.as_deref(),
+            Some("local")
+        );
+        health.set_state("sns", BreakerState::Closed).unwrap();
+        assert_eq!(submit(&guarded, "sns").delivered_by, None);
+        assert_eq!(
+            health.set_state("local", BreakerState::Open),
+            Err(BreakerError::NoBreaker("local".into()))
+        );
+        assert!(matches!(
+            health.set_state("nope", BreakerState::Open),
+            Err(BreakerError::NoProvider(_))
+        ));
     }
 
     #[test]

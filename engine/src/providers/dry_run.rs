@@ -212,6 +212,7 @@ impl DryRun {
             attempts: 1,
             duration_ms: 0,
             delivered_by: None,
+            failed_over: None,
         };
         Some(match self.record(call) {
             Ok(()) => match answer {

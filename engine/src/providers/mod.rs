@@ -22,6 +22,7 @@ fn immediate_success(body: Value) -> CallResult {
         attempts: 1,
         duration_ms: 0,
         delivered_by: None,
+        failed_over: None,
     }
 }
 

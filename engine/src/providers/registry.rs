@@ -175,6 +175,7 @@ impl Provider for Unavailable {
             attempts: 1,
             duration_ms: 0,
             delivered_by: None,
+            failed_over: None,
         });
     }
 }

@@ -17,9 +17,9 @@ use crate::auth::authenticate;
 use crate::error::ApiError;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
@@ -36,8 +36,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
-        .route("/v1/dispatch", post(dispatch::single))
-        .route("/v1/dispatch/batch", post(dispatch::batch))
+        .route(
+            "/v1/dispatch",
+            post(dispatch::single).layer(middleware::from_fn_with_state(app.clone(), hold_back)),
+        )
+        .route(
+            "/v1/dispatch/batch",
+            post(dispatch::batch).layer(middleware::from_fn_with_state(app.clone(), hold_back)),
+        )
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/{action_id}", get(audit::one))
         .route("/v1/chains", get(chains::list))
@@ -48,6 +54,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/groups", get(state::groups))
         .route("/v1/groups/{key}", delete(state::flush_group))
         .route("/v1/providers/health", get(providers::health))
+        .route("/v1/providers/{name}/breaker", post(providers::set_breaker))
         .route(
             "/v1/quotas",
             get(policies::list_quotas).post(policies::create_quota),
@@ -113,6 +120,36 @@ async fn settled_reads(State(app): Shared, request: Request, next: Next) -> Resp
         app.dispatcher.settled().await;
     }
     next.run(request).await
+}
+
+/// What a client is told to wait before it sends again while a sink buffer is full: the buffer
+/// lets the input in again once it is half empty, which a destination that is back reaches in
+/// moments, and a refused request costs the server next to nothing.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// 503 with `Retry-After` while a sink buffer is full: an action answered now would add to a
+/// buffer that is already at its bound (nothing is dropped either way; this keeps the buffer
+/// bounded).
+async fn hold_back(State(app): Shared, request: Request, next: Next) -> Response {
+    let full = app
+        .config
+        .engine
+        .backpressure
+        .as_ref()
+        .is_some_and(|b| b.engaged());
+    if !full {
+        return next.run(request).await;
+    }
+    let mut response = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sink_buffer_full",
+        "an audit destination is down and its buffer is full: try again later",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
 }
 
 async fn count_requests(State(app): Shared, request: Request, next: Next) -> Response {

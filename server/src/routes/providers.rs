@@ -1,15 +1,28 @@
 //! `GET /v1/providers/health`: every provider's breaker state and figures, with latency
-//! percentiles of its recent calls.
+//! percentiles of its recent calls; and the audit destinations' sink buffers (depth, age).
+//! `POST /v1/providers/{name}/breaker`: trips (`{"state": "open"}`) or resets
+//! (`{"state": "closed"}`) a breaker by hand.
 
-use super::Shared;
+use super::{typed_body, Shared};
+use crate::error::ApiError;
 use crate::metrics::state_name;
-use acteon_engine::providers::breaker::{BreakerState, HealthFigures};
+use acteon_engine::providers::breaker::{BreakerError, BreakerState, HealthFigures};
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
 pub async fn health(state: Shared) -> Json<Value> {
+    let buffers = state
+        .config
+        .engine
+        .backpressure
+        .as_ref()
+        .map(|b| b.figures())
+        .unwrap_or_default();
     let Some(generation) = state.engine.current() else {
-        return Json(json!({ "providers": [] }));
+        return Json(json!({ "providers": [], "sink_buffers": buffers }));
     };
     // Dry-run providers have no breaker and no figures: they are listed with zeros.
     let mut figures = generation.health().snapshot();
@@ -56,5 +69,60 @@ pub async fn health(state: Shared) -> Json<Value> {
             value
         })
         .collect();
-    Json(json!({ "providers": providers }))
+    Json(json!({ "providers": providers, "sink_buffers": buffers }))
+}
+
+#[derive(serde::Deserialize)]
+struct SetBreaker {
+    state: String,
+}
+
+pub async fn set_breaker(
+    state: Shared,
+    Path(provider): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let asked: SetBreaker = typed_body(&state, body).await?;
+    let wanted = match asked.state.as_str() {
+        "open" => BreakerState::Open,
+        "closed" => BreakerState::Closed,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!("`state` is `open` or `closed`, not `{other}`"),
+            ))
+        }
+    };
+    let generation = state.engine.current().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_unavailable",
+            "the engine is not running (shutting down?)",
+        )
+    })?;
+    let now = generation
+        .health()
+        .set_state(&provider, wanted)
+        .map_err(|error| {
+            // A dry run's providers are declared but have no breakers.
+            let declared = generation.plan.providers.iter().any(|p| p.name == provider);
+            match error {
+                BreakerError::NoProvider(_) if !declared => {
+                    ApiError::not_found("provider", &provider)
+                }
+                BreakerError::NoProvider(_) => {
+                    ApiError::conflict(BreakerError::NoBreaker(provider.clone()).to_string())
+                }
+                BreakerError::NoBreaker(_) | BreakerError::HalfOpen => {
+                    ApiError::conflict(error.to_string())
+                }
+            }
+        })?;
+    state
+        .metrics
+        .sample_breakers(&generation.health().snapshot());
+    Ok(Json(json!({
+        "provider": provider,
+        "circuit_breaker_state": state_name(now),
+    })))
 }

@@ -51,6 +51,9 @@ pub async fn metrics(state: Shared) -> impl IntoResponse {
             .or_default() += 1;
     }
     gauges.chains = chains;
+    if let Some(backpressure) = &state.config.engine.backpressure {
+        gauges.buffers = backpressure.figures();
+    }
     let now = wall_clock_ms();
     gauges.quotas = state
         .policies
