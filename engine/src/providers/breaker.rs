@@ -647,13 +647,18 @@ mod tests {
             let inline = guarded[name].make(testing::call(name, "a"), &mut || {
                 reply.take().expect("one reply")
             });
-            inline.ok_or_else(|| results.try_recv().unwrap().1)
+            // (the result, whether it came inline)
+            match inline {
+                Some(result) => (result, true),
+                None => (results.try_recv().unwrap().1, false),
+            }
         };
-        let answered = make("sns").expect("answered inline");
-        assert!(answered.success);
+        let (answered, inline) = make("sns");
+        assert!(answered.success && inline);
         assert_eq!(health.snapshot()[1].successes, 1, "recorded by the breaker");
         health.set_state("sns", BreakerState::Open).unwrap();
-        let rerouted = make("sns").expect_err("routed to the fallback");
+        let (rerouted, inline) = make("sns");
+        assert!(!inline, "routed to the fallback");
         assert_eq!(rerouted.delivered_by.as_deref(), Some("local"));
     }
 
