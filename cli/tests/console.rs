@@ -567,8 +567,6 @@ fn a_running_chain_is_cancelled_from_the_chains_page() {
 }
 
 #[test]
-#[ignore = "pending: breakers around dry-run providers (the console's seed server is a dry run; \
-            POST /v1/providers/{name}/breaker answers 409 there); run with --run-ignored all"]
 fn tripping_a_breaker_on_the_providers_page_shows_it_open_in_the_health_answer() {
     let served = Served::seed(&[]);
     let browser = Browser::start();

@@ -148,6 +148,12 @@ pub trait Provider: Send + Sync {
         self.submit(call, reply());
         None
     }
+
+    /// Whether [`Provider::make`] answers at once (a circuit breaker around it then decides
+    /// inline too).
+    fn answers_inline(&self) -> bool {
+        false
+    }
 }
 
 /// Builds the live providers of kinds the engine does not deliver itself (the AWS kinds live

@@ -314,15 +314,54 @@ struct Guarded {
     health: ProviderHealth,
 }
 
-impl Provider for Guarded {
-    fn submit(&self, call: ProviderCall, reply: Reply) {
-        let route = Route {
+impl Guarded {
+    fn route(&self) -> Route {
+        Route {
             health: self.health.clone(),
             named: self.name.clone(),
             tried: Vec::new(),
             failed: None,
+        }
+    }
+}
+
+impl Provider for Guarded {
+    fn submit(&self, call: ProviderCall, reply: Reply) {
+        self.route().submit(self.name.clone(), call, reply);
+    }
+
+    /// A provider that answers at once (a dry run, the log) is called inline while its
+    /// breaker admits the call, and its result recorded there; a rejected call, and a failed
+    /// one with a fallback, take the routed path.
+    fn make(&self, call: ProviderCall, reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
+        let guard = self.health.entries.get(&self.name).cloned();
+        let Some(guard) = guard.filter(|g| g.provider.answers_inline()) else {
+            self.submit(call, reply());
+            return None;
         };
-        route.submit(self.name.clone(), call, reply);
+        let admission = guard.admit(Instant::now());
+        if admission == Admission::Reject {
+            self.submit(call, reply());
+            return None;
+        }
+        let fallback = guard.settings.as_ref().and_then(|s| s.fallback.clone());
+        let again = fallback.as_ref().map(|_| call.clone());
+        let result = guard.provider.make(call, reply)?;
+        guard.record(&result, admission, false);
+        match (result.success, fallback, again) {
+            (false, Some(next), Some(call)) => {
+                let mut route = self.route();
+                route.tried.push(self.name.clone());
+                route.failed = Some(result);
+                route.submit(next, call, reply());
+                None
+            }
+            _ => Some(result),
+        }
+    }
+
+    fn answers_inline(&self) -> bool {
+        true
     }
 }
 
@@ -566,6 +605,61 @@ mod tests {
             health.set_state("nope", BreakerState::Open),
             Err(BreakerError::NoProvider(_))
         ));
+    }
+
+    /// Answers at once, as a dry run does: success or failure as its switch says.
+    struct Inline(AtomicBool);
+
+    impl Provider for Inline {
+        fn submit(&self, call: ProviderCall, reply: Reply) {
+            if let Some(result) = self.make(call, &mut || unreachable!("answered inline")) {
+                reply.send(result);
+            }
+        }
+
+        fn make(&self, _: ProviderCall, _: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
+            let success = self.0.load(Ordering::SeqCst);
+            Some(CallResult {
+                success,
+                body: Value::Null,
+                error: (!success).then(|| "down".to_owned()),
+                attempts: 1,
+                duration_ms: 0,
+                delivered_by: None,
+                failed_over: None,
+            })
+        }
+
+        fn answers_inline(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_provider_that_answers_at_once_is_decided_inline_until_its_breaker_says_otherwise() {
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("sns".into(), Arc::new(Inline(AtomicBool::new(true))));
+        providers.insert("local".into(), Arc::new(Inline(AtomicBool::new(true))));
+        let (guarded, health) = guard(providers, &[breaker("sns", 60_000, Some("local"))]);
+        let make = |name: &str| {
+            let (reply, results) = testing::reply(0);
+            let mut reply = Some(reply);
+            let inline = guarded[name].make(testing::call(name, "a"), &mut || {
+                reply.take().expect("one reply")
+            });
+            // (the result, whether it came inline)
+            match inline {
+                Some(result) => (result, true),
+                None => (results.try_recv().unwrap().1, false),
+            }
+        };
+        let (answered, inline) = make("sns");
+        assert!(answered.success && inline);
+        assert_eq!(health.snapshot()[1].successes, 1, "recorded by the breaker");
+        health.set_state("sns", BreakerState::Open).unwrap();
+        let (rerouted, inline) = make("sns");
+        assert!(!inline, "routed to the fallback");
+        assert_eq!(rerouted.delivered_by.as_deref(), Some("local"));
     }
 
     #[test]

@@ -250,6 +250,10 @@ impl Provider for DryRun {
     fn make(&self, call: ProviderCall, _reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
         self.answer(call)
     }
+
+    fn answers_inline(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,10 @@ impl Provider for Log {
     fn make(&self, call: ProviderCall, _reply: &mut dyn FnMut() -> Reply) -> Option<CallResult> {
         Some(Log::log(&call))
     }
+
+    fn answers_inline(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

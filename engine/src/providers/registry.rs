@@ -17,8 +17,8 @@ pub enum ProviderMode {
     /// Real deliveries, each provider behind its circuit breaker. Kinds the engine does not
     /// deliver itself come from the factory; without one, their calls fail.
     Live(Option<Arc<dyn ProviderFactory>>),
-    /// `--dry-run DIR`: calls recorded in `DIR/<provider>.jsonl`; `/dev/null`: answered and
-    /// recorded nowhere.
+    /// `--dry-run DIR`: calls recorded in `DIR/<provider>.jsonl`, behind the script's breakers;
+    /// `/dev/null`: answered and recorded nowhere.
     DryRunDir(PathBuf),
     /// `acteon test`: calls recorded in memory, read back with
     /// [`ProviderRegistry::recorded_calls`].
@@ -95,15 +95,18 @@ impl ProviderRegistry {
                     path: dir.clone(),
                     source,
                 })?;
+                let mut dry_runs: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
                 for provider in &plan.providers {
                     let file =
                         Arc::new(CallFile::new(dir.join(format!("{}.jsonl", provider.name))));
                     registry.files.push(file.clone());
                     let dry_run = DryRun::new(provider.kind.type_name(), CallLog::File(file));
-                    registry
-                        .providers
-                        .insert(provider.name.clone(), Arc::new(dry_run));
+                    dry_runs.insert(provider.name.clone(), Arc::new(dry_run));
                 }
+                // Behind the script's breakers as live providers are, so a breaker can be
+                // tripped by hand (`POST /v1/providers/{name}/breaker`) in a dry run too;
+                // dry-run calls never fail, so nothing else changes.
+                (registry.providers, registry.health) = breaker::guard(dry_runs, &plan.breakers);
             }
             ProviderMode::DryRunMemory | ProviderMode::DryRunScripted(_) => {
                 let fixtures = match mode {
