@@ -44,8 +44,11 @@ pub struct RunConfig {
     pub clock: Clock,
     pub audit: AuditOutput,
     pub delivery: Delivery,
-    /// Rejected lines, as JSON lines `{ "line", "reason", "record" }`.
+    /// Rejected lines, as JSON lines `{ "line", "reason", "record" }`, and failed deliveries.
     pub dead_letter: Option<PathBuf>,
+    /// The dead-letter file is appended to rather than started afresh (a served engine's
+    /// generations, and its restarts, share it).
+    pub dead_letter_appends: bool,
     /// Longer lines are rejected.
     pub max_action_bytes: usize,
     /// The length of a timely epoch.
@@ -135,6 +138,7 @@ impl Default for RunConfig {
             audit: AuditOutput::None,
             delivery: Delivery::DryRunMemory,
             dead_letter: None,
+            dead_letter_appends: false,
             max_action_bytes: 1 << 20,
             epoch_ms: 100,
             max_lateness_ms: 0,
@@ -271,7 +275,10 @@ pub fn run(plan: &Plan, config: RunConfig) -> Result<RunReport, EngineError> {
     let dead_letter = config
         .dead_letter
         .as_ref()
-        .map(JsonLinesWriter::create)
+        .map(|path| match config.dead_letter_appends {
+            true => JsonLinesWriter::append(path),
+            false => JsonLinesWriter::create(path),
+        })
         .transpose()?;
     let providers = ProviderRegistry::build(
         plan,
@@ -628,6 +635,8 @@ struct Written {
     batch: Vec<Vec<u8>>,
     sink: Option<Arc<dyn RecordSink>>,
     dead_letter: Option<JsonLinesWriter>,
+    /// Dead letters written since the file was last flushed.
+    dead_letters_unflushed: bool,
     feed: Option<SharedFeed>,
     /// In a cluster: requests of this process whose actions were decided in another.
     answers: Option<Arc<dyn Answers>>,
@@ -650,6 +659,7 @@ impl Written {
         if let Some(entry) = entry.dead_letter.as_ref() {
             if let Some(file) = self.dead_letter.as_mut() {
                 result = result.and(file.write_line(entry.json_line().as_bytes()));
+                self.dead_letters_unflushed = true;
             }
             if let Some(feed) = &self.feed {
                 let (position, reason, record) = entry.parts();
@@ -667,11 +677,17 @@ impl Written {
         }
     }
 
-    /// Hands the lines written so far to the audit file's thread.
+    /// Hands the lines written so far to the audit file's thread, and flushes the dead
+    /// letters written since the last batch: they are read while a served engine runs.
     fn hand_over(&mut self) {
         if let Some(file) = &self.audit_file {
             if !self.batch.is_empty() {
                 file.write(std::mem::take(&mut self.batch));
+            }
+        }
+        if std::mem::take(&mut self.dead_letters_unflushed) {
+            if let Some(Err(error)) = self.dead_letter.as_mut().map(JsonLinesWriter::flush) {
+                self.error.get_or_insert_with(|| error.to_string());
             }
         }
     }

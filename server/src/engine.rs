@@ -160,8 +160,11 @@ impl EngineHost {
             // Served actions are decided as they arrive: windows follow the wall clock.
             clock: Clock::Processing,
             audit: AuditOutput::Sink(self.sink.clone()),
-            // Rejections are answered to the client; there is no dead-letter file to share.
-            dead_letter: None,
+            // Rejected requests are answered 400; the file (`--dead-letter`) takes failed
+            // deliveries and the script's source's rejected records, every generation adding
+            // to it.
+            dead_letter: self.template.dead_letter.clone(),
+            dead_letter_appends: true,
             chains: self.chains.clone(),
             dedup_memory: Some(self.dedup.clone()),
             audit_at_entry: true,

@@ -156,3 +156,48 @@ async fn the_watcher_reloads_an_edited_file_without_being_asked() {
     );
     server.stop().await;
 }
+
+/// `--dead-letter` in serve: a failed delivery is a line in the file, and a reload's new plan
+/// adds to the file rather than starting it afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_go_to_the_dead_letter_file_across_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("failing.acteon");
+    std::fs::write(&script, FAILING).unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let mut config = config(&script);
+    config.engine.delivery = acteon_engine::Delivery::DryRunScripted(
+        acteon_engine::providers::dry_run::Fixtures::new().answers(
+            "down",
+            vec![acteon_engine::providers::dry_run::Answer::Failure(
+                "refused".into(),
+            )],
+        ),
+    );
+    config.engine.dead_letter = Some(dead.clone());
+    let server = start(config);
+    let action = |id: &str| {
+        serde_json::json!({"id": id, "namespace": "ops", "tenant": "t", "action_type": "job",
+                           "provider": "down"})
+    };
+    let first = dispatch(&server, action("before-reload")).await;
+    assert_eq!(first["outcome"], "failed", "{first}");
+    let lines = || std::fs::read_to_string(&dead).unwrap_or_default();
+    let written = eventually(Duration::from_secs(10), || async {
+        lines().lines().count() == 1
+    })
+    .await;
+    assert!(written, "{}", lines());
+    let (status, _) = post(&server, "/v1/rules/reload", serde_json::json!({})).await;
+    assert_eq!(status, 200);
+    dispatch(&server, action("after-reload")).await;
+    let both = eventually(Duration::from_secs(10), || async {
+        lines().lines().count() == 2
+    })
+    .await;
+    assert!(both, "the reload kept the first line: {}", lines());
+    assert!(lines().contains("before-reload") && lines().contains("after-reload"));
+    server.stop().await;
+}
+
+const FAILING: &str = "provider down log\n";

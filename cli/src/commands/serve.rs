@@ -37,6 +37,10 @@ pub struct Args {
     /// to several; instead of the script's audit sink.
     #[arg(long, value_name = "PATH|URL")]
     audit: Vec<String>,
+    /// Append failed deliveries (no breaker fallback took them) and the script's source's
+    /// rejected records to this file, as JSON lines; every plan a reload starts adds to it.
+    #[arg(long, value_name = "PATH")]
+    dead_letter: Option<PathBuf>,
     /// Record every provider call in DIR/<provider>.jsonl instead of making it.
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
@@ -86,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         workers: args.workers.max(1),
         audit,
         delivery: delivery(args.dry_run.as_ref()),
+        dead_letter: args.dead_letter.clone(),
         max_action_bytes: args.max_action_bytes,
         epoch_ms: args.epoch.as_millis().max(1) as u64,
         live_providers: Some(Arc::new(LiveProviders::new(aws))),

@@ -40,6 +40,21 @@ impl JsonLinesWriter {
         Ok(JsonLinesWriter::to_writer(file, path))
     }
 
+    /// Appends to the file at `path`, created when missing (files that outlive a run: a
+    /// served engine's generations share one dead-letter file).
+    pub fn append(path: impl AsRef<Path>) -> Result<JsonLinesWriter, AuditError> {
+        let path = path.as_ref();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| AuditError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(JsonLinesWriter::to_writer(file, path))
+    }
+
     /// Writes to `out` (standard output, a socket, a test buffer); `name` appears in errors.
     pub fn to_writer(
         out: impl Write + Send + 'static,
