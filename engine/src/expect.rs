@@ -178,7 +178,7 @@ mod tests {
         rule: Option<&str>,
     ) -> AuditRecord {
         AuditRecord {
-            id: RecordId::new(action.into(), 0),
+            id: RecordId::new(action.into(), crate::action::Position::Line(1), 0),
             action_id: action.into(),
             namespace: "n".into(),
             tenant: "t".into(),

@@ -161,7 +161,7 @@ fn a_linear_chain_runs_every_step_and_completes() {
     assert_eq!(records[1].details["response"], json!({ "n": 92 }));
     assert_eq!(records[3].details["response"], json!({ "dry_run": true }));
     let ids: Vec<_> = records.iter().map(|r| r.id.to_string()).collect();
-    assert_eq!(ids, ["a1#0", "a1#1", "a1#2", "a1#3", "a1#4"]);
+    assert_eq!(ids, ["a1@L1#0", "a1@L1#1", "a1@L1#2", "a1@L1#3", "a1@L1#4"]);
     assert_eq!(ran.calls("detector"), [json!({ "prev": { "n": 92 } })]);
     assert_eq!(
         ran.calls("archive"),

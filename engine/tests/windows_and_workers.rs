@@ -103,6 +103,40 @@ fn dedup_forgets_a_key_after_its_ttl() {
     assert_eq!(outcome("e"), Outcome::Executed);
 }
 
+/// The same action id sent twice (what dedup without a key exists for) makes two decisions
+/// with two record ids, both kept by a store keyed by record id; a replay gives the same ids.
+#[test]
+fn record_ids_are_unique_per_decision_and_stable_across_replays() {
+    let plan = plan_of(vec![rule(
+        "dedup",
+        1,
+        None,
+        RuleAction::Dedup {
+            ttl_ms: 60_000,
+            by: None,
+        },
+    )]);
+    let lines = vec![reading("same", 0, json!({})), reading("same", 1, json!({}))];
+    let ids = |workers| {
+        let report = memory_run(&plan, lines.clone(), workers);
+        report
+            .audit
+            .iter()
+            .map(|r| (r.id.to_string(), r.outcome))
+            .collect::<Vec<_>>()
+    };
+    let first = ids(1);
+    assert_eq!(
+        first,
+        vec![
+            ("same@L1#0".to_owned(), Outcome::Executed),
+            ("same@L2#0".to_owned(), Outcome::Deduplicated),
+        ]
+    );
+    assert_eq!(first, ids(1), "a replay");
+    assert_eq!(first, ids(2), "two workers");
+}
+
 fn busy_plan() -> Plan {
     plan_of(vec![
         rule(

@@ -5,6 +5,7 @@
 //! the payload's text is copied. Sinks receive the record and its line, so none parses a line
 //! back. Reading an audit file back ([`AuditRecord::parse`]) is for tests and tools.
 
+use crate::action::Position;
 use crate::json;
 use crate::name::Name;
 use crate::payload::Payload;
@@ -49,43 +50,100 @@ pub struct AuditRecord {
     pub expires_at_ms: Option<i64>,
 }
 
-/// A record's id: `<action id>#<place>`.
+/// A record's id: `<action id>@<input position>#<place>`, the position as `L<line>`,
+/// `K<partition>:<offset>` or `H<request token>`. Unique per decision: the same action id sent
+/// twice is at two positions (and a request token is never reused, across restarts and reloads
+/// too); stable across replays of the same input, so idempotent writes still hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId {
     pub action: Arc<str>,
+    /// `None` for an id read back that names no position.
+    pub at: Option<Position>,
     /// `None` for an id read back that has no place.
     pub place: Option<u32>,
 }
 
 impl RecordId {
-    pub fn new(action: Arc<str>, place: u32) -> RecordId {
+    pub fn new(action: Arc<str>, at: Position, place: u32) -> RecordId {
         RecordId {
             action,
+            at: Some(at),
             place: Some(place),
         }
     }
 
     fn parse(text: &str) -> RecordId {
-        match text
+        let (rest, place) = match text
             .rsplit_once('#')
             .and_then(|(a, p)| Some((a, p.parse().ok()?)))
         {
-            Some((action, place)) => RecordId::new(action.into(), place),
-            None => RecordId {
-                action: text.into(),
-                place: None,
-            },
+            Some((rest, place)) => (rest, Some(place)),
+            None => (text, None),
+        };
+        let (action, at) = match rest
+            .rsplit_once('@')
+            .and_then(|(a, p)| Some((a, parse_position(p)?)))
+        {
+            Some((action, at)) => (action, Some(at)),
+            None => (rest, None),
+        };
+        RecordId {
+            action: action.into(),
+            at,
+            place,
         }
+    }
+
+    /// The id's text without the action id: `@<position>#<place>`.
+    fn write_suffix(&self, out: &mut Vec<u8>) {
+        if let Some(at) = self.at {
+            out.push(b'@');
+            match at {
+                Position::Line(line) => {
+                    out.push(b'L');
+                    json::uint(out, line);
+                }
+                Position::Kafka { partition, offset } => {
+                    out.push(b'K');
+                    json::int(out, i64::from(partition));
+                    out.push(b':');
+                    json::int(out, offset);
+                }
+                Position::Api(token) => {
+                    out.push(b'H');
+                    json::uint(out, token);
+                }
+            }
+        }
+        if let Some(place) = self.place {
+            out.push(b'#');
+            json::uint(out, u64::from(place));
+        }
+    }
+}
+
+fn parse_position(text: &str) -> Option<Position> {
+    let (kind, rest) = text.split_at_checked(1)?;
+    match kind {
+        "L" => Some(Position::Line(rest.parse().ok()?)),
+        "H" => Some(Position::Api(rest.parse().ok()?)),
+        "K" => {
+            let (partition, offset) = rest.split_once(':')?;
+            Some(Position::Kafka {
+                partition: partition.parse().ok()?,
+                offset: offset.parse().ok()?,
+            })
+        }
+        _ => None,
     }
 }
 
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut suffix = Vec::with_capacity(24);
+        self.write_suffix(&mut suffix);
         f.write_str(&self.action)?;
-        match self.place {
-            Some(place) => write!(f, "#{place}"),
-            None => Ok(()),
-        }
+        f.write_str(&String::from_utf8_lossy(&suffix))
     }
 }
 
@@ -362,15 +420,13 @@ impl AuditRecord {
     /// The record as one line of the audit (no newline), appended to `out`.
     pub fn render(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
-        match self.id.place {
-            Some(place) if !json::needs_escape(&self.id.action) => {
-                out.push(b'"');
-                out.extend_from_slice(self.id.action.as_bytes());
-                out.push(b'#');
-                json::uint(out, u64::from(place));
-                out.push(b'"');
-            }
-            _ => json::string(out, &self.id.to_string()),
+        if json::needs_escape(&self.id.action) {
+            json::string(out, &self.id.to_string());
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(self.id.action.as_bytes());
+            self.id.write_suffix(out);
+            out.push(b'"');
         }
         out.extend_from_slice(b",\"action_id\":");
         json::string(out, &self.action_id);
@@ -437,7 +493,7 @@ impl Serialize for AuditRecord {
             return self.to_json().serialize(serializer);
         }
         Binary {
-            id: (Arc::clone(&self.id.action), self.id.place),
+            id: (Arc::clone(&self.id.action), self.id.at, self.id.place),
             action_id: Arc::clone(&self.action_id),
             names: [
                 self.namespace.clone(),
@@ -465,7 +521,7 @@ impl Serialize for AuditRecord {
 /// A record between processes.
 #[derive(Serialize, Deserialize)]
 struct Binary {
-    id: (Arc<str>, Option<u32>),
+    id: (Arc<str>, Option<Position>, Option<u32>),
     action_id: Arc<str>,
     /// Namespace, tenant, action type.
     names: [Name; 3],
@@ -535,7 +591,8 @@ impl<'de> Deserialize<'de> for AuditRecord {
             return Ok(AuditRecord {
                 id: RecordId {
                     action: b.id.0,
-                    place: b.id.1,
+                    at: b.id.1,
+                    place: b.id.2,
                 },
                 action_id: b.action_id,
                 namespace,
@@ -685,7 +742,14 @@ mod tests {
 
     fn record() -> AuditRecord {
         AuditRecord {
-            id: RecordId::new("a\"1".into(), 2),
+            id: RecordId::new(
+                "a\"1".into(),
+                Position::Kafka {
+                    partition: 3,
+                    offset: 1045,
+                },
+                2,
+            ),
             action_id: "a\"1".into(),
             namespace: "iot".into(),
             tenant: "smartbuilding-hq".into(),
@@ -746,7 +810,7 @@ mod tests {
                 "expires_at"
             ]
         );
-        assert_eq!(value["id"], "a\"1#2");
+        assert_eq!(value["id"], "a\"1@K3:1045#2");
         assert_eq!(value["outcome"], "rerouted");
         assert_eq!(value["chain_id"], Value::Null);
         assert_eq!(value["dispatched_at"], "2025-11-28T09:00:00.000Z");

@@ -234,7 +234,7 @@ mod tests {
 
     fn record(id: &str) -> AuditRecord {
         AuditRecord {
-            id: RecordId::new(id.into(), 0),
+            id: RecordId::new(id.into(), crate::action::Position::Line(1), 0),
             action_id: "a1".into(),
             namespace: "iot".into(),
             tenant: "smartbuilding-hq".into(),
@@ -267,7 +267,7 @@ mod tests {
             .lines()
             .map(|line| AuditRecord::parse(line).unwrap().id.to_string())
             .collect();
-        assert_eq!(ids, ["r1#0", "r2#0", "r3#0"]);
+        assert_eq!(ids, ["r1@L1#0", "r2@L1#0", "r3@L1#0"]);
     }
 
     #[derive(Clone, Default)]
@@ -333,7 +333,7 @@ mod tests {
             b"{\"id\":1}\n{\"id\":2}\n",
             "the file is flushed although another sink failed"
         );
-        assert_eq!(*failing.ids.lock().unwrap(), ["r1#0", "r2#0"]);
+        assert_eq!(*failing.ids.lock().unwrap(), ["r1@L1#0", "r2@L1#0"]);
         assert!(format!("{file:?}").contains("FileSink"));
     }
 

@@ -212,6 +212,7 @@ mod tests {
         AuditRecord {
             id: RecordId {
                 action: format!("r{n}").into(),
+                at: None,
                 place: None,
             },
             action_id: format!("a{n}").into(),

@@ -711,7 +711,7 @@ impl Chains {
             Clock::Processing => (running.dispatched_ms, now),
         };
         let record = AuditRecord {
-            id: RecordId::new(Arc::clone(&origin.id), place),
+            id: RecordId::new(Arc::clone(&origin.id), origin.position, place),
             action_id: Arc::clone(&origin.id),
             namespace: origin.namespace.clone(),
             tenant: origin.tenant.clone(),

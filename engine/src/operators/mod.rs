@@ -303,7 +303,7 @@ impl Renderer {
         };
         let order = (action.event_time_ms, action.position, flow.records);
         let record = AuditRecord {
-            id: RecordId::new(Arc::clone(&action.id), flow.records),
+            id: RecordId::new(Arc::clone(&action.id), action.position, flow.records),
             action_id: action.id,
             expires_at_ms: self
                 .ttl

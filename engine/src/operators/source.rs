@@ -793,7 +793,7 @@ fn rejected_entry(
         .into();
     let name = |text: Option<String>| Name::new(text.as_deref().unwrap_or_default());
     let record = AuditRecord {
-        id: RecordId::new(std::sync::Arc::clone(&action_id), 0),
+        id: RecordId::new(std::sync::Arc::clone(&action_id), position, 0),
         expires_at_ms: renderer.ttl.expires_at_ms(
             rejection.namespace.as_deref().unwrap_or_default(),
             rejection.tenant.as_deref().unwrap_or_default(),
@@ -842,7 +842,7 @@ fn late_entry(
         record: text.into_bytes(),
     };
     let record = AuditRecord {
-        id: RecordId::new(std::sync::Arc::clone(&action.id), 0),
+        id: RecordId::new(std::sync::Arc::clone(&action.id), action.position, 0),
         expires_at_ms: renderer.ttl.expires_at_ms(
             &action.namespace,
             &action.tenant,
