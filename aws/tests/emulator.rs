@@ -700,4 +700,30 @@ fn the_dynamodb_audit_writes_batches_that_the_query_reads_back() {
         .collect();
     assert_eq!(replayed, ["a61#0"], "only the new record is written");
     assert_eq!(records.len(), 41, "every record of the tenant once");
+
+    // The same action id delivered twice (two input positions): two decisions, two record
+    // ids, both kept; replayed, neither is written twice.
+    let twice = |line: u32| {
+        let mut record = record(100, "hq");
+        record["id"] = json!(format!("dup@L{line}#0"));
+        record["action_id"] = json!("dup");
+        record["dispatched_at"] = json!(format!("2026-11-28T11:00:0{line}.000Z"));
+        record
+    };
+    for _ in 0..2 {
+        write(&twice(1));
+        write(&twice(2));
+        sink.finish().unwrap();
+    }
+    let records = fixture
+        .aws
+        .runtime()
+        .block_on(audit.query_pages("iot", "hq", (None, None), 100, 10))
+        .unwrap();
+    let dup: Vec<&str> = records
+        .iter()
+        .filter(|r| r["action_id"] == "dup")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(dup, ["dup@L1#0", "dup@L2#0"]);
 }
