@@ -761,11 +761,9 @@ struct Ticks {
 
 impl Ticks {
     fn after(&mut self, activator: &Activator, delay: Duration) {
-        let at = Instant::now() + delay;
-        if self
-            .due
-            .is_some_and(|due| due > Instant::now() && due <= at)
-        {
+        let now = Instant::now();
+        let at = now + delay;
+        if self.due.is_some_and(|due| due > now && due <= at) {
             return;
         }
         self.due = Some(at);
